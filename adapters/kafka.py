@@ -1,0 +1,177 @@
+"""Kafka through confluent-kafka: topic setup, a publishing producer and a reply listener for request/reply."""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Callable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas import events as ev
+from service_config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BusUnavailable(RuntimeError):
+    """Kafka did not accept a message in time; the caller should answer 503 and the client retry."""
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create the project's topics if they are missing (idempotent)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [
+        NewTopic(settings.topic(name), num_partitions=settings.kafka_partitions, replication_factor=1)
+        for name in ev.ALL_TOPICS
+        if settings.topic(name) not in existing
+    ]
+    if not wanted:
+        return
+    for topic, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+        log.info("created topic %s", topic)
+
+
+class EventPublisher:
+    """Publishes events and waits for the broker's acknowledgement, so an accepted request is never lost."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._producer = Producer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
+                "message.timeout.ms": 10000,
+            }
+        )
+
+    def publish(self, topic: str, key: str, event: ev.Event, timeout_s: float = 10.0) -> None:
+        outcome: dict[str, object] = {}
+        done = threading.Event()
+
+        def on_delivery(err, _msg):
+            outcome["error"] = err
+            done.set()
+
+        try:
+            self._producer.produce(
+                self._settings.topic(topic), key=key.encode(), value=event.encode(), on_delivery=on_delivery
+            )
+        except BufferError as exc:
+            raise BusUnavailable("the publish queue is full") from exc
+        deadline_hit = not _poll_until(self._producer, done, timeout_s)
+        if deadline_hit:
+            raise BusUnavailable(f"Kafka did not acknowledge {event.name} within {timeout_s:.0f}s")
+        if outcome.get("error") is not None:
+            raise BusUnavailable(f"Kafka refused {event.name}: {outcome['error']}")
+
+    def close(self) -> None:
+        self._producer.flush(5)
+
+
+def _poll_until(producer: Producer, done: threading.Event, timeout_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not done.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        producer.poll(min(0.05, remaining))
+    return True
+
+
+class ReplyListener:
+    """Reads the jobs topic from its end and wakes the request that waits for a given job's decision.
+
+    Each front-door process reads every partition itself (assign, no consumer group), so whichever process took
+    the request sees the reply. Waiters register *before* publishing, so no reply can slip past.
+    """
+
+    def __init__(self, settings: Settings, topic: str, reply_names: frozenset[str]):
+        self._topic = settings.topic(topic)
+        self._reply_names = reply_names
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": f"frontdoor-replies-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "latest",
+            }
+        )
+        self._waiters: dict[str, tuple[threading.Event, list[ev.Event]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reply-listener", daemon=True)
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise BusUnavailable(f"reply listener could not attach to {self._topic} within {timeout_s:.0f}s")
+
+    def _attach(self) -> None:
+        meta = self._consumer.list_topics(self._topic, timeout=10)
+        partitions = meta.topics[self._topic].partitions
+        ends = []
+        for p in partitions:
+            _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10)
+            ends.append(TopicPartition(self._topic, p, high))
+        self._consumer.assign(ends)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self._ready.is_set():
+                    self._attach()
+                    self._ready.set()
+                msg = self._consumer.poll(0.2)
+            except KafkaException as exc:
+                log.warning("reply listener: %s; retrying", exc)
+                self._stop.wait(1.0)
+                continue
+            if msg is None or msg.error():
+                continue
+            try:
+                event = ev.decode(msg.value())
+            except ev.EventDecodeError:
+                continue
+            if event.name not in self._reply_names:
+                continue
+            job_id = str(event.payload.get("jobId", ""))
+            with self._lock:
+                waiter = self._waiters.get(job_id)
+            if waiter is not None:
+                waiter[1].append(event)
+                waiter[0].set()
+
+    def expect(self, job_id: str) -> Callable[[float], ev.Event | None]:
+        """Register interest in ``job_id``; returns ``wait(timeout_s)`` that yields the reply or None."""
+        done = threading.Event()
+        box: list[ev.Event] = []
+        with self._lock:
+            self._waiters[job_id] = (done, box)
+
+        def wait(timeout_s: float) -> ev.Event | None:
+            try:
+                done.wait(timeout_s)
+                return box[0] if box else None
+            finally:
+                with self._lock:
+                    self._waiters.pop(job_id, None)
+
+        return wait
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._consumer.close()

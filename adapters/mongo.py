@@ -1,0 +1,124 @@
+"""MongoDB views: accounts, API keys, voices, speeches (jobs) and credit balances, with the indexes they need.
+
+Views are projections of events. Every write here is idempotent: job views only move forward through the job
+state machine (guarded updates), so redelivered or replayed events are harmless.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from schemas import jobs
+from service_config import Settings
+
+
+def connect(settings: Settings) -> Database:
+    client: MongoClient = MongoClient(
+        settings.mongo_uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
+    )
+    return client[settings.mongo_db]
+
+
+def ensure_indexes(db: Database) -> None:
+    db.api_keys.create_index([("keyHash", ASCENDING)], unique=True)
+    db.api_keys.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
+    db.voices.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
+    db.voices.create_index([("type", ASCENDING), ("isPublic", ASCENDING)])
+    db.speeches.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
+
+
+# --- accounts and keys -------------------------------------------------------------------------------------------
+
+def upsert_account(db: Database, account_id: str, name: str, now: datetime) -> None:
+    db.accounts.update_one(
+        {"_id": account_id}, {"$setOnInsert": {"_id": account_id, "name": name, "createdAt": now}}, upsert=True
+    )
+
+
+def insert_api_key(db: Database, key_id: str, account_id: str, key_hash: str, prefix: str, now: datetime) -> None:
+    db.api_keys.insert_one(
+        {"_id": key_id, "accountId": account_id, "keyHash": key_hash, "prefix": prefix, "createdAt": now,
+         "revokedAt": None}
+    )
+
+
+def find_active_key(db: Database, key_hash: str) -> Mapping[str, Any] | None:
+    return db.api_keys.find_one({"keyHash": key_hash, "revokedAt": None})
+
+
+# --- voices ------------------------------------------------------------------------------------------------------
+
+def upsert_system_voice(db: Database, voice: Mapping[str, Any]) -> None:
+    # Counters are only initialised: re-seeding must not reset usage.
+    db.voices.update_one(
+        {"_id": voice["_id"]}, {"$set": dict(voice), "$setOnInsert": {"usageCount": 0, "popularity": 0}}, upsert=True
+    )
+
+
+def find_usable_voice(db: Database, account_id: str, voice_id: str) -> Mapping[str, Any] | None:
+    """The caller's own voice or a public system voice; anything else is invisible (tenant isolation)."""
+    return db.voices.find_one(
+        {"_id": voice_id, "$or": [{"accountId": account_id}, {"type": "SYSTEM", "isPublic": True}]}
+    )
+
+
+# --- speeches (job views) ----------------------------------------------------------------------------------------
+
+def _guarded_upsert(collection, doc_id: str, guard: Mapping[str, Any], fields: Mapping[str, Any],
+                    insert_fields: Mapping[str, Any]) -> bool:
+    """Update the document if ``guard`` holds, create it if missing; a failed guard on an existing document is a
+    no-op (the unique _id turns the upsert's insert into a DuplicateKeyError). Returns whether anything changed."""
+    on_insert = {k: v for k, v in insert_fields.items() if k not in fields}
+    update: dict[str, Any] = {"$set": dict(fields)}
+    if on_insert:
+        update["$setOnInsert"] = on_insert
+    try:
+        result = collection.update_one({"_id": doc_id, **guard}, update, upsert=True)
+    except DuplicateKeyError:
+        return False
+    return bool(result.modified_count or result.upserted_id is not None)
+
+
+def apply_job_transition(
+    db: Database, job_id: str, target_state: str, fields: Mapping[str, Any], insert_fields: Mapping[str, Any]
+) -> bool:
+    """Move a job view to ``target_state`` if the state machine allows it; returns whether anything changed.
+
+    ``insert_fields`` seed the document when the event arrives before any view of the job exists.
+    """
+    return _guarded_upsert(
+        db.speeches,
+        job_id,
+        {"state": {"$in": jobs.states_before(target_state)}},
+        {**fields, "state": target_state, "status": jobs.public_status(target_state)},
+        insert_fields,
+    )
+
+
+def find_speech(db: Database, account_id: str, speech_id: str) -> Mapping[str, Any] | None:
+    return db.speeches.find_one({"_id": speech_id, "accountId": account_id})
+
+
+def increment_voice_usage(db: Database, voice_id: str, job_id: str) -> None:
+    # Counted once per job: the job id is remembered on the voice (bounded by a slice).
+    db.voices.update_one(
+        {"_id": voice_id, "usedByJobs": {"$ne": job_id}},
+        {"$inc": {"usageCount": 1}, "$push": {"usedByJobs": {"$each": [job_id], "$slice": -1000}}},
+    )
+
+
+# --- credits -----------------------------------------------------------------------------------------------------
+
+def find_credit_view(db: Database, account_id: str) -> Mapping[str, Any] | None:
+    return db.credit_views.find_one({"_id": account_id})
+
+
+def save_credit_view(db: Database, account_id: str, view: Mapping[str, Any], sequence: int) -> bool:
+    """Store a balance only if it comes from a later event of the account's ledger stream than the stored one."""
+    return _guarded_upsert(
+        db.credit_views, account_id, {"sequence": {"$lt": sequence}}, {**view, "sequence": sequence}, {}
+    )

@@ -1,0 +1,60 @@
+"""The HTTP front door: a Flask + flask-smorest app that validates, authenticates, rate-limits and publishes."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+
+from service_config import Settings, load
+
+from . import credits, errors, ratelimits, tts
+from .context import Services, services
+
+API_DESCRIPTION = """Voice cloning and text-to-speech API.
+
+Authenticate with `Authorization: Bearer YOUR_API_KEY` (or `X-API-Key`). Every error is `{"code", "error"}`.
+Rate-limit headers `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` come on every response.
+"""
+
+
+def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
+    settings = settings or load()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Voice Clone & Text-to-Speech API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": API_DESCRIPTION},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            }},
+            "security": [{"bearerAuth": []}, {"apiKeyHeader": []}],
+        },
+        MAX_CONTENT_LENGTH=21 * 1024 * 1024,
+    )
+    api = Api(app)
+    errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
+    if connect:
+        app.extensions["voiceforge"] = Services.connect(settings)
+    ratelimits.register(app)
+    api.register_blueprint(tts.blp)
+    api.register_blueprint(credits.blp)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        svc = services()
+        svc.db.command("ping")
+        svc.limiter.ping()
+        return jsonify({"status": "ready"})
+
+    return app

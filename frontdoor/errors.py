@@ -1,0 +1,92 @@
+"""Every error leaves the front door as ``{"code", "error"}`` with the seed's codes and statuses."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+INVALID_PARAMETERS = "INVALID_PARAMETERS"
+NOT_FOUND = "NOT_FOUND"
+UNAUTHORIZED = "UNAUTHORIZED"
+USAGE_LIMIT_EXCEEDED = "USAGE_LIMIT_EXCEEDED"
+RATE_LIMITED = "RATE_LIMITED"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, INVALID_PARAMETERS, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, NOT_FOUND, message)
+
+
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, SERVICE_UNAVAILABLE, message, headers={"Retry-After": "5"})
+
+
+def _body(code: str, message: str, **extra: Any):
+    return jsonify({"code": code, "error": message, **extra})
+
+
+def _validation_message(messages: Any) -> str:
+    """Flatten webargs' nested messages into one readable sentence, e.g. "text: Missing data for required field."""
+    if isinstance(messages, dict):
+        # webargs nests by location ("json", "query", "form"); drop that level.
+        if len(messages) == 1 and next(iter(messages)) in ("json", "query", "form", "files", "headers"):
+            return _validation_message(next(iter(messages.values())))
+        parts = []
+        for field, inner in messages.items():
+            text = _validation_message(inner)
+            parts.append(text if field == "_schema" else f"{field}: {text}")
+        return "; ".join(parts)
+    if isinstance(messages, (list, tuple)):
+        return " ".join(_validation_message(m) for m in messages)
+    return str(messages)
+
+
+_HTTP_CODES = {400: INVALID_PARAMETERS, 401: UNAUTHORIZED, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED,
+               413: INVALID_PARAMETERS, 415: INVALID_PARAMETERS, 422: INVALID_PARAMETERS, 429: RATE_LIMITED}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return _body(err.code, err.message, **err.extra), err.status, err.headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        status = err.code or 500
+        data = getattr(err, "data", None) or {}
+        if status in (400, 422) and "messages" in data:
+            return _body(INVALID_PARAMETERS, _validation_message(data["messages"])), 400
+        if status == 404:
+            return _body(NOT_FOUND, "Resource not found"), 404
+        if status == 405:
+            return _body(METHOD_NOT_ALLOWED, f"Method not allowed; allowed: {', '.join(err.valid_methods or [])}"), 405
+        if status == 413:
+            return _body(INVALID_PARAMETERS, "Request body too large"), 413
+        code = _HTTP_CODES.get(status, INTERNAL_ERROR if status >= 500 else INVALID_PARAMETERS)
+        return _body(code, err.description or err.name), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error")
+        return _body(INTERNAL_ERROR, "Internal server error"), 500

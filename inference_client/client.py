@@ -1,0 +1,240 @@
+"""Async gRPC client for the Triton models (``synthesize``, ``encode_audio``, ``voicekit``).
+
+Tensor contract (see ``triton_models/README.md``):
+
+- ``synthesize``: TEXT (BYTES [1]), VOICE (BYTES [1]), SPEED (FP32 [1]) → AUDIO (FP32 [-1]), SAMPLE_RATE (INT32 [1])
+- ``encode_audio``: AUDIO (FP32 [-1]), SAMPLE_RATE (INT32 [1]), FORMAT (BYTES [1])
+  → DATA (BYTES [1]), MIME_TYPE (BYTES [1]), DURATION (FP32 [1])
+- ``voicekit``: no inputs → INFO (BYTES [1], JSON)
+
+Every call has a deadline (``timeout_s``). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
+exponential backoff and jitter; everything else fails at once. Failures are :class:`InferenceError`; a model's own
+errors arrive as ``[voicekit:<code>] <message>`` and keep that code and message.
+
+The gRPC channel belongs to the event loop that first uses it; a client used from another loop opens a new one.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import InferenceServerException
+
+log = logging.getLogger(__name__)
+
+SYNTHESIZE_MODEL = "synthesize"
+ENCODE_MODEL = "encode_audio"
+INFO_MODEL = "voicekit"
+FORMATS = ("mp3", "wav", "opus", "pcm")
+
+_WIRE = re.compile(r"\[voicekit:(?P<code>[a-z_]+)\]\s*(?P<reason>.*)", re.DOTALL)
+_RETRYABLE = {"StatusCode.UNAVAILABLE": "unavailable", "StatusCode.DEADLINE_EXCEEDED": "timeout"}
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] at ``sample_rate`` Hz."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate if self.sample_rate else 0.0
+
+
+@dataclass(frozen=True)
+class EncodedAudio:
+    data: bytes
+    mime_type: str
+    duration_s: float
+    format: str
+
+
+class InferenceError(Exception):
+    """Inference failed. ``code`` is stable and machine-readable (``unknown_voice``, ``invalid_text``, ``timeout``,
+    ``unavailable``...), ``reason`` is for people (a job's failure reason), ``retryable`` says whether the same
+    request may succeed later (the server was down or slow) or never will (bad input, model failure)."""
+
+    def __init__(self, reason: str, *, code: str = "inference_failed", retryable: bool = False,
+                 status: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.retryable = retryable
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+
+def error_from_exception(exc: InferenceServerException, model: str) -> InferenceError:
+    """Map tritonclient's exception (``status()`` is the gRPC code as ``"StatusCode.NAME"``) to an InferenceError."""
+    status = exc.status()
+    message = (exc.message() or str(exc)).strip()
+    if status in _RETRYABLE:
+        what = "did not answer in time" if status == "StatusCode.DEADLINE_EXCEEDED" else "is unavailable"
+        return InferenceError(f"the inference server {what} ({model}): {message}", code=_RETRYABLE[status],
+                              retryable=True, status=status)
+    wire = _WIRE.search(message)
+    if wire:
+        return InferenceError(wire.group("reason").strip(), code=wire.group("code"), retryable=False, status=status)
+    if status == "StatusCode.INVALID_ARGUMENT":
+        return InferenceError(f"{model} rejected the request: {message}", code="invalid_request", status=status)
+    if status == "StatusCode.NOT_FOUND":
+        return InferenceError(f"model {model} is not loaded on the inference server: {message}",
+                              code="model_unavailable", status=status)
+    return InferenceError(f"{model} failed: {message}", code="internal", status=status)
+
+
+def _bytes_input(name: str, value: str | bytes) -> grpcclient.InferInput:
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    tensor = grpcclient.InferInput(name, [1], "BYTES")
+    tensor.set_data_from_numpy(np.array([data], dtype=np.object_))
+    return tensor
+
+
+def _array_input(name: str, array: np.ndarray, datatype: str) -> grpcclient.InferInput:
+    tensor = grpcclient.InferInput(name, list(array.shape), datatype)
+    tensor.set_data_from_numpy(array)
+    return tensor
+
+
+def _output(result: Any, name: str, model: str) -> np.ndarray:
+    array = result.as_numpy(name)
+    if array is None:  # e.g. numpy 2 in the models' environment makes Triton 2.51 drop outputs silently
+        raise InferenceError(f"{model} returned no {name} output", code="internal", status=None)
+    return array
+
+
+def _scalar_bytes(array: np.ndarray) -> bytes:
+    value = array.reshape(-1)[0]
+    return bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode("utf-8")
+
+
+class InferenceClient:
+    """Async client for the models; create one per process (it holds one gRPC channel) and ``close()`` it."""
+
+    def __init__(self, url: str, timeout_s: float = 60.0, max_retries: int = 3, backoff_s: float = 0.2) -> None:
+        self.url = url
+        self.timeout_s = float(timeout_s)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_s = float(backoff_s)
+        self._client: grpcclient.InferenceServerClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "InferenceClient":
+        return cls(settings.triton_grpc_url, timeout_s=settings.inference_timeout_s)
+
+    async def __aenter__(self) -> "InferenceClient":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    # -- public API ------------------------------------------------------------------------------------------------
+
+    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Audio:
+        """Speak ``text`` with the system ``voice`` at ``speed`` (1.0 normal; tempo only, pitch kept)."""
+        if not isinstance(text, str) or not isinstance(voice, str):
+            raise InferenceError("text and voice must be strings", code="invalid_request")
+        try:
+            speed_value = float(speed)
+        except (TypeError, ValueError):
+            raise InferenceError(f"speed must be a number, got {speed!r}", code="invalid_request") from None
+        if not math.isfinite(speed_value):
+            raise InferenceError(f"speed must be a finite number, got {speed!r}", code="invalid_speed")
+        result = await self._infer(
+            SYNTHESIZE_MODEL,
+            [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
+             _array_input("SPEED", np.array([speed_value], dtype=np.float32), "FP32")],
+            ["AUDIO", "SAMPLE_RATE"],
+        )
+        samples = _output(result, "AUDIO", SYNTHESIZE_MODEL).astype(np.float32, copy=False).reshape(-1)
+        rate = int(_output(result, "SAMPLE_RATE", SYNTHESIZE_MODEL).reshape(-1)[0])
+        return Audio(samples=samples, sample_rate=rate)
+
+    async def encode(self, audio: Audio, fmt: str) -> EncodedAudio:
+        """Encode ``audio`` as ``fmt`` (one of :data:`FORMATS`)."""
+        fmt = (fmt or "").strip().lower()
+        if fmt not in FORMATS:
+            raise InferenceError(f"format {fmt!r} is not supported; choose one of {', '.join(FORMATS)}",
+                                 code="unsupported_format")
+        samples = np.ascontiguousarray(np.asarray(audio.samples, dtype=np.float32).reshape(-1))
+        result = await self._infer(
+            ENCODE_MODEL,
+            [_array_input("AUDIO", samples, "FP32"),
+             _array_input("SAMPLE_RATE", np.array([audio.sample_rate], dtype=np.int32), "INT32"),
+             _bytes_input("FORMAT", fmt)],
+            ["DATA", "MIME_TYPE", "DURATION"],
+        )
+        return EncodedAudio(
+            data=_scalar_bytes(_output(result, "DATA", ENCODE_MODEL)),
+            mime_type=_scalar_bytes(_output(result, "MIME_TYPE", ENCODE_MODEL)).decode("utf-8"),
+            duration_s=float(_output(result, "DURATION", ENCODE_MODEL).reshape(-1)[0]),
+            format=fmt,
+        )
+
+    async def capabilities(self) -> dict:
+        """What the models offer: installed voices (name, sample rate...), formats and MIME types, limits."""
+        result = await self._infer(INFO_MODEL, [], ["INFO"])
+        return json.loads(_scalar_bytes(_output(result, "INFO", INFO_MODEL)))
+
+    async def is_ready(self) -> bool:
+        """True when the server and the synthesize and encode_audio models are ready; never raises."""
+        timeout = min(self.timeout_s, 5.0)
+        try:
+            client = self._grpc()
+            if not await client.is_server_ready(client_timeout=timeout):
+                return False
+            for model in (SYNTHESIZE_MODEL, ENCODE_MODEL):
+                if not await client.is_model_ready(model, client_timeout=timeout):
+                    return False
+            return True
+        except InferenceServerException as exc:
+            log.debug("triton at %s is not ready: %s", self.url, exc)
+            return False
+
+    async def close(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.close()
+
+    # -- internals -------------------------------------------------------------------------------------------------
+
+    def _grpc(self) -> grpcclient.InferenceServerClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # A channel cannot move between event loops; one left on a finished loop is dropped with it.
+            self._client = grpcclient.InferenceServerClient(self.url)
+            self._loop = loop
+        return self._client
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): exponential, with jitter in [50 %, 100 %]."""
+        return self.backoff_s * (2 ** attempt) * random.uniform(0.5, 1.0)
+
+    async def _infer(self, model: str, inputs: Sequence[grpcclient.InferInput], outputs: Sequence[str]):
+        requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
+        attempt = 0
+        while True:
+            try:
+                return await self._grpc().infer(model, list(inputs), outputs=requested,
+                                                client_timeout=self.timeout_s)
+            except InferenceServerException as exc:
+                error = error_from_exception(exc, model)
+                if not error.retryable or attempt >= self.max_retries:
+                    raise error from exc
+                delay = self.backoff_delay(attempt)
+                log.warning("%s: %s; retry %d/%d in %.2f s", model, error, attempt + 1, self.max_retries, delay)
+                attempt += 1
+                await asyncio.sleep(delay)

@@ -1,0 +1,67 @@
+"""The job state machine shared by clone and TTS jobs (pure).
+
+    PENDING_CREDITS ─► QUEUED ─► PROCESSING ─► COMPLETED
+           │             │           │
+           └► REJECTED   └───────────┴──────► FAILED
+
+Every transition is caused by one event on the jobs topic. ``apply`` refuses transitions that go backwards, so a
+projection can apply redelivered or replayed events in any order without corrupting the view.
+"""
+from __future__ import annotations
+
+from . import events as ev
+
+PENDING_CREDITS = "PENDING_CREDITS"
+QUEUED = "QUEUED"
+PROCESSING = "PROCESSING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+REJECTED = "REJECTED"
+
+TERMINAL = frozenset({COMPLETED, FAILED, REJECTED})
+
+# Event name -> the state it moves a job into.
+TARGET_STATE = {
+    ev.JOB_REQUESTED: PENDING_CREDITS,
+    ev.JOB_ACCEPTED: QUEUED,
+    ev.JOB_REJECTED: REJECTED,
+    ev.JOB_STARTED: PROCESSING,
+    ev.JOB_COMPLETED: COMPLETED,
+    ev.JOB_FAILED: FAILED,
+}
+
+_ALLOWED: dict[str | None, frozenset[str]] = {
+    None: frozenset({PENDING_CREDITS, QUEUED, REJECTED, PROCESSING, COMPLETED, FAILED}),
+    PENDING_CREDITS: frozenset({QUEUED, REJECTED, PROCESSING, COMPLETED, FAILED}),
+    QUEUED: frozenset({PROCESSING, COMPLETED, FAILED}),
+    PROCESSING: frozenset({COMPLETED, FAILED}),
+    COMPLETED: frozenset(),
+    FAILED: frozenset(),
+    REJECTED: frozenset(),
+}
+
+
+def can_transition(current: str | None, target: str) -> bool:
+    return target in _ALLOWED.get(current, frozenset())
+
+
+def next_state(current: str | None, event_name: str) -> str | None:
+    """The state after ``event_name``, or None when the event does not move the job (duplicate or stale)."""
+    target = TARGET_STATE.get(event_name)
+    if target is None or not can_transition(current, target):
+        return None
+    return target
+
+
+def public_status(state: str) -> str:
+    """The status the public API shows: PROCESSING until the job ends, then COMPLETED or FAILED."""
+    if state == COMPLETED:
+        return "COMPLETED"
+    if state in (FAILED, REJECTED):
+        return "FAILED"
+    return "PROCESSING"
+
+
+def states_before(target: str) -> list[str | None]:
+    """States from which ``target`` may be entered; used to build guarded (idempotent) database updates."""
+    return [state for state, allowed in _ALLOWED.items() if target in allowed]

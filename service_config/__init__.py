@@ -1,0 +1,92 @@
+"""Process configuration from environment variables.
+
+One place names every variable, so the local stack manager, the front door and the workers agree on ports and
+URLs. Defaults match the local stack started by ``python -m stack up``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Local stack layout and ports (used by `python -m stack`).
+    stack_dir: Path = field(default_factory=lambda: Path(_env("VOICE_STACK_DIR", str(REPO_ROOT / ".stack"))))
+    kafka_port: int = field(default_factory=lambda: _env_int("KAFKA_PORT", 9092))
+    kafka_controller_port: int = field(default_factory=lambda: _env_int("KAFKA_CONTROLLER_PORT", 9093))
+    mongo_port: int = field(default_factory=lambda: _env_int("MONGO_PORT", 27017))
+    redis_port: int = field(default_factory=lambda: _env_int("REDIS_PORT", 6379))
+    s3_port: int = field(default_factory=lambda: _env_int("S3_PORT", 8080))
+    triton_http_port: int = field(default_factory=lambda: _env_int("TRITON_HTTP_PORT", 8000))
+    triton_grpc_port: int = field(default_factory=lambda: _env_int("TRITON_GRPC_PORT", 8001))
+    triton_metrics_port: int = field(default_factory=lambda: _env_int("TRITON_METRICS_PORT", 8002))
+    frontdoor_port: int = field(default_factory=lambda: _env_int("FRONTDOOR_PORT", 5000))
+    worker_web_port: int = field(default_factory=lambda: _env_int("WORKER_WEB_PORT", 6066))
+
+    # Client-side addresses; each defaults to the local stack's port above.
+    kafka_bootstrap: str = ""
+    mongo_uri: str = ""
+    mongo_db: str = field(default_factory=lambda: _env("MONGO_DB", "voiceforge"))
+    redis_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_access_key_id: str = field(default_factory=lambda: _env("S3_ACCESS_KEY_ID", "test:tester"))
+    s3_secret_access_key: str = field(default_factory=lambda: _env("S3_SECRET_ACCESS_KEY", "testing"))
+    s3_region: str = field(default_factory=lambda: _env("S3_REGION", "us-east-1"))
+    s3_bucket: str = field(default_factory=lambda: _env("S3_BUCKET", "voiceforge"))
+    s3_presign_ttl_s: int = field(default_factory=lambda: _env_int("S3_PRESIGN_TTL_S", 3600))
+    triton_grpc_url: str = ""
+
+    # Behaviour.
+    kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", "voiceforge"))
+    kafka_partitions: int = field(default_factory=lambda: _env_int("KAFKA_PARTITIONS", 4))
+    ledger_reply_timeout_s: float = field(default_factory=lambda: _env_float("LEDGER_REPLY_TIMEOUT_S", 5.0))
+    reservation_ttl_s: int = field(default_factory=lambda: _env_int("RESERVATION_TTL_S", 900))
+    inference_timeout_s: float = field(default_factory=lambda: _env_float("INFERENCE_TIMEOUT_S", 60.0))
+    rate_limit_per_minute: int = field(default_factory=lambda: _env_int("RATE_LIMIT_PER_MINUTE", 120))
+    demo_credits: int = field(default_factory=lambda: _env_int("DEMO_CREDITS", 100000))
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+
+    def __post_init__(self) -> None:
+        # Frozen dataclass: fill derived defaults through object.__setattr__.
+        derived = {
+            "kafka_bootstrap": _env("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{self.kafka_port}"),
+            "mongo_uri": _env("MONGO_URI", f"mongodb://127.0.0.1:{self.mongo_port}/?replicaSet=rs0"),
+            "redis_url": _env("REDIS_URL", f"redis://127.0.0.1:{self.redis_port}/0"),
+            "s3_endpoint_url": _env("S3_ENDPOINT_URL", f"http://127.0.0.1:{self.s3_port}"),
+            "triton_grpc_url": _env("TRITON_GRPC_URL", f"127.0.0.1:{self.triton_grpc_port}"),
+        }
+        for name, value in derived.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}.{name}"
+
+
+def load() -> Settings:
+    return Settings()

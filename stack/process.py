@@ -1,0 +1,302 @@
+"""Processes the stack starts: spawn detached, pid files, stop by pid, health waits, /proc readings.
+
+A pid file under <stack_dir>/run/ holds, one per line, the pid of one process we started, its start time, a digest
+of the configuration it was started with, then the substrings its command line must contain. Before we signal a
+pid we check that /proc/<pid> still has that start time and command line, so a recycled pid never gets killed;
+the digest tells `up` that settings changed since (e.g. another port) and the process must be restarted.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+_print_lock = threading.Lock()
+
+
+def say(service: str, message: str) -> None:
+    """One progress line; services start in threads, so lines are printed whole."""
+    with _print_lock:
+        print(f"[stack] {service}: {message}", flush=True)
+
+
+class StackError(RuntimeError):
+    """A service failed; the message names it, its log file and the log's last lines."""
+
+    def __init__(self, service: str, message: str, log: Path | None = None, tail_lines: int = 20):
+        self.service = service
+        self.log = log
+        text = f"{service}: {message}"
+        if log is not None:
+            text += f"\n  log: {log}"
+            tail = tail_file(log, tail_lines)
+            if tail:
+                text += f"\n  last {len(tail)} log lines:\n" + "\n".join("    | " + line for line in tail)
+        super().__init__(text)
+
+
+def tail_file(path: Path, n: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024 - 1))  # the last 64 KiB is plenty for ~20 lines
+            data = f.read()
+    except OSError:
+        return []
+    lines = data.decode("utf-8", "replace").splitlines()
+    return lines[-n:] if n > 0 else []
+
+
+# ---------------------------------------------------------------- /proc readings
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (comm) may contain spaces and parentheses; everything after the last ')' is space separated.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def start_time(pid: int) -> int | None:
+    fields = _proc_stat(pid)
+    return int(fields[19]) if fields else None  # field 22 of stat: starttime in clock ticks
+
+
+def is_zombie(pid: int) -> bool:
+    fields = _proc_stat(pid)
+    return fields is None or fields[0] in ("Z", "X")
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """pid's children, grandchildren... (Triton's Python-backend stubs count towards Triton's memory)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+# ---------------------------------------------------------------- process specs and pid files
+
+
+@dataclass
+class Proc:
+    """One long-running process of a service.
+
+    argv runs either in the foreground (we detach it with setsid and write its pid) or, with ``daemon_pidfile``
+    set, it daemonizes itself (mongod --fork, redis-server --daemonize) and we read the pid it writes there.
+    ``match`` are substrings its /proc cmdline must contain for us to call it ours.
+    """
+
+    name: str
+    argv: Sequence[str]
+    log: Path
+    match: Sequence[str]
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    daemon_pidfile: Path | None = None
+    fingerprint: str = ""  # settings that change behaviour without showing in argv (e.g. ports in a config file)
+
+    def config_digest(self) -> str:
+        return hashlib.sha256("\0".join([*self.argv, self.fingerprint]).encode()).hexdigest()[:16]
+
+
+class PidFiles:
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+
+    def path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def write(self, proc: Proc, pid: int) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(proc.name).with_suffix(".tmp")
+        tmp.write_text("\n".join([str(pid), str(start_time(pid) or 0), proc.config_digest(), *proc.match]) + "\n")
+        tmp.replace(self.path(proc.name))
+
+    def read(self, name: str) -> tuple[int, int, str, list[str]] | None:
+        try:
+            lines = self.path(name).read_text().splitlines()
+            return int(lines[0]), int(lines[1]), lines[2], lines[3:]
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def remove(self, name: str) -> None:
+        try:
+            self.path(name).unlink()
+        except FileNotFoundError:
+            pass
+
+    def live_pid(self, proc: Proc) -> int | None:
+        """The pid from proc's pid file if that process is still the one we started, else None."""
+        entry = self.read(proc.name)
+        if entry is None:
+            return None
+        pid, started, _, match = entry
+        if is_zombie(pid) or start_time(pid) != started:
+            return None
+        line = cmdline(pid)
+        if not all(token in line for token in match or proc.match):
+            return None
+        return pid
+
+    def is_current(self, proc: Proc) -> bool:
+        """Whether the running proc was started with today's argv and settings."""
+        entry = self.read(proc.name)
+        return entry is not None and entry[2] == proc.config_digest()
+
+
+def spawn(proc: Proc, pids: PidFiles, service: str) -> int:
+    """Start proc detached (own session, stdin from /dev/null, output appended to its log); return its pid."""
+    proc.log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ if proc.env is None else proc.env)
+    with open(proc.log, "ab") as log:
+        log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} stack starts: {' '.join(proc.argv)}\n".encode())
+        log.flush()
+        if proc.daemon_pidfile is not None:
+            return _spawn_daemon(proc, pids, service, env, log)
+        child = subprocess.Popen(
+            list(proc.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=proc.cwd, env=env, start_new_session=True, close_fds=True,
+        )
+    pids.write(proc, child.pid)
+    # Reap the child when it exits so a crashed service does not linger as a zombie while we still run.
+    threading.Thread(target=child.wait, daemon=True).start()
+    return child.pid
+
+
+def _spawn_daemon(proc: Proc, pids: PidFiles, service: str, env: dict, log) -> int:
+    assert proc.daemon_pidfile is not None
+    try:
+        proc.daemon_pidfile.unlink()
+    except FileNotFoundError:
+        pass
+    result = subprocess.run(list(proc.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=proc.cwd, env=env, timeout=120)
+    if result.returncode != 0:
+        raise StackError(service, f"{proc.argv[0]} exited with status {result.returncode} while daemonizing",
+                         proc.log)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            pid = int(proc.daemon_pidfile.read_text().split()[0])
+            if start_time(pid) is not None:
+                pids.write(proc, pid)
+                return pid
+        except (OSError, ValueError, IndexError):
+            pass
+        time.sleep(0.05)
+    raise StackError(service, f"{proc.name} daemonized but wrote no pid to {proc.daemon_pidfile}", proc.log)
+
+
+def stop(proc: Proc, pids: PidFiles, service: str, timeout: float = 30.0) -> bool:
+    """SIGTERM our process (and its process group, which only holds its own children), wait, then SIGKILL.
+
+    Returns True if something was running.
+    """
+    pid = pids.live_pid(proc)
+    if pid is None:
+        pids.remove(proc.name)
+        return False
+    group = _own_group(pid)
+    say(service, f"stopping {proc.name} (pid {pid})")
+    _signal(pid, group, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not _gone(pid, group):
+        time.sleep(0.1)
+    if not _gone(pid, group):
+        say(service, f"{proc.name} (pid {pid}) ignored SIGTERM for {timeout:.0f}s; sending SIGKILL")
+        _signal(pid, group, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _gone(pid, group):
+            time.sleep(0.1)
+    pids.remove(proc.name)
+    return True
+
+
+def _own_group(pid: int) -> int | None:
+    # We start every process as a session/group leader (setsid, or the daemon's own setsid): then the group is
+    # just it and its children, and signalling the group also stops e.g. Triton's backend stubs.
+    try:
+        return pid if os.getpgid(pid) == pid else None
+    except ProcessLookupError:
+        return None
+
+
+def _signal(pid: int, group: int | None, sig: int) -> None:
+    try:
+        if group is not None:
+            os.killpg(group, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _gone(pid: int, group: int | None) -> bool:
+    if not is_zombie(pid):
+        return False
+    if group is None:
+        return True
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields and int(fields[3]) == group and fields[0] not in ("Z", "X"):
+                return False
+    return True
+
+
+def wait_healthy(service: str, check: Callable[[], bool], procs: Sequence[Proc], pids: PidFiles,
+                 timeout: float, log: Path) -> None:
+    """Poll check() until it returns True; fail early when one of procs dies, or at the deadline."""
+    started = time.monotonic()
+    next_note = started + 15
+    while True:
+        for proc in procs:
+            if pids.live_pid(proc) is None:
+                raise StackError(service, f"{proc.name} exited during startup", proc.log)
+        try:
+            if check():
+                return
+        except Exception:  # a check that raises is simply "not yet"
+            pass
+        now = time.monotonic()
+        if now - started > timeout:
+            raise StackError(service, f"not healthy after {timeout:.0f}s", log)
+        if now >= next_note:
+            say(service, f"still waiting for health ({now - started:.0f}s of {timeout:.0f}s)")
+            next_note = now + 15
+        time.sleep(0.25)

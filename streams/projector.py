@@ -1,0 +1,77 @@
+"""Materialises job and credit views into MongoDB from the jobs and ledger topics (idempotent)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from adapters import mongo
+from schemas import events as ev, jobs
+
+from .app import app, dead_letter, jobs_topic, ledger_topic, settings
+
+log = logging.getLogger(__name__)
+
+_db = mongo.connect(settings)
+
+
+@app.task
+async def _prepare_indexes() -> None:
+    await asyncio.to_thread(mongo.ensure_indexes, _db)
+
+
+def job_view_fields(event: ev.Event) -> tuple[dict, dict]:
+    """(fields to set, fields to seed a missing view with) for one job event."""
+    p = event.payload
+    updated_at = ev.parse_iso(event.occurred_at)
+    fields: dict = {"updatedAt": updated_at}
+    if event.name == ev.JOB_COMPLETED:
+        fields.update(audioKey=p["audioKey"], duration=p["duration"], mimeType=p.get("mimeType"))
+    elif event.name == ev.JOB_FAILED:
+        fields["error"] = p.get("reason") or "Speech generation failed"
+    elif event.name == ev.JOB_REJECTED:
+        fields["error"] = f"Insufficient credits: have {p.get('credits')}, need {p.get('needCredits')}"
+    job = p.get("job") or {}
+    seed = {"accountId": p["accountId"], "kind": p.get("kind") or job.get("kind"), "createdAt": updated_at}
+    if job:
+        seed.update(
+            text=job["text"], format=job["format"], voice=job["voice"], voiceId=job["voice"]["id"],
+            creditsUsed=job["creditsUsed"], createdAt=ev.parse_iso(job["createdAt"]),
+        )
+    return fields, seed
+
+
+def project_job_event(db, event: ev.Event) -> bool:
+    target = jobs.TARGET_STATE.get(event.name)
+    if target is None:
+        return False
+    fields, seed = job_view_fields(event)
+    changed = mongo.apply_job_transition(db, event.payload["jobId"], target, fields, seed)
+    if changed and event.name == ev.JOB_COMPLETED and event.payload.get("voiceId"):
+        mongo.increment_voice_usage(db, event.payload["voiceId"], event.payload["jobId"])
+    return changed
+
+
+@app.agent(jobs_topic)
+async def project_jobs(stream):
+    async for event in stream.events():
+        try:
+            job_event = ev.decode(event.value)
+            await asyncio.to_thread(project_job_event, _db, job_event)
+        except (ev.EventDecodeError, KeyError) as exc:
+            await dead_letter(event.key, event.value, f"projector: {exc!r}")
+
+
+@app.agent(ledger_topic)
+async def project_credits(stream):
+    async for event in stream.events():
+        try:
+            ledger_event = ev.decode(event.value)
+        except ev.EventDecodeError as exc:
+            await dead_letter(event.key, event.value, f"credit projector: {exc}")
+            continue
+        balance = ledger_event.payload.get("balanceAfter")
+        if balance is None:
+            continue
+        await asyncio.to_thread(
+            mongo.save_credit_view, _db, ledger_event.payload["accountId"], balance, balance["sequence"]
+        )

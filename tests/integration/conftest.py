@@ -1,0 +1,143 @@
+"""Integration fixtures: the real local stack, plus a front door and a worker started for this test session.
+
+Each session uses its own Kafka topic prefix and MongoDB database, so runs never see each other's data. A service
+that cannot start fails the session loudly: nothing here is skipped.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA = ["kafka", "mongo", "redis", "s3", "triton"]
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.2):
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception as exc:  # keep polling: the thing may not be up yet
+            last_error = exc
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last error: {last_error!r}")
+
+
+@pytest.fixture(scope="session")
+def infra():
+    import stack
+
+    try:
+        stack.up(INFRA)
+    except Exception as exc:
+        pytest.fail(f"the local stack did not start: {exc}", pytrace=False)
+    return True
+
+
+@pytest.fixture(scope="session")
+def session_env(infra):
+    run_id = uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_TOPIC_PREFIX": f"test-{run_id}",
+        "MONGO_DB": f"voiceforge_test_{run_id}",
+        "FRONTDOOR_PORT": os.environ.get("TEST_FRONTDOOR_PORT", "5055"),
+        "WORKER_WEB_PORT": os.environ.get("TEST_WORKER_WEB_PORT", "6067"),
+        "FRONTDOOR_WORKERS": "1",
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "LEDGER_REPLY_TIMEOUT_S": "15",
+    }
+    os.environ.update(env)  # the in-process helpers (seeding, direct Mongo reads) see the same settings
+    return env
+
+
+class Process:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            args, cwd=REPO, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 15) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+def _start(name, args, env, log_dir, health: Callable[[], bool], timeout_s: float) -> Process:
+    process = Process(name, args, env, log_dir)
+
+    def ready():
+        if not process.alive():
+            raise AssertionError(f"{name} exited with {process.proc.returncode}:\n{process.log_tail()}")
+        return health()
+
+    try:
+        wait_for(ready, timeout_s, f"{name} to become healthy")
+    except AssertionError as exc:
+        process.stop()
+        pytest.fail(f"{exc}\n--- {name} log ({process.log_path}) ---\n{process.log_tail()}", pytrace=False)
+    return process
+
+
+@pytest.fixture(scope="session")
+def app_processes(session_env, tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("logs")
+    fd_port, worker_port = session_env["FRONTDOOR_PORT"], session_env["WORKER_WEB_PORT"]
+
+    def http_ok(url):
+        return lambda: requests.get(url, timeout=2).status_code < 500
+
+    worker = _start("workers", [sys.executable, "-m", "streams", "worker"], session_env, log_dir,
+                    http_ok(f"http://127.0.0.1:{worker_port}/"), 120)
+    frontdoor = _start("frontdoor", [sys.executable, "-m", "frontdoor"], session_env, log_dir,
+                       http_ok(f"http://127.0.0.1:{fd_port}/readyz"), 60)
+    processes = {"workers": worker, "frontdoor": frontdoor}
+    yield processes
+    for process in processes.values():
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(app_processes, session_env) -> str:
+    return f"http://127.0.0.1:{session_env['FRONTDOOR_PORT']}"
+
+
+@pytest.fixture(scope="session")
+def demo_account(app_processes, base_url):
+    """A seeded account with an API key and credits, as `make run` seeds it; waits until the credits show."""
+    from frontdoor import admin
+
+    seeded = admin.seed_demo(credits=50_000)
+    headers = {"Authorization": f"Bearer {seeded.api_key}"}
+    wait_for(
+        lambda: requests.get(f"{base_url}/api/v1/credits", headers=headers, timeout=5).json().get("credits")
+        == 50_000,
+        60, "the demo account's credits to be granted through the ledger",
+    )
+    return seeded

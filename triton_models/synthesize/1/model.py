@@ -1,0 +1,28 @@
+"""Triton Python backend model `synthesize`: tensors in and out only; the work is in voicekit.tts."""
+import sys
+from pathlib import Path
+
+_VOICEKIT_HOME = str(Path(__file__).resolve().parents[2] / "voicekit")  # the shared `voicekit` package lives there
+if _VOICEKIT_HOME not in sys.path:
+    sys.path.insert(0, _VOICEKIT_HOME)
+
+import numpy as np  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
+from voicekit.triton_io import answer, input_scalar, input_str  # noqa: E402
+from voicekit.tts import Synthesizer  # noqa: E402
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.synthesizer = Synthesizer()  # fails the load if flite or its voices are missing
+
+    def execute(self, requests):
+        return answer(requests, self._synthesize, pb_utils.Logger)
+
+    def _synthesize(self, request):
+        audio, rate = self.synthesizer.synthesize(
+            input_str(request, "TEXT"), input_str(request, "VOICE"), float(input_scalar(request, "SPEED")))
+        return [pb_utils.Tensor("AUDIO", audio), pb_utils.Tensor("SAMPLE_RATE", np.array([rate], dtype=np.int32))]
+
+    def finalize(self):
+        self.synthesizer.close()

@@ -1,0 +1,14 @@
+"""voicekit: the pure-Python logic behind the models in this Triton model repository.
+
+Nothing here imports Triton: the models' ``model.py`` files only move tensors in and out and call these modules,
+so unit tests (and any other Python) can use them directly. Modules:
+
+- ``errors``  – :class:`VoicekitError`, the one exception a model turns into a Triton error.
+- ``text``    – text normalisation for TTS and sentence chunking (pure functions).
+- ``pcm``     – float/PCM16 conversion, WAV reading, joining chunks without clicks (numpy only).
+- ``flite``   – the CMU Flite system voices, run as a subprocess.
+- ``tts``     – text → audio: validate, normalise, chunk, synthesise, join.
+- ``codecs``  – audio → bytes in mp3 / wav / opus / pcm, with MIME types.
+"""
+
+__version__ = "0.1.0"
