@@ -32,4 +32,4 @@ status: setup
 	$(PY) -m stack status
 
 down: setup
-	$(PY) -m stack down --all
+	$(PY) -m stack down
