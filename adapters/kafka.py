@@ -50,11 +50,13 @@ class EventPublisher:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 2,
-                "message.timeout.ms": 10000,
+                "message.timeout.ms": int(settings.kafka_publish_timeout_s * 1000),
             }
         )
+        self._timeout_s = settings.kafka_publish_timeout_s
 
-    def publish(self, topic: str, key: str, event: ev.Event, timeout_s: float = 10.0) -> None:
+    def publish(self, topic: str, key: str, event: ev.Event, timeout_s: float | None = None) -> None:
+        timeout_s = self._timeout_s if timeout_s is None else timeout_s
         outcome: dict[str, object] = {}
         done = threading.Event()
 
@@ -114,17 +116,23 @@ class ReplyListener:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reply-listener", daemon=True)
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = 10.0) -> bool:
+        """Start listening; returns whether it attached within ``timeout_s``. If Kafka is down it keeps trying
+        in the background: paid requests then answer 503 (publish fails) or 202 (no reply seen), never hang."""
         self._thread.start()
-        if not self._ready.wait(timeout_s):
-            raise BusUnavailable(f"reply listener could not attach to {self._topic} within {timeout_s:.0f}s")
+        attached = self._ready.wait(timeout_s)
+        if not attached:
+            log.warning("reply listener not attached to %s yet; retrying in the background", self._topic)
+        return attached
 
     def _attach(self) -> None:
-        meta = self._consumer.list_topics(self._topic, timeout=10)
+        meta = self._consumer.list_topics(self._topic, timeout=5)
         partitions = meta.topics[self._topic].partitions
+        if not partitions:
+            raise KafkaException(f"topic {self._topic} has no partitions yet")
         ends = []
         for p in partitions:
-            _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10)
+            _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=5)
             ends.append(TopicPartition(self._topic, p, high))
         self._consumer.assign(ends)
 

@@ -39,10 +39,11 @@ def upsert_account(db: Database, account_id: str, name: str, now: datetime) -> N
     )
 
 
-def insert_api_key(db: Database, key_id: str, account_id: str, key_hash: str, prefix: str, now: datetime) -> None:
+def insert_api_key(db: Database, key_id: str, account_id: str, key_hash: str, prefix: str, now: datetime,
+                   name: str | None = None) -> None:
     db.api_keys.insert_one(
-        {"_id": key_id, "accountId": account_id, "keyHash": key_hash, "prefix": prefix, "createdAt": now,
-         "revokedAt": None}
+        {"_id": key_id, "accountId": account_id, "keyHash": key_hash, "prefix": prefix, "name": name,
+         "createdAt": now, "revokedAt": None}
     )
 
 
@@ -122,3 +123,20 @@ def save_credit_view(db: Database, account_id: str, view: Mapping[str, Any], seq
     return _guarded_upsert(
         db.credit_views, account_id, {"sequence": {"$lt": sequence}}, {**view, "sequence": sequence}, {}
     )
+
+
+# --- API keys owned by an account (self-service) --------------------------------------------------------------------
+
+def list_api_keys(db: Database, account_id: str) -> list[dict[str, Any]]:
+    return list(db.api_keys.find({"accountId": account_id}, {"keyHash": 0}).sort("createdAt", DESCENDING))
+
+
+def count_active_api_keys(db: Database, account_id: str) -> int:
+    return db.api_keys.count_documents({"accountId": account_id, "revokedAt": None})
+
+
+def revoke_api_key(db: Database, account_id: str, key_id: str, now: datetime) -> bool:
+    """Revoke one of the account's own keys; False if it has no such active key."""
+    result = db.api_keys.update_one({"_id": key_id, "accountId": account_id, "revokedAt": None},
+                                    {"$set": {"revokedAt": now}})
+    return result.modified_count == 1

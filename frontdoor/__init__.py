@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, send_from_directory
 from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
 
 from service_config import Settings, load
 
-from . import credits, errors, ratelimits, tts
+from . import auth, credits, errors, keys, ratelimits, tts
 from .context import Services, services
 
 API_DESCRIPTION = """Voice cloning and text-to-speech API.
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
+        # Interactive reference at /api/docs; its assets come from the swagger-ui-bundle wheel, not a CDN.
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
         API_SPEC_OPTIONS={
             "info": {"description": API_DESCRIPTION},
             "components": {"securitySchemes": {
@@ -42,9 +46,20 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
     if connect:
         app.extensions["voiceforge"] = Services.connect(settings)
-    ratelimits.register(app)
+    ratelimits.register(app)  # before auth: failed key guesses are rate limited too
+    auth.register(app, lambda: services().db)
     api.register_blueprint(tts.blp)
     api.register_blueprint(credits.blp)
+    api.register_blueprint(keys.blp)
+
+    @app.get("/api/docs/assets/<path:filename>")
+    def docs_assets(filename):
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+    @app.get("/api/openapi")
+    def openapi_alias():
+        # The second API document names /api/openapi as the raw schema; serve the same document there.
+        return jsonify(api.spec.to_dict())
 
     @app.get("/healthz")
     def healthz():

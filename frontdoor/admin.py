@@ -63,10 +63,11 @@ def prepare(settings: Settings):
     return db
 
 
-def issue_key(db, account_id: str, key: str | None = None) -> tuple[str, str]:
+def issue_key(db, account_id: str, key: str | None = None, name: str | None = None) -> tuple[str, str]:
+    """Store a new key's hash; returns (key id, the key itself — shown once, never stored)."""
     key = key or generate_key()
     key_id = ids.new_id("key_", 16)
-    mongo.insert_api_key(db, key_id, account_id, hash_key(key), key[:8], _now())
+    mongo.insert_api_key(db, key_id, account_id, hash_key(key), key[:8], _now(), name)
     return key_id, key
 
 

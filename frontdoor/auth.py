@@ -30,7 +30,9 @@ def presented_key() -> str | None:
 
 
 def authenticate(db) -> str:
-    """The calling account's id; raises 401 UNAUTHORIZED otherwise."""
+    """The calling account's id; raises 401 UNAUTHORIZED otherwise. Looked up once per request."""
+    if g.get("account_id"):
+        return g.account_id
     key = presented_key()
     if not key:
         raise ApiError(401, UNAUTHORIZED, "Authentication required")
@@ -39,3 +41,16 @@ def authenticate(db) -> str:
         raise ApiError(401, UNAUTHORIZED, "Invalid API key")
     g.account_id = record["accountId"]
     return record["accountId"]
+
+
+API_PREFIX = "/api/v1/"
+
+
+def register(app, db_of) -> None:
+    """Authenticate every /api/v1 request before its body is parsed, so a caller without a valid key learns
+    nothing but 401 (not which parameters would have been wrong)."""
+
+    @app.before_request
+    def _authenticate():
+        if request.path.startswith(API_PREFIX) and request.method != "OPTIONS":
+            authenticate(db_of())

@@ -4,13 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+import logging
+
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from adapters import kafka, mongo
 from adapters.blobstore import BlobStore
 from adapters.ratelimit import RateLimiter
 from schemas import events as ev
 from service_config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,9 +29,17 @@ class Services:
 
     @classmethod
     def connect(cls, settings: Settings) -> "Services":
-        kafka.ensure_topics(settings)
+        # Reads (status, voices, credits) only need MongoDB, so the front door starts even while Kafka or Mongo
+        # are down; requests that need them answer 503 until they are back.
+        try:
+            kafka.ensure_topics(settings, timeout_s=5)
+        except Exception as exc:
+            log.warning("could not ensure Kafka topics at start-up (%s); the workers create them too", exc)
         db = mongo.connect(settings)
-        mongo.ensure_indexes(db)
+        try:
+            mongo.ensure_indexes(db)
+        except PyMongoError as exc:
+            log.warning("could not ensure MongoDB indexes at start-up: %s", exc)
         replies = kafka.ReplyListener(settings, ev.TOPIC_JOBS, frozenset({ev.JOB_ACCEPTED, ev.JOB_REJECTED}))
         replies.start()
         return cls(

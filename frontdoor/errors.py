@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -14,7 +16,6 @@ NOT_FOUND = "NOT_FOUND"
 UNAUTHORIZED = "UNAUTHORIZED"
 USAGE_LIMIT_EXCEEDED = "USAGE_LIMIT_EXCEEDED"
 RATE_LIMITED = "RATE_LIMITED"
-METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -62,7 +63,7 @@ def _validation_message(messages: Any) -> str:
     return str(messages)
 
 
-_HTTP_CODES = {400: INVALID_PARAMETERS, 401: UNAUTHORIZED, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED,
+_HTTP_CODES = {400: INVALID_PARAMETERS, 401: UNAUTHORIZED, 404: NOT_FOUND, 405: INVALID_PARAMETERS,
                413: INVALID_PARAMETERS, 415: INVALID_PARAMETERS, 422: INVALID_PARAMETERS, 429: RATE_LIMITED}
 
 
@@ -80,11 +81,23 @@ def register(app: Flask) -> None:
         if status == 404:
             return _body(NOT_FOUND, "Resource not found"), 404
         if status == 405:
-            return _body(METHOD_NOT_ALLOWED, f"Method not allowed; allowed: {', '.join(err.valid_methods or [])}"), 405
+            allowed = ", ".join(sorted(err.valid_methods or []))
+            return (_body(INVALID_PARAMETERS, f"Method {request.method} is not allowed here; allowed: {allowed}"),
+                    405, {"Allow": allowed})
         if status == 413:
             return _body(INVALID_PARAMETERS, "Request body too large"), 413
         code = _HTTP_CODES.get(status, INTERNAL_ERROR if status >= 500 else INVALID_PARAMETERS)
         return _body(code, err.description or err.name), status
+
+    @app.errorhandler(PyMongoError)
+    def _mongo_down(err: PyMongoError):
+        log.warning("MongoDB unavailable: %s", err)
+        return _body(SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly"), 503, {"Retry-After": "5"}
+
+    @app.errorhandler(RedisError)
+    def _redis_down(err: RedisError):
+        log.warning("Redis unavailable: %s", err)
+        return _body(SERVICE_UNAVAILABLE, "The rate limiter is unavailable; retry shortly"), 503, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -8,6 +8,7 @@ from .context import services
 from .errors import ApiError, RATE_LIMITED
 
 EXEMPT_PATHS = ("/healthz", "/readyz")
+EXEMPT_PREFIXES = ("/api/docs/assets/",)
 
 
 def _caller() -> str:
@@ -18,7 +19,7 @@ def _caller() -> str:
 def register(app: Flask) -> None:
     @app.before_request
     def _limit():
-        if request.path in EXEMPT_PATHS:
+        if request.path in EXEMPT_PATHS or request.path.startswith(EXEMPT_PREFIXES):
             return None
         decision = services().limiter.hit(_caller())
         g.rate_decision = decision

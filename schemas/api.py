@@ -96,3 +96,36 @@ class CreditsResponseSchema(Schema):
     success = fields.Boolean(metadata={"example": True})
     credits = fields.Integer(metadata={"example": 5000})
     breakdown = fields.Nested(CreditsBreakdownSchema)
+
+
+class ApiKeySchema(Schema):
+    id = fields.String(metadata={"example": "key_2b7f9q0c1d3e4f5g"})
+    name = fields.String(allow_none=True, metadata={"example": "CI pipeline"})
+    prefix = fields.String(metadata={"description": "The key's first characters, to recognise it",
+                                     "example": "vf_AbC12"})
+    createdAt = fields.String(metadata={"example": "2024-01-01T00:00:00.000Z"})
+    revokedAt = fields.String(allow_none=True, metadata={"example": None})
+
+
+class ApiKeyListResponseSchema(Schema):
+    success = fields.Boolean(metadata={"example": True})
+    keys = fields.List(fields.Nested(ApiKeySchema))
+
+
+class ApiKeyCreateRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100),
+                         metadata={"description": "A label for the key (max 100 chars)", "example": "CI pipeline"})
+
+
+class ApiKeyCreatedResponseSchema(Schema):
+    success = fields.Boolean(metadata={"example": True})
+    apiKey = fields.String(metadata={"description": "The secret key. Shown only once: store it now.",
+                                     "example": "vf_3q1b…"})
+    key = fields.Nested(ApiKeySchema)
+
+
+class SuccessSchema(Schema):
+    success = fields.Boolean(metadata={"example": True})

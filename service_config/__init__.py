@@ -64,6 +64,7 @@ class Settings:
     # Behaviour.
     kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", "voiceforge"))
     kafka_partitions: int = field(default_factory=lambda: _env_int("KAFKA_PARTITIONS", 4))
+    kafka_publish_timeout_s: float = field(default_factory=lambda: _env_float("KAFKA_PUBLISH_TIMEOUT_S", 5.0))
     ledger_reply_timeout_s: float = field(default_factory=lambda: _env_float("LEDGER_REPLY_TIMEOUT_S", 5.0))
     reservation_ttl_s: int = field(default_factory=lambda: _env_int("RESERVATION_TTL_S", 900))
     inference_timeout_s: float = field(default_factory=lambda: _env_float("INFERENCE_TIMEOUT_S", 60.0))

@@ -6,6 +6,7 @@ that cannot start fails the session loudly: nothing here is skipped.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,12 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str, inter
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last error: {last_error!r}")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def infra():
     import stack
@@ -52,8 +59,9 @@ def session_env(infra):
     env = {
         "KAFKA_TOPIC_PREFIX": f"test-{run_id}",
         "MONGO_DB": f"voiceforge_test_{run_id}",
-        "FRONTDOOR_PORT": os.environ.get("TEST_FRONTDOOR_PORT", "5055"),
-        "WORKER_WEB_PORT": os.environ.get("TEST_WORKER_WEB_PORT", "6067"),
+        # Free ports, so several test sessions (and a running `make run`) can share one machine.
+        "FRONTDOOR_PORT": str(free_port()),
+        "WORKER_WEB_PORT": str(free_port()),
         "FRONTDOOR_WORKERS": "1",
         "RATE_LIMIT_PER_MINUTE": "100000",
         "LEDGER_REPLY_TIMEOUT_S": "15",
@@ -141,3 +149,37 @@ def demo_account(app_processes, base_url):
         60, "the demo account's credits to be granted through the ledger",
     )
     return seeded
+
+
+@pytest.fixture(scope="session")
+def extra_frontdoor(session_env, tmp_path_factory):
+    """Start another front door of this session with some settings changed; returns its base URL.
+
+    Used for rate-limit and outage tests, whose settings must not affect the main front door.
+    """
+    started: list[Process] = []
+    log_dir = tmp_path_factory.mktemp("extra-frontdoors")
+
+    def start(name: str, **overrides: str) -> str:
+        port = str(free_port())
+        env = {**session_env, "FRONTDOOR_PORT": port, "FRONTDOOR_WORKERS": "1", **overrides}
+        url = f"http://127.0.0.1:{port}"
+        started.append(_start(name, [sys.executable, "-m", "frontdoor"], env, log_dir,
+                              lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, 60))
+        return url
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture()
+def fresh_account(app_processes, base_url):
+    """A new account with its own key and 1000 credits, so a test's balance is its own."""
+    from frontdoor import admin
+
+    issued = admin.create_account_with_key(name="test", credits=1000)
+    headers = {"Authorization": f"Bearer {issued.api_key}"}
+    wait_for(lambda: requests.get(f"{base_url}/api/v1/credits", headers=headers, timeout=5).json()["credits"] == 1000,
+             60, "the new account's credits to show")
+    return issued
