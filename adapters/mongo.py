@@ -29,6 +29,7 @@ def ensure_indexes(db: Database) -> None:
     db.voices.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
     db.voices.create_index([("type", ASCENDING), ("isPublic", ASCENDING)])
     db.speeches.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
+    db.ledger_entries.create_index([("accountId", ASCENDING), ("sequence", DESCENDING)], unique=True)
 
 
 # --- accounts and keys -------------------------------------------------------------------------------------------
@@ -140,3 +141,43 @@ def revoke_api_key(db: Database, account_id: str, key_id: str, now: datetime) ->
     result = db.api_keys.update_one({"_id": key_id, "accountId": account_id, "revokedAt": None},
                                     {"$set": {"revokedAt": now}})
     return result.modified_count == 1
+
+
+# --- ledger: usage history and audit ------------------------------------------------------------------------------
+
+def save_ledger_entry(db: Database, entry: Mapping[str, Any]) -> bool:
+    """Insert one usage-history entry (``_id`` = the ledger event id); a redelivered one changes nothing.
+
+    The unique (accountId, sequence) index also refuses a different event at a sequence already stored."""
+    try:
+        db.ledger_entries.insert_one(dict(entry))
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+def find_ledger_entries(db: Database, account_id: str, before_sequence: int | None, limit: int) -> list[dict[str, Any]]:
+    """The account's history entries, newest first, strictly before ``before_sequence`` when given."""
+    query: dict[str, Any] = {"accountId": account_id}
+    if before_sequence is not None:
+        query["sequence"] = {"$lt": before_sequence}
+    return list(db.ledger_entries.find(query).sort("sequence", DESCENDING).limit(limit))
+
+
+def ledger_entry_counts(db: Database, account_id: str | None = None) -> dict[str, int]:
+    match = {} if account_id is None else {"accountId": account_id}
+    pipeline = [{"$match": match}, {"$group": {"_id": "$accountId", "n": {"$sum": 1}}}]
+    return {row["_id"]: row["n"] for row in db.ledger_entries.aggregate(pipeline)}
+
+
+def credit_views(db: Database, account_id: str | None = None) -> list[dict[str, Any]]:
+    return list(db.credit_views.find({} if account_id is None else {"_id": account_id}))
+
+
+def find_job(db: Database, job_id: str) -> Mapping[str, Any] | None:
+    """A job view's owner, kind and state (no payload fields)."""
+    return db.speeches.find_one({"_id": job_id}, {"accountId": 1, "kind": 1, "state": 1, "status": 1})
+
+
+def find_account(db: Database, account_id: str) -> Mapping[str, Any] | None:
+    return db.accounts.find_one({"_id": account_id})

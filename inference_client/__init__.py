@@ -13,6 +13,7 @@ from .client import (
     EncodedAudio,
     InferenceClient,
     InferenceError,
+    VoiceProfile,
 )
 
-__all__ = ["FORMATS", "Audio", "EncodedAudio", "InferenceClient", "InferenceError"]
+__all__ = ["FORMATS", "Audio", "EncodedAudio", "InferenceClient", "InferenceError", "VoiceProfile"]

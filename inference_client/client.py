@@ -1,4 +1,4 @@
-"""Async gRPC client for the Triton models (``synthesize``, ``encode_audio``, ``voicekit``).
+"""Async gRPC client for the Triton models (``synthesize``, ``encode_audio``, ``voicekit``, ``enroll``).
 
 Tensor contract (see ``triton_models/README.md``):
 
@@ -6,6 +6,9 @@ Tensor contract (see ``triton_models/README.md``):
 - ``encode_audio``: AUDIO (FP32 [-1]), SAMPLE_RATE (INT32 [1]), FORMAT (BYTES [1])
   → DATA (BYTES [1]), MIME_TYPE (BYTES [1]), DURATION (FP32 [1])
 - ``voicekit``: no inputs → INFO (BYTES [1], JSON)
+- ``enroll``: AUDIO (BYTES [1], a WAV/MP3/WebM/Ogg file) → PROFILE (BYTES [1], JSON), ENGINE_VOICE (BYTES [1]),
+  DURATION (FP32 [1])
+- ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``): see ``synthesize_with_profile``
 
 Every call has a deadline (``timeout_s``). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
 exponential backoff and jitter; everything else fails at once. Failures are :class:`InferenceError`; a model's own
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 SYNTHESIZE_MODEL = "synthesize"
 ENCODE_MODEL = "encode_audio"
 INFO_MODEL = "voicekit"
+ENROLL_MODEL = "enroll"
+MAX_ENROLL_BYTES = 32 * 1024 * 1024  # the API accepts 20 MB; a little headroom, never unbounded
 FORMATS = ("mp3", "wav", "opus", "pcm")
 
 _WIRE = re.compile(r"\[voicekit:(?P<code>[a-z_]+)\]\s*(?P<reason>.*)", re.DOTALL)
@@ -57,6 +62,18 @@ class EncodedAudio:
     mime_type: str
     duration_s: float
     format: str
+
+
+@dataclass(frozen=True)
+class VoiceProfile:
+    """What the ``enroll`` model made of a reference recording: the profile document (``profile``, also as the
+    JSON text ``profile_json`` the ``synthesize`` model takes), the system voice closest to it by pitch
+    (``engine_voice``) and the seconds of audio decoded (``duration_s``)."""
+
+    profile: dict
+    profile_json: str
+    engine_voice: str
+    duration_s: float
 
 
 class InferenceError(Exception):
@@ -183,6 +200,77 @@ class InferenceClient:
             duration_s=float(_output(result, "DURATION", ENCODE_MODEL).reshape(-1)[0]),
             format=fmt,
         )
+
+    async def embed(self, audio: Audio) -> np.ndarray:
+        """Speaker embedding of ``audio`` (speech, any rate 8-192 kHz, <= 600 s): 256 float32 values, L2-normalised
+        (GE2E d-vector, model ``speaker_encoder``). Compare two with the dot product (cosine similarity)."""
+        samples = np.ascontiguousarray(np.asarray(audio.samples, dtype=np.float32).reshape(-1))
+        result = await self._infer(
+            "speaker_encoder",
+            [_array_input("AUDIO", samples, "FP32"),
+             _array_input("SAMPLE_RATE", np.array([audio.sample_rate], dtype=np.int32), "INT32")],
+            ["EMBEDDING"],
+        )
+        return _output(result, "EMBEDDING", "speaker_encoder").astype(np.float32, copy=False).reshape(-1)
+
+    async def enroll(self, audio_bytes: bytes) -> VoiceProfile:
+        """Make a voice profile from a reference recording's bytes (WAV, MP3, WebM or Ogg).
+
+        Unusable audio (too short or long, silent, clipped, no voice, not audio) is a non-retryable
+        :class:`InferenceError` whose ``reason`` is written for the voice's owner.
+        """
+        if not isinstance(audio_bytes, (bytes, bytearray, memoryview)):
+            raise InferenceError("audio must be bytes", code="invalid_request")
+        data = bytes(audio_bytes)
+        if not data:
+            raise InferenceError("the reference audio is empty", code="invalid_audio")
+        if len(data) > MAX_ENROLL_BYTES:
+            raise InferenceError(f"the reference audio is larger than {MAX_ENROLL_BYTES // (1024 * 1024)} MB",
+                                 code="invalid_audio")
+        result = await self._infer(ENROLL_MODEL, [_bytes_input("AUDIO", data)],
+                                   ["PROFILE", "ENGINE_VOICE", "DURATION"])
+        profile_json = _scalar_bytes(_output(result, "PROFILE", ENROLL_MODEL)).decode("utf-8")
+        try:
+            profile = json.loads(profile_json)
+        except ValueError as exc:
+            raise InferenceError(f"{ENROLL_MODEL} returned a profile that is not JSON: {exc}", code="internal") from exc
+        return VoiceProfile(
+            profile=profile,
+            profile_json=profile_json,
+            engine_voice=_scalar_bytes(_output(result, "ENGINE_VOICE", ENROLL_MODEL)).decode("utf-8"),
+            duration_s=float(_output(result, "DURATION", ENROLL_MODEL).reshape(-1)[0]),
+        )
+
+    async def synthesize_with_profile(self, text: str, voice: str, profile: dict | str | None,
+                                      speed: float = 1.0) -> Audio:
+        """Like :meth:`synthesize`, moving the system ``voice`` toward a cloned voice's ``profile`` (the document
+        from :meth:`enroll`, or its JSON text). No profile (None, {} or "") is exactly :meth:`synthesize`."""
+        if not profile:
+            return await self.synthesize(text, voice, speed)
+        if not isinstance(text, str) or not isinstance(voice, str):
+            raise InferenceError("text and voice must be strings", code="invalid_request")
+        try:
+            speed_value = float(speed)
+        except (TypeError, ValueError):
+            raise InferenceError(f"speed must be a number, got {speed!r}", code="invalid_request") from None
+        if not math.isfinite(speed_value):
+            raise InferenceError(f"speed must be a finite number, got {speed!r}", code="invalid_speed")
+        if isinstance(profile, dict):
+            profile_json = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+        elif isinstance(profile, str):
+            profile_json = profile
+        else:
+            raise InferenceError("profile must be a dict or a JSON string", code="invalid_request")
+        result = await self._infer(
+            SYNTHESIZE_MODEL,
+            [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
+             _array_input("SPEED", np.array([speed_value], dtype=np.float32), "FP32"),
+             _bytes_input("PROFILE", profile_json)],
+            ["AUDIO", "SAMPLE_RATE"],
+        )
+        samples = _output(result, "AUDIO", SYNTHESIZE_MODEL).astype(np.float32, copy=False).reshape(-1)
+        rate = int(_output(result, "SAMPLE_RATE", SYNTHESIZE_MODEL).reshape(-1)[0])
+        return Audio(samples=samples, sample_rate=rate)
 
     async def capabilities(self) -> dict:
         """What the models offer: installed voices (name, sample rate...), formats and MIME types, limits."""

@@ -67,6 +67,8 @@ class Settings:
     kafka_publish_timeout_s: float = field(default_factory=lambda: _env_float("KAFKA_PUBLISH_TIMEOUT_S", 5.0))
     ledger_reply_timeout_s: float = field(default_factory=lambda: _env_float("LEDGER_REPLY_TIMEOUT_S", 5.0))
     reservation_ttl_s: int = field(default_factory=lambda: _env_int("RESERVATION_TTL_S", 900))
+    # How often each worker looks for expired reservations and due monthly resets of the accounts it owns.
+    ledger_timer_interval_s: float = field(default_factory=lambda: _env_float("LEDGER_TIMER_INTERVAL_S", 5.0))
     inference_timeout_s: float = field(default_factory=lambda: _env_float("INFERENCE_TIMEOUT_S", 60.0))
     rate_limit_per_minute: int = field(default_factory=lambda: _env_int("RATE_LIMIT_PER_MINUTE", 120))
     demo_credits: int = field(default_factory=lambda: _env_int("DEMO_CREDITS", 100000))

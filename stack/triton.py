@@ -1,9 +1,11 @@
 """NVIDIA Triton Inference Server 2.51, the binary inside the nvidia-pytriton wheel (Python backend only).
 
 Its venv (<stack_dir>/venvs/triton) is the models' environment: numpy<2 (numpy 2 makes Triton 2.51 return empty
-outputs silently) plus triton_models/requirements.txt, reinstalled when that file changes. The Python backend stub
-finds that venv because its bin/ comes first on PATH. Model repository: <repo>/triton_models; while it does not
-exist an empty one under the stack dir is served. STACK_TRITON_MODEL_REPO overrides it (for testing the stack).
+outputs silently) plus triton_models/requirements.txt, then triton_models/requirements-nodeps.txt with --no-deps
+(packages wanted only for their data files, e.g. the speaker encoder's weights), each reinstalled when it changes.
+The Python backend stub finds that venv because its bin/ comes first on PATH. Model repository:
+<repo>/triton_models; while it does not exist an empty one under the stack dir is served. STACK_TRITON_MODEL_REPO
+overrides it (for testing the stack).
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ def _requirements(ctx: Context) -> Path:
     return ctx.repo_root / "triton_models" / "requirements.txt"
 
 
+def _requirements_nodeps(ctx: Context) -> Path:
+    return ctx.repo_root / "triton_models" / "requirements-nodeps.txt"
+
+
 def _pytriton(ctx: Context) -> Path:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     return _venv(ctx) / "lib" / version / "site-packages" / "pytriton"
@@ -49,6 +55,10 @@ def install(ctx: Context) -> bool:
     log = ctx.log("install-triton")
     ensure_venv_packages("triton", _venv(ctx), PACKAGES, ctx.markers, "venv-triton", log,
                          requirement_files=[_requirements(ctx)])
+    nodeps = _requirements_nodeps(ctx)
+    if nodeps.exists():  # without their dependencies (resemblyzer's would pull torch and librosa)
+        ensure_venv_packages("triton", _venv(ctx), ["--no-deps"], ctx.markers, "venv-triton-nodeps", log,
+                             requirement_files=[nodeps])
     if not binary.exists():
         raise StackError("triton", f"nvidia-pytriton installed but {binary} is missing", log)
     info = _python_info_file(ctx)
@@ -130,7 +140,8 @@ def procs(ctx: Context) -> list[Proc]:
     ]
     return [Proc("triton", argv, ctx.log("triton"), env=env, cwd=ctx.stack_dir / "triton",
                  match=["tritonserver", f"--backend-directory={_backends(ctx)}"],
-                 fingerprint=file_digest(_requirements(ctx)))]  # changed requirements: reinstall and restart
+                 # changed requirements: reinstall and restart
+                 fingerprint=file_digest(_requirements(ctx)) + file_digest(_requirements_nodeps(ctx)))]
 
 
 def healthy(ctx: Context) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from . import ledger_agent, notifier, orchestrator, projector  # noqa: F401  (registers the agents)
+from . import ledger_agent, ledger_timer, notifier, orchestrator, projector  # noqa: F401  (registers the agents)
 from .app import app
 
 

@@ -1,21 +1,36 @@
 """The ledger agent: decides every credit command for an account, in order, as the owner of its partition.
 
-Input: the requests topic (key = account id). Output: ledger events on the ledger topic (the source of truth,
-each carrying the balance after it for the projector) and, for job reservations, JobAccepted / JobRejected on the
-jobs topic, which the front door awaits. State is a Faust table restored from its changelog. A redelivered
-command changes nothing (the domain ignores known command ids) but is answered again from the recorded outcome.
+Input: the requests topic (key = account id; every producer hashes keys with murmur2, so an account's commands
+share one partition and one owner). Output: ledger events on the ledger topic (the source of truth, each carrying
+the balance after it for the projector) and, for job reservations, JobAccepted / JobRejected on the jobs topic,
+which the front door awaits (request/reply by job id).
+
+State is a Faust table restored from its changelog, kept as small records (ledger/records.py): per account a
+core (balances, open reservations) and a memo per ended job and per applied command. A command delivered twice
+(redelivery, client retry, worker restart) finds its memo and decides nothing; a reservation request is then
+answered again from the recorded outcome.
+
+Order of effects per command, which is what makes a crash at any point harmless:
+  1. the events are appended to the ledger topic and acknowledged by the broker;
+  2. the table records are written (memos first, the core last; one changelog partition, so a crash keeps a
+     prefix, and memos newer than their core are ignored);
+  3. the reply is sent;
+  4. the offset is committed later; Faust flushes the producer (changelog and replies) before committing.
+A crash before 4 redelivers the command, which is decided again on the state of 2 (old or new) into the same
+event ids and sequences; the ledger may then hold identical duplicates, which every reader skips by
+(account, sequence): evolve/replay, the projector's guarded upserts and the audit.
 """
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from datetime import timedelta
 
 import ledger
-from ledger.snapshot import state_from_dict, state_to_dict
+from ledger import records
 from schemas import events as ev
 
-from .app import app, dead_letter, jobs_topic, ledger_topic, publish, requests_topic, settings
+from .app import app, dead_letter, jobs_topic, ledger_topic, requests_topic, settings
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +43,9 @@ accounts = app.Table(
     key_type=bytes,
     value_type=bytes,
 )
+
+# Parsed core records, reused while the table still holds the very bytes they were parsed from.
+_cores: dict[bytes, tuple[bytes, ledger.AccountState]] = {}
 
 
 def to_command(request: ev.Event) -> ledger.Command:
@@ -48,12 +66,26 @@ def to_command(request: ev.Event) -> ledger.Command:
     raise ledger.SerializationError(f"unknown request {request.name!r}")
 
 
-def load_state(raw: bytes | None) -> ledger.AccountState | None:
-    return None if raw is None else state_from_dict(json.loads(raw))
+def core_of(table, key: bytes) -> ledger.AccountState | None:
+    """The account's core record, parsed once per stored value."""
+    raw = table.get(key)
+    if raw is None:
+        return None
+    cached = _cores.get(key)
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    state = records.core_from_bytes(raw)
+    _cores[key] = (raw, state)
+    return state
 
 
-def dump_state(state: ledger.AccountState) -> bytes:
-    return json.dumps(state_to_dict(state), separators=(",", ":")).encode()
+def load_state(table, command: ledger.Command) -> ledger.AccountState | None:
+    """The state to decide `command` with: the account's core plus this command's memos."""
+    core = core_of(table, records.core_key(command.account_id))
+    if core is None:
+        return None
+    return records.decision_state(command.account_id, command.command_id, getattr(command, "job_id", None),
+                                  table.get, core=core)
 
 
 def ledger_envelopes(state: ledger.AccountState | None, events: list[ledger.Event]) -> list[ev.Event]:
@@ -84,33 +116,53 @@ def reservation_reply(state: ledger.AccountState | None, request: ev.Event) -> e
     return ev.Event(ev.JOB_ACCEPTED, base, id=f"accepted:{job_id}", correlation_id=job_id)
 
 
+async def append_to_ledger(account_id: str, envelopes: list[ev.Event]) -> None:
+    """Send every envelope, then wait until the broker has acknowledged all of them (order kept per partition)."""
+    key = account_id.encode()
+    pending = [await ledger_topic.send(key=key, value=envelope.encode()) for envelope in envelopes]
+    if pending:
+        await asyncio.gather(*pending)
+
+
+async def reply(request: ev.Event, state: ledger.AccountState | None) -> None:
+    """Answer a reservation request. Not awaited to the broker: the offset commit flushes it, and a lost reply
+    only makes the front door answer 202 (pending), never a wrong answer."""
+    answer = reservation_reply(state, request)
+    await jobs_topic.send(key=request.payload["jobId"].encode(), value=answer.encode())
+
+
+async def decide_one(message_key: bytes | None, raw: bytes | None, table) -> None:
+    try:
+        request = ev.decode(raw)
+        command = to_command(request)
+        if message_key != records.core_key(command.account_id):
+            # Decided here, it would be decided by a partition that does not own the account.
+            raise ledger.InvalidCommand(f"request keyed {message_key!r} is for account {command.account_id}")
+        state = load_state(table, command)
+    except (ev.EventDecodeError, ledger.SerializationError, ledger.DomainError, KeyError, ValueError,
+            TypeError) as exc:
+        await dead_letter(message_key, raw, f"ledger: undecodable request: {exc!r}")
+        return
+    try:
+        events = ledger.decide(state, command)
+    except ledger.DomainError as exc:
+        log.warning("ledger refused %s %s: %s", type(command).__name__, command.command_id, exc)
+        await dead_letter(message_key, raw, f"ledger: {type(exc).__name__}: {exc}")
+        if request.name == ev.RESERVE_FOR_JOB:
+            await reply(request, state)
+        return
+    after = state
+    if events:
+        await append_to_ledger(command.account_id, ledger_envelopes(state, events))
+        for event in events:
+            after = ledger.evolve(after, event)
+        for key, value in records.records_after(after, events):
+            table[key] = value
+    if request.name == ev.RESERVE_FOR_JOB:
+        await reply(request, after)
+
+
 @app.agent(requests_topic)
 async def decide_ledger_commands(stream):
     async for message in stream.events():
-        try:
-            request = ev.decode(message.value)
-            command = to_command(request)
-        except (ev.EventDecodeError, ledger.SerializationError, ledger.DomainError, KeyError, ValueError,
-                TypeError) as exc:
-            await dead_letter(message.key, message.value, f"ledger: undecodable request: {exc!r}")
-            continue
-        key = command.account_id.encode()
-        state = load_state(accounts.get(key))
-        try:
-            events = ledger.decide(state, command)
-        except ledger.DomainError as exc:
-            log.warning("ledger refused %s %s: %s", type(command).__name__, command.command_id, exc)
-            await dead_letter(message.key, message.value, f"ledger: {type(exc).__name__}: {exc}")
-            if request.name == ev.RESERVE_FOR_JOB:
-                await publish(jobs_topic, request.payload["jobId"], reservation_reply(state, request))
-            continue
-        # Append to the source of truth first; only then remember the new state. A crash in between redelivers
-        # the command, which is decided again into the same event ids and sequences (duplicates fold away).
-        for envelope in ledger_envelopes(state, events):
-            await publish(ledger_topic, command.account_id, envelope)
-        for event in events:
-            state = ledger.evolve(state, event)
-        if events:
-            accounts[key] = dump_state(state)
-        if request.name == ev.RESERVE_FOR_JOB:
-            await publish(jobs_topic, request.payload["jobId"], reservation_reply(state, request))
+        await decide_one(message.key, message.value, accounts)

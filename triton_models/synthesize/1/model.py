@@ -8,6 +8,7 @@ if _VOICEKIT_HOME not in sys.path:
 
 import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
+from voicekit import profile as voice_profile  # noqa: E402
 from voicekit.triton_io import answer, input_scalar, input_str  # noqa: E402
 from voicekit.tts import Synthesizer  # noqa: E402
 
@@ -20,8 +21,14 @@ class TritonPythonModel:
         return answer(requests, self._synthesize, pb_utils.Logger)
 
     def _synthesize(self, request):
+        # PROFILE is optional: a cloned voice's profile moves the system voice toward the reference's pitch.
+        has_profile = pb_utils.get_input_tensor_by_name(request, "PROFILE") is not None
+        profile = voice_profile.parse(input_str(request, "PROFILE")) if has_profile else None
+        voice = input_str(request, "VOICE")
         audio, rate = self.synthesizer.synthesize(
-            input_str(request, "TEXT"), input_str(request, "VOICE"), float(input_scalar(request, "SPEED")))
+            input_str(request, "TEXT"), voice, float(input_scalar(request, "SPEED")))
+        if profile is not None:
+            audio = voice_profile.adapt(audio, rate, profile, voice.strip().lower())
         return [pb_utils.Tensor("AUDIO", audio), pb_utils.Tensor("SAMPLE_RATE", np.array([rate], dtype=np.int32))]
 
     def finalize(self):

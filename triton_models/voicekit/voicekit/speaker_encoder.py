@@ -60,6 +60,7 @@ INT16_MAX = 2 ** 15 - 1
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 MAX_SECONDS = 600.0       # one request's audio; enrolment references are far shorter
+PARTIAL_BATCH = 32        # partials per LSTM pass: bounds memory (32 x 160 x 1024 float32 gates = 21 MB)
 
 WEIGHTS_ENV = "VOICEKIT_GE2E_WEIGHTS"
 WEIGHTS_PACKAGE = "resemblyzer"
@@ -328,9 +329,9 @@ def embed_preprocessed(wav: np.ndarray, weights: Ge2eWeights) -> np.ndarray:
     if end >= len(wav):
         wav = np.pad(wav, (0, end - len(wav)))
     mel = mel_spectrogram(wav)
-    mels = np.stack([mel[start:stop] for start, stop in slices])
-    partials = network(mels, weights)
-    raw = partials.mean(axis=0)
+    partials = [network(np.stack([mel[start:stop] for start, stop in slices[i:i + PARTIAL_BATCH]]), weights)
+                for i in range(0, len(slices), PARTIAL_BATCH)]
+    raw = np.concatenate(partials).mean(axis=0)
     return (raw / np.linalg.norm(raw)).astype(np.float32)
 
 

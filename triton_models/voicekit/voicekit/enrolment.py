@@ -1,0 +1,120 @@
+"""Voice enrolment: a reference recording (WAV, MP3, WebM or Ogg bytes) → a voice profile, or a clear refusal.
+
+Steps: decode and resample to 16 kHz mono (``decode``), trim leading and trailing silence, refuse what cannot
+make a voice, then measure: total and trimmed duration, loudness, clipping, the log-F0 statistics of the voiced
+frames (YIN, ``pitch``) and the closest system voice by pitch (``profile.closest_base_voice``).
+
+Refusals are ``VoicekitError`` with ``invalid_input=True`` (the same reference will never work, so the job
+fails at once rather than being retried), each with a message meant for the voice's owner:
+
+========================  =====================================================================================
+``unsupported_audio``     not a WAV, MP3, WebM or Ogg file
+``invalid_audio``         no audio track, or nothing decodable
+``audio_too_long``        more than 5 minutes of audio
+``audio_silent``          nothing louder than -50 dBFS
+``audio_too_short``       less than 3 s left after trimming leading and trailing silence
+``audio_clipped``         more than 1 % of the sound at full scale (a distorted recording)
+``no_voiced_speech``      less than 1 s of voiced (pitched) sound: noise, whispering or music without a voice
+========================  =====================================================================================
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import decode, pitch
+from .errors import VoicekitError
+from .profile import BASE_VOICE_F0, PROFILE_VERSION, closest_base_voice
+
+RATE = decode.TARGET_RATE
+MAX_DURATION_S = 300.0
+MIN_SPEECH_S = 3.0
+SILENCE_DBFS = -50.0          # the loudest 20 ms must be louder than this
+TRIM_BELOW_PEAK_DB = 40.0     # leading/trailing frames quieter than the loudest by this much are silence
+CLIP_LEVEL = 0.99
+MAX_CLIPPED_RATIO = 0.01
+MIN_VOICED_S = 1.0
+FRAME_S = 0.02
+HOP_S = 0.01
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    profile: dict
+    duration_s: float
+    engine_voice: str
+
+    @property
+    def profile_json(self) -> str:
+        return json.dumps(self.profile, sort_keys=True, separators=(",", ":"))
+
+
+def _db(value: float) -> float:
+    return 20.0 * math.log10(max(value, 1e-10))
+
+
+def enroll(data: bytes) -> Enrolment:
+    """Make a voice profile from a reference recording's bytes; raises ``VoicekitError`` if it is unusable."""
+    if not data:
+        raise VoicekitError("invalid_audio", "the reference audio is empty")
+    samples, container = decode.decode(bytes(data), rate=RATE, max_seconds=MAX_DURATION_S)
+    return enroll_samples(samples, RATE, container=container)
+
+
+def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None = None) -> Enrolment:
+    """The checks and measurements of :func:`enroll` on decoded mono samples."""
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    duration = len(samples) / rate
+    if duration > MAX_DURATION_S:
+        raise VoicekitError("audio_too_long", f"the reference audio is {duration:.0f} s long; the maximum is "
+                                              f"{MAX_DURATION_S:.0f} s ({MAX_DURATION_S / 60:.0f} minutes)")
+    frame, hop = int(FRAME_S * rate), int(HOP_S * rate)
+    rms = pitch.frame_rms(samples, frame, hop)
+    loudest = float(rms.max()) if rms.size else 0.0
+    if _db(loudest) < SILENCE_DBFS:
+        raise VoicekitError("audio_silent", f"the reference audio is silent (nothing louder than "
+                                            f"{SILENCE_DBFS:.0f} dBFS); upload a recording of someone speaking")
+    sounding = rms >= loudest * 10 ** (-TRIM_BELOW_PEAK_DB / 20)
+    first, last = int(np.argmax(sounding)), len(sounding) - 1 - int(np.argmax(sounding[::-1]))
+    start, end = first * hop, min(len(samples), last * hop + frame)
+    speech = samples[start:end]
+    speech_s = len(speech) / rate
+    if speech_s < MIN_SPEECH_S:
+        raise VoicekitError("audio_too_short", f"the reference audio has only {speech_s:.1f} s of sound after "
+                                               f"trimming silence; at least {MIN_SPEECH_S:.0f} s are needed "
+                                               f"(10-60 s of clear speech works best)")
+    active = np.zeros(len(speech), dtype=bool)
+    flags = np.repeat(sounding[first: last + 1], hop)[: len(speech)]
+    active[: len(flags)] = flags
+    active_samples = speech[active] if active.any() else speech
+    clipped = float(np.mean(np.abs(active_samples) >= CLIP_LEVEL))
+    if clipped > MAX_CLIPPED_RATIO:
+        raise VoicekitError("audio_clipped", f"the reference audio is heavily clipped ({100 * clipped:.1f} % of "
+                                             f"the sound is at full scale); record it again at a lower level")
+    track = pitch.track(speech, rate)
+    f0 = pitch.stats(track, sounding_frames=int(sounding[first: last + 1].sum()))
+    if f0 is None or f0.voiced_frames * track.hop / rate < MIN_VOICED_S:
+        voiced_s = 0.0 if f0 is None else f0.voiced_frames * track.hop / rate
+        raise VoicekitError("no_voiced_speech", f"no clear voice found in the reference audio ({voiced_s:.1f} s of "
+                                                f"voiced sound; at least {MIN_VOICED_S:.0f} s needed); upload a "
+                                                f"recording of one person speaking")
+    engine_voice = closest_base_voice(f0.log_mean)
+    active_rms = rms[first: last + 1][sounding[first: last + 1]]
+    profile = {
+        "version": PROFILE_VERSION,
+        "method": "f0-stats",
+        "engineVoice": engine_voice,
+        "baseVoiceF0": {"logMean": BASE_VOICE_F0[engine_voice][0], "logStd": BASE_VOICE_F0[engine_voice][1]},
+        "sampleRate": rate,
+        "container": container,
+        "durationS": round(duration, 3),
+        "speechS": round(speech_s, 3),
+        "loudnessDbfs": round(_db(float(np.median(active_rms))), 2),
+        "peakDbfs": round(_db(float(np.max(np.abs(speech)))), 2),
+        "clippedRatio": round(clipped, 5),
+        "f0": f0.to_dict(),
+    }
+    return Enrolment(profile=profile, duration_s=duration, engine_voice=engine_voice)
