@@ -49,6 +49,10 @@ class EventPublisher:
                 "bootstrap.servers": settings.kafka_bootstrap,
                 "enable.idempotence": True,
                 "acks": "all",
+                # Java's and aiokafka's (so Faust's) key hash. librdkafka's default (CRC32) would send an
+                # account's commands from the front door and from the workers to different partitions, i.e. to
+                # different ledger owners.
+                "partitioner": "murmur2_random",
                 "linger.ms": 2,
                 "message.timeout.ms": int(settings.kafka_publish_timeout_s * 1000),
             }
@@ -183,3 +187,37 @@ class ReplyListener:
         self._stop.set()
         self._thread.join(timeout=5)
         self._consumer.close()
+
+
+def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0):
+    """Every record of ``topic`` from offset 0 up to its end as of the call, partition by partition, in offset
+    order: yields (partition, offset, key, value). For audits; joins no consumer group, commits nothing."""
+    name = settings.topic(topic)
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "enable.partition.eof": False,
+                         "fetch.max.bytes": 52428800, "queued.max.messages.kbytes": 262144})
+    try:
+        meta = consumer.list_topics(name, timeout=timeout_s)
+        if name not in meta.topics or meta.topics[name].error is not None:
+            return
+        for partition in sorted(meta.topics[name].partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=timeout_s)
+            if high <= low:
+                continue
+            consumer.assign([TopicPartition(name, partition, low)])
+            position = low
+            while position < high:
+                batch = consumer.consume(num_messages=10000, timeout=timeout_s)
+                if not batch:
+                    raise BusUnavailable(f"{name}[{partition}] stopped at offset {position} of {high}")
+                for msg in batch:
+                    if msg.error():
+                        raise BusUnavailable(f"{name}[{partition}]: {msg.error()}")
+                    if msg.offset() >= high:
+                        position = high
+                        break
+                    position = msg.offset() + 1
+                    yield partition, msg.offset(), msg.key(), msg.value()
+            consumer.unassign()
+    finally:
+        consumer.close()

@@ -19,6 +19,7 @@ from .events import (
     ReservationRefused,
     ReservationReleased,
 )
+from .serialization import event_from_dict
 from .vocabulary import CreditKind
 
 HISTORY_TYPES = ("grant", "reservation", "refusal", "capture", "release", "reset")
@@ -59,3 +60,12 @@ def balance_summary(balance_after: dict[str, Any]) -> dict[str, int]:
         "permanent": balance_after["breakdown"]["permanent"],
         "reserved": balance_after["reserved"],
     }
+
+
+def entry_document(payload: dict[str, Any]) -> dict[str, Any]:
+    """The stored history entry of one ledger envelope payload ({"accountId", "ledgerEvent", "balanceAfter"}).
+
+    ``_id`` is the event id, so storing a redelivered envelope again is a no-op."""
+    entry = history_entry(event_from_dict(payload["ledgerEvent"]))
+    return {"_id": entry.pop("eventId"), "accountId": payload["accountId"], **entry,
+            "balanceAfter": balance_summary(payload["balanceAfter"])}

@@ -6,7 +6,7 @@ import logging
 
 import ledger
 from adapters import mongo
-from ledger.history import balance_summary, history_entry
+from ledger.history import entry_document
 from schemas import events as ev, jobs
 
 from .app import app, dead_letter, jobs_topic, ledger_topic, settings
@@ -78,16 +78,8 @@ async def project_credits(stream):
             mongo.save_credit_view, _db, ledger_event.payload["accountId"], balance, balance["sequence"]
         )
         try:
-            entry = ledger_entry_document(ledger_event.payload)
+            entry = entry_document(ledger_event.payload)
         except (ledger.SerializationError, KeyError, TypeError) as exc:
             await dead_letter(event.key, event.value, f"ledger history projector: {exc!r}")
             continue
         await asyncio.to_thread(mongo.save_ledger_entry, _db, entry)
-
-
-def ledger_entry_document(payload: dict) -> dict:
-    """The usage-history document of one ledger envelope (``_id`` = event id: idempotent inserts)."""
-    event = ledger.event_from_dict(payload["ledgerEvent"])
-    entry = history_entry(event)
-    return {"_id": entry.pop("eventId"), "accountId": payload["accountId"], **entry,
-            "balanceAfter": balance_summary(payload["balanceAfter"])}
