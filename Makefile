@@ -3,14 +3,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+NODEPS := triton_models/requirements-nodeps.txt
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NODEPS) | sha1sum | cut -c1-12)
 
 .PHONY: setup stack run test unit down status bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(NODEPS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	# The speaker encoder's weights ship in the resemblyzer wheel; its torch/librosa dependencies are not needed.
+	$(PY) -m pip install -q --no-deps -r $(NODEPS)
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 setup: $(STAMP)

@@ -39,6 +39,13 @@ class BlobStore:
     def get(self, key: str) -> bytes:
         return self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
 
+    def put_file(self, key: str, fileobj, content_type: str) -> None:
+        """Stream a (seekable) file object to ``key``; large files go up in parts, never whole in memory."""
+        self._client.upload_fileobj(fileobj, self._bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=key)
+
     def presigned_url(self, key: str, ttl_s: int | None = None) -> str:
         return self._client.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=ttl_s or self._ttl_s
@@ -47,3 +54,9 @@ class BlobStore:
 
 def speech_key(account_id: str, speech_id: str, fmt: str) -> str:
     return f"speeches/{account_id}/{speech_id}.{fmt}"
+
+
+def voice_reference_key(account_id: str, voice_id: str, extension: str) -> str:
+    """Where a voice's uploaded reference recording lives: voices/<account>/<voice>/reference.<ext>."""
+    return f"voices/{account_id}/{voice_id}/reference.{extension}"
+

@@ -7,7 +7,7 @@ import uuid
 from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
 from schemas import events as ev
 from service_config import Settings
@@ -19,15 +19,21 @@ class BusUnavailable(RuntimeError):
     """Kafka did not accept a message in time; the caller should answer 503 and the client retry."""
 
 
+# The ledger topic is the source of truth for credits: it is never deleted by age or size.
+TOPIC_CONFIGS = {ev.TOPIC_LEDGER: {"retention.ms": "-1", "retention.bytes": "-1"}}
+
+
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     """Create the project's topics if they are missing (idempotent)."""
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
-        NewTopic(settings.topic(name), num_partitions=settings.kafka_partitions, replication_factor=1)
+        NewTopic(settings.topic(name), num_partitions=settings.kafka_partitions, replication_factor=1,
+                 config=TOPIC_CONFIGS.get(name, {}))
         for name in ev.ALL_TOPICS
         if settings.topic(name) not in existing
     ]
+    _keep_configs(admin, settings, existing, timeout_s)
     if not wanted:
         return
     for topic, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
@@ -37,6 +43,19 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
         log.info("created topic %s", topic)
+
+
+def _keep_configs(admin: AdminClient, settings: Settings, existing: set[str], timeout_s: float) -> None:
+    """Set TOPIC_CONFIGS on topics that exist already (a Faust worker may have created them with defaults)."""
+    resources = [
+        ConfigResource(ResourceType.TOPIC, settings.topic(name), incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in config.items()])
+        for name, config in TOPIC_CONFIGS.items()
+        if settings.topic(name) in existing
+    ]
+    if resources:
+        for future in admin.incremental_alter_configs(resources, request_timeout=timeout_s).values():
+            future.result(timeout=timeout_s)
 
 
 class EventPublisher:

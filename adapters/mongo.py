@@ -29,6 +29,7 @@ def ensure_indexes(db: Database) -> None:
     db.voices.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
     db.voices.create_index([("type", ASCENDING), ("isPublic", ASCENDING)])
     db.speeches.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
+    ensure_voice_list_indexes(db)
     db.ledger_entries.create_index([("accountId", ASCENDING), ("sequence", DESCENDING)], unique=True)
 
 
@@ -62,9 +63,11 @@ def upsert_system_voice(db: Database, voice: Mapping[str, Any]) -> None:
 
 
 def find_usable_voice(db: Database, account_id: str, voice_id: str) -> Mapping[str, Any] | None:
-    """The caller's own voice or a public system voice; anything else is invisible (tenant isolation)."""
+    """The caller's own voice or a public system voice; anything else is invisible (tenant isolation). A voice
+    whose clone was refused for lack of credits (status REJECTED) never existed for the caller."""
     return db.voices.find_one(
-        {"_id": voice_id, "$or": [{"accountId": account_id}, {"type": "SYSTEM", "isPublic": True}]}
+        {"_id": voice_id, "$or": [{"accountId": account_id}, {"type": "SYSTEM", "isPublic": True}],
+         "status": {"$ne": jobs.VOICE_REJECTED}}
     )
 
 
@@ -181,3 +184,68 @@ def find_job(db: Database, job_id: str) -> Mapping[str, Any] | None:
 
 def find_account(db: Database, account_id: str) -> Mapping[str, Any] | None:
     return db.accounts.find_one({"_id": account_id})
+
+
+# --- voices: clone job views and the voice list ----------------------------------------------------------------------
+
+VOICE_SORT_FIELDS = ("createdAt", "updatedAt", "title", "duration", "popularity")
+LISTED_VOICE_STATUSES = ("PROCESSING", "COMPLETED", "FAILED")
+
+
+def ensure_voice_list_indexes(db: Database) -> None:
+    """One index per sort field, each serving every filter of GET /api/v1/voices without an in-memory sort: the
+    caller's USER voices are (accountId, "USER", status...), public SYSTEM voices (null, "SYSTEM", status...);
+    a status filter is an equality, no filter an $in of the three statuses (merged in index order)."""
+    for field in VOICE_SORT_FIELDS:
+        db.voices.create_index(
+            [("accountId", ASCENDING), ("type", ASCENDING), ("status", ASCENDING), (field, ASCENDING),
+             ("_id", ASCENDING)],
+            name=f"voices_list_by_{field}",
+        )
+
+
+def apply_voice_transition(
+    db: Database, voice_id: str, target_state: str, fields: Mapping[str, Any], insert_fields: Mapping[str, Any]
+) -> bool:
+    """Move a USER voice (the view of its clone job) to ``target_state`` if the job state machine allows it;
+    idempotent like :func:`apply_job_transition`. Returns whether anything changed."""
+    return _guarded_upsert(
+        db.voices,
+        voice_id,
+        {"state": {"$in": jobs.states_before(target_state)}},
+        {**fields, "state": target_state, "status": jobs.voice_status(target_state)},
+        insert_fields,
+    )
+
+
+def find_voice_state(db: Database, voice_id: str) -> str | None:
+    doc = db.voices.find_one({"_id": voice_id}, {"state": 1})
+    return doc.get("state") if doc else None
+
+
+def voice_list_query(account_id: str, status: str | None = None, voice_type: str | None = None) -> dict[str, Any]:
+    """The caller's USER voices plus the public SYSTEM voices, optionally narrowed by status and type (pure)."""
+    statuses: Any = status if status else {"$in": list(LISTED_VOICE_STATUSES)}
+    user = {"accountId": account_id, "type": "USER", "status": statuses}
+    system = {"accountId": None, "type": "SYSTEM", "status": statuses, "isPublic": True}
+    if voice_type == "USER":
+        return user
+    if voice_type == "SYSTEM":
+        return system
+    return {"$or": [user, system]}
+
+
+def list_voices(db: Database, account_id: str, *, status: str | None, voice_type: str | None, sort_by: str,
+                descending: bool, skip: int, limit: int) -> tuple[list[Mapping[str, Any]], int]:
+    """One page of voices and the total count. Ties are broken by _id, so pages never overlap."""
+    if sort_by not in VOICE_SORT_FIELDS:
+        raise ValueError(f"cannot sort voices by {sort_by!r}")
+    query = voice_list_query(account_id, status, voice_type)
+    direction = DESCENDING if descending else ASCENDING
+    projection = {"usedByJobs": 0, "profile": 0}
+    total = db.voices.count_documents(query)
+    if skip >= total:
+        return [], total
+    cursor = db.voices.find(query, projection).sort([(sort_by, direction), ("_id", direction)]).skip(skip).limit(limit)
+    return list(cursor), total
+

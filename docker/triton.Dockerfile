@@ -35,12 +35,17 @@ RUN apt-get update \
 ENV PIP_BREAK_SYSTEM_PACKAGES=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
-COPY docker/triton.Dockerfile triton_models/requirements.tx[t] /tmp/triton-build/
+# requirements-nodeps.txt: packages wanted for their files only (resemblyzer's GE2E weights), installed without
+# their dependencies (torch, librosa), which the models never import.
+COPY docker/triton.Dockerfile triton_models/requirements.tx[t] triton_models/requirements-nodeps.tx[t] /tmp/triton-build/
 RUN set -eu; \
     if [ -f /tmp/triton-build/requirements.txt ]; then \
         python3 -m pip install "numpy<2" -r /tmp/triton-build/requirements.txt; \
     else \
         python3 -m pip install "numpy<2"; \
+    fi; \
+    if [ -f /tmp/triton-build/requirements-nodeps.txt ]; then \
+        python3 -m pip install --no-deps -r /tmp/triton-build/requirements-nodeps.txt; \
     fi; \
     python3 --version; \
     python3 -c "import numpy; assert int(numpy.__version__.split('.')[0]) < 2, numpy.__version__"; \

@@ -9,7 +9,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from service_config import Settings, load
 
-from . import auth, credits, errors, keys, ratelimits, tts
+from . import auth, credits, errors, keys, ratelimits, tts, usage, voices
 from .context import Services, services
 
 API_DESCRIPTION = """Voice cloning and text-to-speech API.
@@ -49,8 +49,11 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     ratelimits.register(app)  # before auth: failed key guesses are rate limited too
     auth.register(app, lambda: services().db)
     api.register_blueprint(tts.blp)
+    api.register_blueprint(voices.clone_blp)
+    api.register_blueprint(voices.voices_blp)
     api.register_blueprint(credits.blp)
     api.register_blueprint(keys.blp)
+    api.register_blueprint(usage.blp)
 
     @app.get("/api/docs/assets/<path:filename>")
     def docs_assets(filename):

@@ -46,6 +46,8 @@ class TextToSpeech(MethodView):
         voice = mongo.find_usable_voice(svc.db, account_id, body["voiceId"])
         if voice is None:
             raise not_found("Voice not found or not available")
+        if voice.get("status") == "FAILED":
+            raise invalid("Voice cloning failed for this voice; it cannot be used for speech")
         if voice.get("status") != "COMPLETED":
             raise invalid(f"Voice is not ready (status {voice.get('status')}); wait until it is COMPLETED")
 
@@ -59,6 +61,7 @@ class TextToSpeech(MethodView):
             "format": body["format"],
             "voice": _voice_summary(voice),
             "engineVoice": voice.get("engineVoice"),
+            "profile": voice.get("profile"),  # a cloned voice's profile (None for system voices)
             "creditsUsed": price,
             "createdAt": ev.iso_millis(now),
         }

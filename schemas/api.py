@@ -4,7 +4,8 @@ Field names, defaults and bounds follow shared/seeds/000_608b8610c4e75f51.txt ex
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 MAX_TTS_BYTES = 5000
 AUDIO_FORMATS = ("mp3", "wav", "opus", "pcm")
@@ -129,3 +130,267 @@ class ApiKeyCreatedResponseSchema(Schema):
 
 class SuccessSchema(Schema):
     success = fields.Boolean(metadata={"example": True})
+
+
+# --- credit usage history (GET /api/v1/credits/history) ---------------------------------------------------------------
+
+USAGE_TYPES = ("grant", "reservation", "refusal", "capture", "release", "reset")
+MAX_HISTORY_PAGE = 100
+
+
+class UsageHistoryQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(
+        load_default=20, validate=validate.Range(min=1, max=MAX_HISTORY_PAGE),
+        metadata={"description": f"Entries per page (1-{MAX_HISTORY_PAGE})", "example": 20})
+    cursor = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=200),
+        metadata={"description": "Opaque: the previous page's nextCursor. Omit for the newest entries."})
+
+
+class UsageBalanceSchema(Schema):
+    credits = fields.Integer(metadata={"example": 4971})
+    regular = fields.Integer(metadata={"example": 2971})
+    permanent = fields.Integer(metadata={"example": 2000})
+    reserved = fields.Integer(metadata={"description": "Credits held by jobs not finished yet", "example": 29})
+
+
+class UsageEntrySchema(Schema):
+    id = fields.String(metadata={"description": "The ledger event's id", "example": "0b8f…"})
+    type = fields.String(validate=validate.OneOf(USAGE_TYPES), metadata={
+        "description": "grant: credits added; reservation: held for a job; refusal: a job refused for lack of "
+                       "credits (nothing held); capture: a job's price spent; release: a job ended without "
+                       "charge, credits returned; reset: monthly allowance restored",
+        "example": "capture"})
+    amount = fields.Integer(metadata={"description": "Credits granted, held, needed, spent or returned",
+                                      "example": 29})
+    jobId = fields.String(allow_none=True, metadata={"description": "The speech or voice job", "example": "clxxxx"})
+    creditKind = fields.String(allow_none=True, metadata={"description": "grant only: regular or permanent",
+                                                          "example": None})
+    reason = fields.String(allow_none=True, metadata={"description": "grant and release only", "example": None})
+    forfeited = fields.Integer(metadata={
+        "description": "Regular credits of an ended monthly period that were not returned", "example": 0})
+    at = fields.String(metadata={"example": "2024-01-01T00:00:15.000Z"})
+    balanceAfter = fields.Nested(UsageBalanceSchema)
+
+
+class UsageHistoryResponseSchema(Schema):
+    success = fields.Boolean(metadata={"example": True})
+    items = fields.List(fields.Nested(UsageEntrySchema))
+    nextCursor = fields.String(allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next (older) page; null on the last page", "example": None})
+
+
+# --- voices (POST /api/v1/voice-clone, GET /api/v1/voices) ------------------------------------------------------------
+
+VOICE_CLONE_CREDITS = 1000
+MAX_VOICE_FILE_BYTES = 20 * 1024 * 1024  # "max 20MB": 20 MiB
+MAX_VOICE_TITLE_CHARS = 100
+MAX_VOICE_DESCRIPTION_CHARS = 500
+MAX_COVER_IMAGE_URL_CHARS = 2048
+MAX_VOICE_TAGS = 20
+MAX_VOICE_TAG_CHARS = 50
+VOICE_STATUSES = ("PROCESSING", "COMPLETED", "FAILED")
+VOICE_SORT_FIELDS = ("createdAt", "updatedAt", "title", "duration", "popularity")
+SORT_ORDERS = ("asc", "desc")
+MAX_VOICE_LIST_PAGE = 1_000_000
+INVALID_VOICE_FILE_TYPE = "Invalid file type. Supported formats: MP3, WAV, WebM"
+VOICE_FILE_TOO_LARGE = "File size exceeds 20MB limit"
+TAGS_FORMAT_ERROR = "tags must be a JSON array of strings or a comma-separated string"
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)
+
+
+def parse_tags(raw: str) -> list[str]:
+    """Tags from a JSON array of strings (``["male","energetic"]``) or a comma-separated string
+    (``male, energetic``): trimmed, empty ones dropped, duplicates (case-insensitive) dropped, order kept."""
+    import json
+
+    from marshmallow import ValidationError
+
+    text = raw.strip()
+    if not text:
+        return []
+    if text[0] in "[{\"":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValidationError(TAGS_FORMAT_ERROR) from None
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ValidationError(TAGS_FORMAT_ERROR)
+    else:
+        items = text.split(",")
+    tags: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        tag = item.strip()
+        if not tag:
+            continue
+        if len(tag) > MAX_VOICE_TAG_CHARS:
+            raise ValidationError(f"each tag must be at most {MAX_VOICE_TAG_CHARS} characters")
+        if _has_control_characters(tag):
+            raise ValidationError("tags must not contain control characters")
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    if len(tags) > MAX_VOICE_TAGS:
+        raise ValidationError(f"at most {MAX_VOICE_TAGS} tags are allowed")
+    return tags
+
+
+class TagsField(fields.String):
+    """A string in the form (JSON array or comma-separated), loaded as a list of tags."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return parse_tags(super()._deserialize(value, attr, data, **kwargs))
+
+
+def _validate_cover_image(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from marshmallow import ValidationError
+
+    message = "coverImage must be an http or https URL"
+    if len(url) > MAX_COVER_IMAGE_URL_CHARS:
+        return  # reported by the length check
+    validate.URL(relative=False, schemes={"http", "https"}, require_tld=False, error=message)(url)
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError("coverImage must not contain credentials")
+
+
+def _no_control_characters(value: str) -> None:
+    from marshmallow import ValidationError
+
+    if _has_control_characters(value):
+        raise ValidationError("title must not contain control characters")
+
+
+class VoiceCloneFormSchema(Schema):
+    """multipart/form-data: the ``voice`` file plus optional text fields (blank fields count as absent)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    voice = Upload(required=True, error_messages={"required": "voice file is required (MP3, WAV or WebM, max 20MB)"},
+                   metadata={"description": "Audio file (MP3, WAV, WebM; Ogg also accepted), max 20MB. The type is "
+                                            "recognised from the file's content, not its name."})
+    title = fields.String(load_default=None,
+                          validate=[validate.Length(max=MAX_VOICE_TITLE_CHARS,
+                                                    error="Title exceeds maximum length of {max} characters"),
+                                    _no_control_characters],
+                          metadata={"description": "Voice name (auto-generated if not provided, max 100 chars)",
+                                    "example": "My Voice Clone"})
+    description = fields.String(load_default=None,
+                                validate=validate.Length(
+                                    max=MAX_VOICE_DESCRIPTION_CHARS,
+                                    error="Description exceeds maximum length of {max} characters"),
+                                metadata={"description": "Voice description (max 500 chars)",
+                                          "example": "A custom voice description"})
+    coverImage = fields.String(load_default=None,
+                               validate=[validate.Length(max=MAX_COVER_IMAGE_URL_CHARS,
+                                                         error="coverImage must be at most {max} characters"),
+                                         _validate_cover_image],
+                               metadata={"description": "Cover image URL (http or https, max 2048 chars; stored "
+                                                        "as given, never fetched)",
+                                         "example": "https://example.com/cover.jpg"})
+    tags = TagsField(load_default=list,
+                     metadata={"description": "Tags as JSON array or comma-separated string (max 20 tags of "
+                                              "50 chars)", "example": '["male","young","energetic"]'})
+
+    @pre_load
+    def _blank_is_absent(self, data, **kwargs):
+        from marshmallow import missing
+
+        out = {}
+        for key in ("voice", "title", "description", "coverImage", "tags"):
+            value = data.get(key, missing)  # webargs' MultiDictProxy answers `missing` for absent keys
+            if value is missing or value is None:
+                continue
+            if isinstance(value, str):
+                value = value.strip()
+                if not value and key != "voice":
+                    continue
+            out[key] = value
+        return out
+
+
+class ClonedVoiceSchema(Schema):
+    id = fields.String(metadata={"example": "clxxxx"})
+    title = fields.String(metadata={"example": "My Voice Clone"})
+    description = fields.String(allow_none=True, metadata={"example": "A custom voice description"})
+    coverImage = fields.String(allow_none=True, metadata={"example": "https://example.com/cover.jpg"})
+    audioUrl = fields.String(allow_none=True, metadata={
+        "description": "Presigned URL of the uploaded reference audio (expires)",
+        "example": "https://your-storage.com/voices/user123/1234567890-voice.mp3"})
+    duration = fields.Float(allow_none=True, metadata={"description": "Seconds of audio in the upload",
+                                                       "example": 125.3})
+    tags = fields.List(fields.String(), metadata={"example": ["male", "young"]})
+    createdAt = fields.String(metadata={"example": "2024-01-01T00:00:00.000Z"})
+
+
+class VoiceCloneResponseSchema(Schema):
+    success = fields.Boolean(metadata={"example": True})
+    voiceId = fields.String(metadata={"example": "clxxxx"})
+    voice = fields.Nested(ClonedVoiceSchema)
+
+
+class VoiceListQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_VOICE_LIST_PAGE),
+                          metadata={"description": "Page number (default: 1, min: 1)", "example": 1})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100),
+                           metadata={"description": "Items per page (default: 20, min: 1, max: 100)", "example": 20})
+    status = fields.String(validate=validate.OneOf(VOICE_STATUSES),
+                           metadata={"description": "Filter by status: PROCESSING, COMPLETED, FAILED",
+                                     "example": "COMPLETED"})
+    type = fields.String(validate=validate.OneOf(VOICE_TYPES),
+                         metadata={"description": "Filter by type: USER, SYSTEM", "example": "USER"})
+    sortBy = fields.String(load_default="createdAt", validate=validate.OneOf(VOICE_SORT_FIELDS),
+                           metadata={"description": "Sort field: createdAt, updatedAt, title, duration, popularity "
+                                                    "(default: createdAt)", "example": "createdAt"})
+    sortOrder = fields.String(load_default="desc", validate=validate.OneOf(SORT_ORDERS),
+                              metadata={"description": "Sort order: asc, desc (default: desc)", "example": "desc"})
+
+
+class VoiceListItemSchema(Schema):
+    id = fields.String(metadata={"description": "Voice ID (use this for TTS requests)", "example": "clxxxx"})
+    title = fields.String(metadata={"example": "My Voice Clone"})
+    description = fields.String(allow_none=True, metadata={"example": "A custom voice description"})
+    coverImage = fields.String(allow_none=True, metadata={"example": "https://example.com/cover.jpg"})
+    audioUrl = fields.String(allow_none=True, metadata={
+        "description": "Presigned URL of the reference audio (USER voices); null for SYSTEM voices",
+        "example": "https://your-storage.com/voices/user123/voice.mp3"})
+    duration = fields.Float(allow_none=True, metadata={"example": 125})
+    status = fields.String(validate=validate.OneOf(VOICE_STATUSES), metadata={"example": "COMPLETED"})
+    type = fields.String(validate=validate.OneOf(VOICE_TYPES), metadata={"example": "USER"})
+    isPublic = fields.Boolean(metadata={"example": False})
+    popularity = fields.Integer(metadata={"example": 0})
+    tags = fields.List(fields.String(), metadata={"example": ["male", "young"]})
+    usageCount = fields.Integer(metadata={"description": "Number of times this voice has been used for TTS",
+                                          "example": 15})
+    error = fields.String(metadata={"description": "Why cloning failed (FAILED voices only)"})
+    createdAt = fields.String(metadata={"example": "2024-01-01T00:00:00.000Z"})
+    updatedAt = fields.String(metadata={"example": "2024-01-01T00:00:00.000Z"})
+
+
+class PaginationSchema(Schema):
+    page = fields.Integer(metadata={"example": 1})
+    limit = fields.Integer(metadata={"example": 20})
+    total = fields.Integer(metadata={"example": 1})
+    totalPages = fields.Integer(metadata={"example": 1})
+    hasNext = fields.Boolean(metadata={"example": False})
+    hasPrev = fields.Boolean(metadata={"example": False})
+
+
+class VoiceListResponseSchema(Schema):
+    success = fields.Boolean(metadata={"example": True})
+    voices = fields.List(fields.Nested(VoiceListItemSchema))
+    pagination = fields.Nested(PaginationSchema)

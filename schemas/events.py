@@ -34,6 +34,10 @@ JOB_STARTED = "JobStarted"
 JOB_COMPLETED = "JobCompleted"
 JOB_FAILED = "JobFailed"
 
+# Job kinds (``payload.kind`` of job events and ``job.kind`` of reservations).
+JOB_KIND_TTS = "tts"
+JOB_KIND_CLONE = "clone"
+
 # Event names on the public completions topic.
 SPEECH_COMPLETED = "speech.completed"
 SPEECH_FAILED = "speech.failed"

@@ -65,3 +65,41 @@ def public_status(state: str) -> str:
 def states_before(target: str) -> list[str | None]:
     """States from which ``target`` may be entered; used to build guarded (idempotent) database updates."""
     return [state for state, allowed in _ALLOWED.items() if target in allowed]
+
+
+# --- voices (clone jobs) -------------------------------------------------------------------------------------------
+# A clone job's id is the voice's id; its view is the voice document (MongoDB `voices`), moved through the same
+# states. A voice whose reservation was refused (REJECTED) keeps the status "REJECTED": the caller got a 429 and no
+# voice id, so such a voice is never listed nor usable.
+
+VOICE_REJECTED = "REJECTED"
+
+
+def voice_status(state: str) -> str:
+    """The voice status the API shows: PROCESSING, COMPLETED or FAILED (and the hidden REJECTED)."""
+    return VOICE_REJECTED if state == REJECTED else public_status(state)
+
+
+def clone_job_view(job: dict, created_at, updated_at=None) -> dict:
+    """The fields of a USER voice document, from the clone job the front door published (pure)."""
+    return {
+        "accountId": job["accountId"],
+        "type": "USER",
+        "isPublic": False,
+        "title": job["title"],
+        "description": job.get("description"),
+        "coverImage": job.get("coverImage"),
+        "tags": list(job.get("tags") or []),
+        "duration": job.get("duration"),
+        "audioKey": job["referenceKey"],
+        "audioMimeType": job.get("referenceMimeType"),
+        "engineVoice": None,
+        "profile": None,
+        "error": None,
+        "usageCount": 0,
+        "popularity": 0,
+        "jobId": job["jobId"],
+        "creditsUsed": job.get("creditsUsed"),
+        "createdAt": created_at,
+        "updatedAt": updated_at or created_at,
+    }

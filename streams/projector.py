@@ -46,11 +46,44 @@ def project_job_event(db, event: ev.Event) -> bool:
     target = jobs.TARGET_STATE.get(event.name)
     if target is None:
         return False
+    if is_clone_event(event):  # a clone job's view is its voice
+        return project_voice_event(db, event)
     fields, seed = job_view_fields(event)
     changed = mongo.apply_job_transition(db, event.payload["jobId"], target, fields, seed)
     if changed and event.name == ev.JOB_COMPLETED and event.payload.get("voiceId"):
         mongo.increment_voice_usage(db, event.payload["voiceId"], event.payload["jobId"])
     return changed
+
+
+def is_clone_event(event: ev.Event) -> bool:
+    p = event.payload
+    return (p.get("kind") or (p.get("job") or {}).get("kind")) == ev.JOB_KIND_CLONE
+
+
+def voice_view_fields(event: ev.Event) -> tuple[dict, dict]:
+    """(fields to set, fields to seed a missing voice with) for one clone job event (pure)."""
+    p = event.payload
+    updated_at = ev.parse_iso(event.occurred_at)
+    fields: dict = {"updatedAt": updated_at}
+    if event.name == ev.JOB_COMPLETED:
+        fields.update(engineVoice=p["engineVoice"], profile=p["profile"], error=None)
+    elif event.name == ev.JOB_FAILED:
+        fields["error"] = p.get("reason") or "Voice cloning failed"
+    elif event.name == ev.JOB_REJECTED:
+        fields["error"] = "Insufficient credits"
+    job = p.get("job") or {}
+    if job:
+        seed = jobs.clone_job_view(job, ev.parse_iso(job["createdAt"]), updated_at)
+    else:
+        seed = {"accountId": p["accountId"], "type": "USER", "isPublic": False, "tags": [], "usageCount": 0,
+                "popularity": 0, "createdAt": updated_at}
+    return fields, seed
+
+
+def project_voice_event(db, event: ev.Event) -> bool:
+    target = jobs.TARGET_STATE[event.name]
+    fields, seed = voice_view_fields(event)
+    return mongo.apply_voice_transition(db, event.payload["jobId"], target, fields, seed)
 
 
 @app.agent(jobs_topic)

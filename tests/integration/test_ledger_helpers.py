@@ -1,0 +1,79 @@
+"""Helpers shared by the ledger's integration tests (this module holds no tests itself)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import requests
+
+import ledger
+from adapters import kafka, mongo
+from schemas import events as ev
+from service_config import load
+
+from .conftest import wait_for
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_account(base_url: str, credits: int, **kwargs):
+    """A fresh account with its own key, once the ledger has opened it (its credits show)."""
+    from frontdoor import admin
+
+    issued = admin.create_account_with_key(name="ledger-test", credits=credits, **kwargs)
+    wait_for(lambda: requests.get(f"{base_url}/api/v1/credits", headers=auth(issued.api_key), timeout=5)
+             .json()["credits"] == credits, 60, "the new account's credits to show")
+    return issued
+
+
+def credit_view(account_id: str) -> dict | None:
+    return mongo.find_credit_view(mongo.connect(load()), account_id)
+
+
+def ledger_command_event(command: ledger.Command) -> ev.Event:
+    return ev.Event(ev.LEDGER_COMMAND, {"accountId": command.account_id, "command": ledger.to_dict(command)})
+
+
+def publish_commands(commands, publisher: kafka.EventPublisher | None = None) -> None:
+    own = publisher is None
+    publisher = publisher or kafka.EventPublisher(load())
+    try:
+        for command in commands:
+            publisher.publish(ev.TOPIC_REQUESTS, command.account_id, ledger_command_event(command))
+    finally:
+        if own:
+            publisher.close()
+
+
+def ledger_events(account_id: str) -> list[ledger.Event]:
+    """Every event on the ledger topic for the account, duplicates included, in log order."""
+    key = account_id.encode()
+    return [ledger.event_from_dict(ev.decode(value).payload["ledgerEvent"])
+            for _p, _o, k, value in kafka.read_topic(load(), ev.TOPIC_LEDGER) if k == key]
+
+
+def audit(account_id: str | None = None):
+    from frontdoor import admin
+
+    return admin.run_audit(load(), account_id)
+
+
+def wait_audit_clean(account_id: str | None, timeout_s: float = 30):
+    """The audit of the account (or of everything) once the views have caught up with the ledger; fails with
+    the last audit's findings."""
+    last: list = []
+
+    def clean():
+        result = audit(account_id)
+        last[:] = result.findings
+        return result if result.clean else None
+
+    try:
+        return wait_for(clean, timeout_s, f"a clean audit of {account_id or 'every account'}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nfindings:\n" + "\n".join(map(str, last[:20]))) from None
