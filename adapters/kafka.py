@@ -226,8 +226,12 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0):
             consumer.assign([TopicPartition(name, partition, low)])
             position = low
             while position < high:
-                batch = consumer.consume(num_messages=10000, timeout=timeout_s)
+                # Ask for no more than is left: consume() returns as soon as that many have arrived.
+                batch = consumer.consume(num_messages=min(10000, high - position), timeout=timeout_s)
                 if not batch:
+                    # Offsets may have holes (transaction markers, compaction): trust the consumer's position.
+                    if consumer.position([TopicPartition(name, partition)])[0].offset >= high:
+                        break
                     raise BusUnavailable(f"{name}[{partition}] stopped at offset {position} of {high}")
                 for msg in batch:
                     if msg.error():

@@ -194,8 +194,8 @@ LISTED_VOICE_STATUSES = ("PROCESSING", "COMPLETED", "FAILED")
 
 def ensure_voice_list_indexes(db: Database) -> None:
     """One index per sort field, each serving every filter of GET /api/v1/voices without an in-memory sort: the
-    caller's USER voices are (accountId, "USER", status...), public SYSTEM voices (null, "SYSTEM", status...);
-    a status filter is an equality, no filter an $in of the three statuses (merged in index order)."""
+    caller's USER voices are (accountId, "USER", status), public SYSTEM voices (null, "SYSTEM", status), each
+    then in sort order (see :func:`voice_list_query`)."""
     for field in VOICE_SORT_FIELDS:
         db.voices.create_index(
             [("accountId", ASCENDING), ("type", ASCENDING), ("status", ASCENDING), (field, ASCENDING),
@@ -224,15 +224,20 @@ def find_voice_state(db: Database, voice_id: str) -> str | None:
 
 
 def voice_list_query(account_id: str, status: str | None = None, voice_type: str | None = None) -> dict[str, Any]:
-    """The caller's USER voices plus the public SYSTEM voices, optionally narrowed by status and type (pure)."""
-    statuses: Any = status if status else {"$in": list(LISTED_VOICE_STATUSES)}
-    user = {"accountId": account_id, "type": "USER", "status": statuses}
-    system = {"accountId": None, "type": "SYSTEM", "status": statuses, "isPublic": True}
-    if voice_type == "USER":
-        return user
-    if voice_type == "SYSTEM":
-        return system
-    return {"$or": [user, system]}
+    """The caller's USER voices plus the public SYSTEM voices, optionally narrowed by status and type (pure).
+
+    Written as an $or of equality branches, one per (owner, status): MongoDB then reads each branch from
+    ``voices_list_by_<sortField>`` already in order and merges them (SORT_MERGE), never sorting in memory; an $in
+    on status inside a branch, or a null owner with an $in, would make it sort the whole result instead.
+    """
+    statuses = [status] if status else list(LISTED_VOICE_STATUSES)
+    owners = []
+    if voice_type in (None, "USER"):
+        owners.append({"accountId": account_id, "type": "USER"})
+    if voice_type in (None, "SYSTEM"):
+        owners.append({"accountId": None, "type": "SYSTEM", "isPublic": True})
+    branches = [{**owner, "status": value} for owner in owners for value in statuses]
+    return branches[0] if len(branches) == 1 else {"$or": branches}
 
 
 def list_voices(db: Database, account_id: str, *, status: str | None, voice_type: str | None, sort_by: str,

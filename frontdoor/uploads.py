@@ -124,7 +124,7 @@ def probe_duration(stream: IO[bytes], audio_type: AudioType) -> float | None:
                 if packet.pts is not None and packet.time_base is not None:
                     end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
             return end if end > 0 else None
-    except (av.FFmpegError, OSError, ValueError, EOFError):
+    except (av.error.FFmpegError, OSError, ValueError, EOFError):
         return None
     finally:
         stream.seek(0)

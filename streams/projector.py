@@ -115,4 +115,5 @@ async def project_credits(stream):
         except (ledger.SerializationError, KeyError, TypeError) as exc:
             await dead_letter(event.key, event.value, f"ledger history projector: {exc!r}")
             continue
-        await asyncio.to_thread(mongo.save_ledger_entry, _db, entry)
+        ok = await asyncio.to_thread(mongo.save_ledger_entry, _db, entry)
+        log.info("DEBUGPROJ p=%s o=%s seq=%s inserted=%s gen=%s", event.message.partition, event.message.offset, entry["sequence"], ok, event.message.generation_id)

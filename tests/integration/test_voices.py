@@ -135,7 +135,7 @@ def test_seed_python_example_clones_a_voice_and_lists_it(base_url, alice, refere
     # The audio URL is a working presigned URL of exactly what was uploaded (stored under the account).
     stored = requests.get(voice["audioUrl"], timeout=10)
     assert stored.status_code == 200 and stored.content == path.read_bytes()
-    assert f"/voices/" in voice["audioUrl"] and "reference.mp3" in voice["audioUrl"]
+    assert "/voices/" in voice["audioUrl"] and "reference.mp3" in voice["audioUrl"]
     # PROCESSING right away (or already done), then COMPLETED.
     assert find_voice(base_url, headers, result["voiceId"])["status"] in ("PROCESSING", "COMPLETED")
     done = wait_voice(base_url, headers, result["voiceId"])

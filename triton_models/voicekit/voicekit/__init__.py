@@ -9,6 +9,11 @@ so unit tests (and any other Python) can use them directly. Modules:
 - ``flite``   – the CMU Flite system voices, run as a subprocess.
 - ``tts``     – text → audio: validate, normalise, chunk, synthesise, join.
 - ``codecs``  – audio → bytes in mp3 / wav / opus / pcm, with MIME types.
+- ``decode``  – uploaded files (WAV / MP3 / WebM / Ogg, recognised by magic bytes) → 16 kHz mono samples.
+- ``pitch``   – YIN F0 tracking and robust log-F0 statistics.
+- ``psola``   – TD-PSOLA pitch modification with a per-frame ratio (the log-F0 mapping).
+- ``enrolment`` – reference recording → voice profile (or a clear refusal of unusable audio).
+- ``profile`` – the profile document: parsing, the system voices' pitch table, applying it to synthesis.
 """
 
 __version__ = "0.1.0"

@@ -73,7 +73,7 @@ def _open(data, container: Container):
     source = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
     try:
         return av.open(source, mode="r", format=container.demuxer)
-    except (av.FFmpegError, OSError, ValueError) as exc:
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise VoicekitError("invalid_audio", f"the {container.name.upper()} file cannot be read: {exc}") from exc
 
 
@@ -108,7 +108,7 @@ def decode(data: bytes, *, rate: int = TARGET_RATE, max_seconds: float | None = 
                                                           f"({max_seconds / 60:.0f} minutes), the maximum")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
-        except av.FFmpegError as exc:
+        except av.error.FFmpegError as exc:
             if total == 0:
                 raise VoicekitError("invalid_audio", f"the audio cannot be decoded: {exc}") from exc
             # A damaged tail: keep what decoded (recorders often leave truncated files).
