@@ -244,3 +244,32 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0):
             consumer.unassign()
     finally:
         consumer.close()
+
+
+def read_range(settings: Settings, topic_name: str, partition: int, start: int, end: int,
+               timeout_s: float = 30.0) -> list[tuple[int, bytes | None, bytes | None]]:
+    """The records of one partition with offsets in [start, end), as (offset, key, value). ``topic_name`` is the
+    full topic name. Used to read back messages a stream processor skipped; joins no group, commits nothing."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    records: list[tuple[int, bytes | None, bytes | None]] = []
+    try:
+        consumer.assign([TopicPartition(topic_name, partition, start)])
+        position = start
+        while position < end:
+            batch = consumer.consume(num_messages=min(1000, end - position), timeout=timeout_s)
+            if not batch:
+                if consumer.position([TopicPartition(topic_name, partition)])[0].offset >= end:
+                    break
+                raise BusUnavailable(f"{topic_name}[{partition}] stopped at offset {position} of {end}")
+            for msg in batch:
+                if msg.error():
+                    raise BusUnavailable(f"{topic_name}[{partition}]: {msg.error()}")
+                if msg.offset() >= end:
+                    position = end
+                    break
+                records.append((msg.offset(), msg.key(), msg.value()))
+                position = msg.offset() + 1
+    finally:
+        consumer.close()
+    return records

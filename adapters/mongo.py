@@ -254,3 +254,12 @@ def list_voices(db: Database, account_id: str, *, status: str | None, voice_type
     cursor = db.voices.find(query, projection).sort([(sort_by, direction), ("_id", direction)]).skip(skip).limit(limit)
     return list(cursor), total
 
+
+def stream_progress(db: Database, consumer: str, partition: int) -> int | None:
+    """The last input offset a stream consumer recorded as handled on a partition (a lower bound)."""
+    doc = db.stream_progress.find_one({"_id": f"{consumer}:{partition}"})
+    return None if doc is None else doc["offset"]
+
+
+def save_stream_progress(db: Database, consumer: str, partition: int, offset: int) -> None:
+    db.stream_progress.update_one({"_id": f"{consumer}:{partition}"}, {"$max": {"offset": offset}}, upsert=True)

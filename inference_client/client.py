@@ -15,6 +15,11 @@ exponential backoff and jitter; everything else fails at once. Failures are :cla
 errors arrive as ``[voicekit:<code>] <message>`` and keep that code and message.
 
 The gRPC channel belongs to the event loop that first uses it; a client used from another loop opens a new one.
+
+Batching models: a model served with ``max_batch_size`` > 0 (dynamic batching; e.g. ``speaker_encoder``) takes a
+leading batch dimension. The client asks each model's configuration once (per channel) and then sends its tensors
+with shape ``[1, ...]`` where the model batches and as they are where it does not, so a model repository can turn
+batching on or off (or be replaced by another implementation of the same tensors) without a client change.
 """
 from __future__ import annotations
 
@@ -147,6 +152,7 @@ class InferenceClient:
         self.backoff_s = float(backoff_s)
         self._client: grpcclient.InferenceServerClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._batching: dict[str, bool] = {}  # model -> takes a leading batch dimension (max_batch_size > 0)
 
     @classmethod
     def from_settings(cls, settings) -> "InferenceClient":
@@ -294,6 +300,7 @@ class InferenceClient:
 
     async def close(self) -> None:
         client, self._client, self._loop = self._client, None, None
+        self._batching.clear()
         if client is not None:
             await client.close()
 
@@ -305,21 +312,44 @@ class InferenceClient:
             # A channel cannot move between event loops; one left on a finished loop is dropped with it.
             self._client = grpcclient.InferenceServerClient(self.url)
             self._loop = loop
+            self._batching.clear()  # a new channel may reach a restarted server with other model configs
         return self._client
 
     def backoff_delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): exponential, with jitter in [50 %, 100 %]."""
         return self.backoff_s * (2 ** attempt) * random.uniform(0.5, 1.0)
 
+    async def _takes_batch_dimension(self, model: str) -> bool:
+        """Whether ``model`` is served with ``max_batch_size`` > 0 (asked once per channel, then remembered)."""
+        known = self._batching.get(model)
+        if known is None:
+            config = await self._grpc().get_model_config(model, as_json=True, client_timeout=self.timeout_s)
+            config = config.get("config", config) if isinstance(config, dict) else {}
+            known = self._batching[model] = int(config.get("max_batch_size", 0) or 0) > 0
+        return known
+
     async def _infer(self, model: str, inputs: Sequence[grpcclient.InferInput], outputs: Sequence[str]):
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
+        shapes = [list(tensor.shape()) for tensor in inputs]  # as built: without a batch dimension
         attempt = 0
+        refreshed = False
         while True:
             try:
+                batch = [1] if inputs and await self._takes_batch_dimension(model) else []
+                for tensor, shape in zip(inputs, shapes):
+                    tensor.set_shape(batch + shape)
                 return await self._grpc().infer(model, list(inputs), outputs=requested,
                                                 client_timeout=self.timeout_s)
             except InferenceServerException as exc:
                 error = error_from_exception(exc, model)
+                if (error.status == "StatusCode.INVALID_ARGUMENT" and "shape" in str(exc) and not _WIRE.search(
+                        str(exc)) and model in self._batching and not refreshed):
+                    # The shapes were refused: the server may have been reconfigured (batching toggled) since we
+                    # asked. Ask again, once.
+                    log.info("%s: %s; re-reading the model's configuration", model, error)
+                    self._batching.pop(model, None)
+                    refreshed = True
+                    continue
                 if not error.retryable or attempt >= self.max_retries:
                     raise error from exc
                 delay = self.backoff_delay(attempt)

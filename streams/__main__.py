@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from adapters import kafka
+
 from . import ledger_agent, ledger_timer, notifier, orchestrator, projector  # noqa: F401  (registers the agents)
-from .app import app
+from .app import app, settings
 
 
 def main() -> None:
@@ -12,6 +14,10 @@ def main() -> None:
         sys.argv.append("worker")
     if sys.argv[1] == "worker" and not any(a.startswith("-l") or a.startswith("--loglevel") for a in sys.argv):
         sys.argv += ["-l", "info"]
+    if sys.argv[1] == "worker":
+        # Faust only subscribes to topics that exist when it joins its group (a topic created later is seen only
+        # at the next metadata refresh, minutes away): create them first.
+        kafka.ensure_topics(settings)
     app.main()
 
 

@@ -16,6 +16,8 @@ Order of effects per command, which is what makes a crash at any point harmless:
      prefix, and memos newer than their core are ignored);
   3. the reply is sent;
   4. the offset is committed later; Faust flushes the producer (changelog and replies) before committing.
+The table also records, per partition, the last requests offset decided: a command Faust drops around a restart
+(streams/ledger_gaps.py) is noticed at the next one and read back from Kafka, so none is lost.
 A crash before 4 redelivers the command, which is decided again on the state of 2 (old or new) into the same
 event ids and sequences; the ledger may then hold identical duplicates, which every reader skips by
 (account, sequence): evolve/replay, the projector's guarded upserts and the audit.
@@ -31,6 +33,7 @@ from ledger import records
 from schemas import events as ev
 
 from .app import app, dead_letter, jobs_topic, ledger_topic, requests_topic, settings
+from .ledger_gaps import Progress, handle_with_gaps
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +165,19 @@ async def decide_one(message_key: bytes | None, raw: bytes | None, table) -> Non
         await reply(request, after)
 
 
+def _progress_key(partition: int) -> bytes:
+    return f"\x1fprogress\x1f{partition}".encode()  # not an account's key: it holds the separator
+
+
+# The last requests offset decided, per partition, kept in the table with the state it led to (written after the
+# command's records, so it never runs ahead of them). It reveals the commands Faust sometimes drops.
+progress = Progress(
+    get=lambda partition: None if (raw := accounts.get(_progress_key(partition))) is None else int(raw),
+    put=lambda partition, offset: accounts.__setitem__(_progress_key(partition), str(offset).encode()),
+)
+
+
 @app.agent(requests_topic)
 async def decide_ledger_commands(stream):
-    async for message in stream.events():
-        await decide_one(message.key, message.value, accounts)
+    async for event in stream.events():
+        await handle_with_gaps(event, progress, lambda key, raw: decide_one(key, raw, accounts), what="ledger agent")

@@ -27,6 +27,7 @@ from schemas import events as ev, jobs
 
 from .app import app, jobs_topic, ledger_topic, publish, requests_topic, settings
 from .ledger_agent import accounts, core_of
+from .ledger_gaps import MongoProgress, handle_with_gaps
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +120,26 @@ def timed_out_event(job: dict, account_id: str, job_id: str) -> ev.Event | None:
     return ev.Event(ev.JOB_FAILED, payload, id=f"expired:{job_id}", correlation_id=job_id)
 
 
+async def fail_if_expired(_key: bytes | None, raw: bytes | None) -> None:
+    try:
+        envelope = ev.decode(raw)
+    except ev.EventDecodeError:
+        return  # the credit projector dead-letters it
+    found = expired_job(envelope)
+    if found is None:
+        return
+    account_id, job_id = found
+    job = await asyncio.to_thread(mongo.find_job, _db, job_id)
+    failed = timed_out_event(job, account_id, job_id)
+    if failed is not None:
+        log.info("job %s of %s timed out: its reservation expired", job_id, account_id)
+        await publish(jobs_topic, job_id, failed)
+
+
+_progress = MongoProgress(_db, "ledger-expired-jobs")
+
+
 @app.agent(ledger_topic)
 async def fail_expired_jobs(stream):
-    async for message in stream.events():
-        try:
-            envelope = ev.decode(message.value)
-        except ev.EventDecodeError:
-            continue  # the credit projector dead-letters it
-        found = expired_job(envelope)
-        if found is None:
-            continue
-        account_id, job_id = found
-        job = await asyncio.to_thread(mongo.find_job, _db, job_id)
-        failed = timed_out_event(job, account_id, job_id)
-        if failed is not None:
-            log.info("job %s of %s timed out: its reservation expired", job_id, account_id)
-            await publish(jobs_topic, job_id, failed)
+    async for event in stream.events():
+        await handle_with_gaps(event, _progress, fail_if_expired, what="expired-jobs policy")

@@ -14,6 +14,16 @@ from voicekit.triton_io import answer, input_array, string_tensor  # noqa: E402
 
 
 class TritonPythonModel:
+    def initialize(self, args):
+        # Load the speaker encoder and render + analyse the system voices' proxy speech now (a few seconds), so
+        # the first enrolment does not pay for it and a missing flite or encoder fails the load.
+        from voicekit import speaker_encoder, voiceclone
+
+        speaker_encoder.default_encoder()
+        bank = voiceclone.default_bank()
+        for voice in voiceclone.BASE_VOICES:
+            bank.get(voice)
+
     def execute(self, requests):
         return answer(requests, self._enroll, pb_utils.Logger)
 

@@ -21,15 +21,16 @@ class TritonPythonModel:
         return answer(requests, self._synthesize, pb_utils.Logger)
 
     def _synthesize(self, request):
-        # PROFILE is optional: a cloned voice's profile moves the system voice toward the reference's pitch.
+        # PROFILE and DURATION are optional: a cloned voice (converted from its system voice) and a total length.
         has_profile = pb_utils.get_input_tensor_by_name(request, "PROFILE") is not None
         profile = voice_profile.parse(input_str(request, "PROFILE")) if has_profile else None
-        voice = input_str(request, "VOICE")
-        audio, rate = self.synthesizer.synthesize(
-            input_str(request, "TEXT"), voice, float(input_scalar(request, "SPEED")))
-        if profile is not None:
-            audio = voice_profile.adapt(audio, rate, profile, voice.strip().lower())
-        return [pb_utils.Tensor("AUDIO", audio), pb_utils.Tensor("SAMPLE_RATE", np.array([rate], dtype=np.int32))]
+        has_duration = pb_utils.get_input_tensor_by_name(request, "DURATION") is not None
+        duration = float(input_scalar(request, "DURATION")) if has_duration else None
+        audio, rate = self.synthesizer.speak(input_str(request, "TEXT"), input_str(request, "VOICE"),
+                                             float(input_scalar(request, "SPEED")), profile=profile,
+                                             duration_s=duration)
+        return [pb_utils.Tensor("AUDIO", np.ascontiguousarray(audio, dtype=np.float32)),
+                pb_utils.Tensor("SAMPLE_RATE", np.array([rate], dtype=np.int32))]
 
     def finalize(self):
         self.synthesizer.close()

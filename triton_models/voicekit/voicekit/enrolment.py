@@ -2,7 +2,11 @@
 
 Steps: decode and resample to 16 kHz mono (``decode``), trim leading and trailing silence, refuse what cannot
 make a voice, then measure: total and trimmed duration, loudness, clipping, the log-F0 statistics of the voiced
-frames (YIN, ``pitch``) and the closest system voice by pitch (``profile.closest_base_voice``).
+frames (YIN, ``pitch``), the closest system voice by pitch (``pitchVoice``), the GE2E speaker embedding (fixed
+level), formants F1-F3 (LPC), the average spectral envelope of the voiced frames, and finally the voice
+conversion (``voiceclone.tune``): which system voice to start from (``engineVoice``: the one whose *converted*
+proxy speech is most similar to the reference by embedding) and its settings, tuned on the reference itself
+within a time budget. Profile version 2, method ``world-vc``; see ``triton_models/README.md``.
 
 Refusals are ``VoicekitError`` with ``invalid_input=True`` (the same reference will never work, so the job
 fails at once rather than being retried), each with a message meant for the voice's owner:
@@ -21,11 +25,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import decode, pitch
+from . import decode, formants, pitch, speaker_encoder, voiceclone
 from .errors import VoicekitError
 from .profile import BASE_VOICE_F0, PROFILE_VERSION, closest_base_voice
 
@@ -39,6 +45,18 @@ MAX_CLIPPED_RATIO = 0.01
 MIN_VOICED_S = 1.0
 FRAME_S = 0.02
 HOP_S = 0.01
+ANALYSIS_MAX_S = 60.0         # the conversion is learnt from (at most) the first minute of speech
+BUDGET_ENV = "VOICEKIT_ENROL_BUDGET_S"
+
+
+def tuning_budget_s() -> float:
+    """Seconds the conversion tuning may take (``$VOICEKIT_ENROL_BUDGET_S``, default
+    ``voiceclone.DEFAULT_BUDGET_S``)."""
+    try:
+        value = float(os.environ.get(BUDGET_ENV, voiceclone.DEFAULT_BUDGET_S))
+    except ValueError:
+        value = voiceclone.DEFAULT_BUDGET_S
+    return value if math.isfinite(value) and value >= 0 else voiceclone.DEFAULT_BUDGET_S
 
 
 @dataclass(frozen=True)
@@ -56,16 +74,24 @@ def _db(value: float) -> float:
     return 20.0 * math.log10(max(value, 1e-10))
 
 
-def enroll(data: bytes) -> Enrolment:
-    """Make a voice profile from a reference recording's bytes; raises ``VoicekitError`` if it is unusable."""
+def enroll(data: bytes, *, voices: tuple[str, ...] | None = None, budget_s: float | None = None,
+           bank: voiceclone.BaseBank | None = None) -> Enrolment:
+    """Make a voice profile from a reference recording's bytes; raises ``VoicekitError`` if it is unusable.
+
+    ``voices``: the system voices the clone may start from (default: all of ``voiceclone.BASE_VOICES``; the
+    quality benchmark excludes a target's own voice). ``budget_s``: the tuning's time budget.
+    """
     if not data:
         raise VoicekitError("invalid_audio", "the reference audio is empty")
     samples, container = decode.decode(bytes(data), rate=RATE, max_seconds=MAX_DURATION_S)
-    return enroll_samples(samples, RATE, container=container)
+    return enroll_samples(samples, RATE, container=container, voices=voices, budget_s=budget_s, bank=bank)
 
 
-def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None = None) -> Enrolment:
-    """The checks and measurements of :func:`enroll` on decoded mono samples."""
+def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None = None, *,
+                   voices: tuple[str, ...] | None = None, budget_s: float | None = None,
+                   bank: voiceclone.BaseBank | None = None) -> Enrolment:
+    """The checks and measurements of :func:`enroll` on decoded mono samples (at ``RATE``)."""
+    started = time.monotonic()
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     duration = len(samples) / rate
     if duration > MAX_DURATION_S:
@@ -101,12 +127,25 @@ def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None 
         raise VoicekitError("no_voiced_speech", f"no clear voice found in the reference audio ({voiced_s:.1f} s of "
                                                 f"voiced sound; at least {MIN_VOICED_S:.0f} s needed); upload a "
                                                 f"recording of one person speaking")
-    engine_voice = closest_base_voice(f0.log_mean)
+    pitch_voice = closest_base_voice(f0.log_mean)
     active_rms = rms[first: last + 1][sounding[first: last + 1]]
+
+    # The voice itself: speaker embedding, vocoder analysis, formants; then the conversion tuned on it.
+    analysed = speech[: int(ANALYSIS_MAX_S * rate)]
+    embedding = speaker_encoder.embed(speech, rate, fixed_level=True)
+    target = voiceclone.analyse(analysed, rate, embedding=embedding, max_seconds=ANALYSIS_MAX_S)
+    allowed = tuple(v for v in (voices or voiceclone.BASE_VOICES) if v in voiceclone.BASE_VOICES)
+    if not allowed:
+        raise VoicekitError("invalid_request", "no system voice to clone from", invalid_input=True)
+    tuned = voiceclone.tune(target, bank, voices=allowed,
+                            budget_s=tuning_budget_s() if budget_s is None else budget_s)
+    engine_voice = tuned.voice
+    envelope = target.voiced_db
     profile = {
         "version": PROFILE_VERSION,
-        "method": "f0-stats",
+        "method": "world-vc",
         "engineVoice": engine_voice,
+        "pitchVoice": pitch_voice,
         "baseVoiceF0": {"logMean": BASE_VOICE_F0[engine_voice][0], "logStd": BASE_VOICE_F0[engine_voice][1]},
         "sampleRate": rate,
         "container": container,
@@ -116,5 +155,10 @@ def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None 
         "peakDbfs": round(_db(float(np.max(np.abs(speech)))), 2),
         "clippedRatio": round(clipped, 5),
         "f0": f0.to_dict(),
+        "formantsHz": [round(v, 1) for v in (formants.formants(analysed, rate) or [])],
+        "envelopeDb": [] if envelope is None else [round(float(v), 2) for v in envelope],
+        "embedding": [round(float(v), 5) for v in embedding],
+        "conversion": {**tuned.settings.to_dict(), "baseVoice": engine_voice, "tuning": tuned.report()},
     }
+    profile["enrolS"] = round(time.monotonic() - started, 2)
     return Enrolment(profile=profile, duration_s=duration, engine_voice=engine_voice)

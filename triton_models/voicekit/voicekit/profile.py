@@ -1,10 +1,13 @@
 """Voice profiles: the JSON document enrolment makes from a reference recording, and how synthesis uses it.
 
-A profile (version 1) says which system voice speaks for the user's voice (``engineVoice``, the closest by
-pitch) and the reference's log-F0 statistics. ``adapt`` moves synthesised speech toward them: every voiced
-frame's F0 goes through ln f' = μt + (σt/σs)(ln f − μs) (the usual Gaussian F0 mapping), done by TD-PSOLA, so
-the pitch level and range follow the reference while the timing stays. Deeper conversion (spectral envelope,
-e.g. WORLD-based) can build on the same document by adding fields; readers ignore fields they do not know.
+Version 2 (method ``world-vc``, made by :mod:`voicekit.enrolment`): the system voice that speaks for the user's
+voice (``engineVoice``) and a ``conversion`` block — source/target log-F0 statistics, warp, F0 range, EQ curves,
+breathiness — applied on vocoder features (:mod:`voicekit.conversion`, :mod:`voicekit.voiceclone`).
+
+Version 1 (method ``f0-stats``, earlier enrolments; still served): only the reference's log-F0 statistics.
+``adapt`` moves synthesised speech toward them: every voiced frame's F0 goes through
+ln f' = μt + (σt/σs)(ln f − μs) (the usual Gaussian F0 mapping), done by TD-PSOLA. A profile without a valid
+``conversion`` block is treated as version 1. Readers ignore fields they do not know.
 """
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import pitch, psola
+from . import conversion, pitch, psola
 from .errors import VoicekitError
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 MAX_PROFILE_BYTES = 16_384
 
 # Long-term log-F0 statistics of the system voices, measured with voicekit.pitch (defaults) on a 12-14 s
@@ -67,7 +70,57 @@ def parse(text: str | bytes | None) -> dict[str, Any] | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or not low <= value <= high:
             raise VoicekitError("invalid_profile", f"profile.f0.{key} must be a number in [{low:.3g}, {high:.3g}]")
+    if profile.get("conversion") is not None:
+        _check_conversion(profile["conversion"])
     return profile
+
+
+def _number(value, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise VoicekitError("invalid_profile", f"profile.conversion.{name} must be a number in [{low:.3g}, {high:.3g}]")
+    return float(value)
+
+
+def _check_conversion(block: Any) -> None:
+    if not isinstance(block, dict):
+        raise VoicekitError("invalid_profile", "profile.conversion must be an object")
+    if block.get("baseVoice") not in BASE_VOICE_F0:
+        raise VoicekitError("invalid_profile", f"profile.conversion.baseVoice must be one of {sorted(BASE_VOICE_F0)}")
+    for key in ("sourceF0", "targetF0"):
+        stats = block.get(key)
+        if not isinstance(stats, dict):
+            raise VoicekitError("invalid_profile", f"profile.conversion.{key} is missing")
+        _number(stats.get("logMean"), f"{key}.logMean", _MIN_LOG_F0, _MAX_LOG_F0)
+        _number(stats.get("logStd"), f"{key}.logStd", 0.0, 1.0)
+    _number(block.get("warp", 1.0), "warp", conversion.MIN_WARP, conversion.MAX_WARP)
+    _number(block.get("f0Range", 1.0), "f0Range", 0.25, 4.0)
+    _number(block.get("breathiness", 1.0), "breathiness", 0.25, 4.0)
+    for key in ("eqVoicedDb", "eqUnvoicedDb"):
+        curve = block.get(key, [])
+        if not isinstance(curve, list) or len(curve) > 256:
+            raise VoicekitError("invalid_profile", f"profile.conversion.{key} must be a list of at most 256 numbers")
+        for value in curve:
+            _number(value, key, -conversion.MAX_EQ_DB, conversion.MAX_EQ_DB)
+        if len(curve) == 1:
+            raise VoicekitError("invalid_profile", f"profile.conversion.{key} needs at least 2 points")
+
+
+def conversion_settings(profile: dict[str, Any] | None) -> conversion.Settings | None:
+    """The conversion a (parsed) version-2 profile describes; None for a version-1 profile or none."""
+    if not profile or not isinstance(profile.get("conversion"), dict):
+        return None
+    f0 = profile["f0"]
+    return conversion.Settings.from_dict(profile["conversion"], (float(f0["logMean"]), float(f0["logStd"])))
+
+
+def speaking_voice(profile: dict[str, Any] | None, requested: str) -> str:
+    """The system voice that speaks for ``profile``: a version-2 profile's own base voice (its conversion was
+    tuned for that voice), else ``requested``."""
+    block = (profile or {}).get("conversion")
+    if isinstance(block, dict) and block.get("baseVoice") in BASE_VOICE_F0:
+        return block["baseVoice"]
+    return requested
 
 
 def source_stats(samples: np.ndarray, sample_rate: int, voice: str) -> tuple[float, float]:

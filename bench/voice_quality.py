@@ -1,0 +1,268 @@
+"""Voice-cloning quality: speaker similarity, intelligibility (WER) and DNSMOS, against two baselines.
+
+    .venv/bin/python -m bench.voice_quality [--speakers a,b] [--budget 20] [--no-dnsmos] [--json out.json]
+
+For every reference speaker (``bench/voice_speakers.py``: synthetic — see there) the script
+
+1. enrols the speaker's reference (~15-20 s: ``ENROL_TEXT`` as a 16-bit WAV) with ``voicekit.enrolment.enroll`` —
+   the code the ``enroll`` model runs — allowing every system voice except the target's own (a flite target may
+   not be cloned from itself; a variant may not be cloned from its source voice);
+2. speaks the held-out sentences (``HELD_OUT_TEXT``: in neither the reference nor the enrolment's proxy text)
+   three ways: the **target's own** speech (upper baseline), the **unconverted base voice** (the system voice the
+   clone starts from; lower baseline) and the **clone** (``voicekit.tts.Synthesizer.speak`` with the profile —
+   the code the ``synthesize`` model runs);
+3. scores each clip: speaker similarity = cosine between its GE2E embedding and the target's *enrolment average*
+   (mean of the embeddings of the reference's sentences, renormalised), all embeddings at a fixed level
+   (``fixed_level=True``: gain-independent); WER = pocketsphinx 5 (en-US model bundled in the wheel) against the
+   sentence text; DNSMOS (P.835 OVRL and P.808, ``bench/dnsmos.py``) on each condition's held-out sentences
+   joined.
+
+Targets (the issue's): mean similarity of the clones ≥ 0.65; clone WER ≤ base-voice WER + 10 points.
+Everything runs in-process on CPU; nothing is downloaded.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "triton_models" / "voicekit"))
+
+from bench import dnsmos, voice_speakers  # noqa: E402
+from voicekit import enrolment, speaker_encoder  # noqa: E402
+from voicekit import profile as voice_profile  # noqa: E402
+from voicekit.pcm import join_segments, write_wav  # noqa: E402
+from voicekit.tts import Synthesizer  # noqa: E402
+
+RATE = 16000
+CONDITIONS = ("own", "base", "clone")
+SIMILARITY_TARGET = 0.65
+WER_MARGIN = 0.10
+
+
+# --------------------------------------------------------------------------------------------------- scoring
+
+
+def embed(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
+    return speaker_encoder.embed(samples, rate, fixed_level=True)
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[-1]
+
+
+class Recogniser:
+    """pocketsphinx 5 with its bundled US-English acoustic model, language model and dictionary."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.decoder = Decoder(samprate=RATE, loglevel="FATAL")
+
+    def transcribe(self, samples: np.ndarray) -> str:
+        pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+
+# --------------------------------------------------------------------------------------------------- running
+
+
+@dataclass
+class SpeakerResult:
+    name: str
+    description: str
+    base_voice: str
+    excluded: tuple[str, ...]
+    reference_s: float
+    enrol_s: float
+    tuned_similarity: float
+    profile_bytes: int
+    similarity: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in CONDITIONS})
+    errors: dict[str, int] = field(default_factory=lambda: {c: 0 for c in CONDITIONS})
+    words: int = 0
+    dnsmos: dict[str, dict[str, float]] = field(default_factory=dict)
+    synth_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
+    audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
+    transcripts: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CONDITIONS})
+
+    def mean_similarity(self, condition: str) -> float:
+        return float(np.mean(self.similarity[condition]))
+
+    def wer(self, condition: str) -> float:
+        return self.errors[condition] / max(1, self.words)
+
+
+def run_speaker(speaker: voice_speakers.Speaker, synthesizer: Synthesizer, recogniser: Recogniser | None,
+                with_dnsmos: bool, budget_s: float | None, log) -> SpeakerResult:
+    sentences = [speaker.render(s) for s in voice_speakers.ENROL_TEXT]
+    reference = join_segments(sentences, RATE, gap_s=0.3)
+    enrol_average = np.mean([embed(s) for s in sentences], axis=0)
+    enrol_average /= np.linalg.norm(enrol_average)
+    voices = tuple(v for v in ("slt", "awb", "rms", "kal16") if v not in speaker.exclude)
+    started = time.perf_counter()
+    enrolled = enrolment.enroll(write_wav(reference, RATE), voices=voices, budget_s=budget_s)
+    enrol_s = time.perf_counter() - started
+    profile = voice_profile.parse(enrolled.profile_json)
+    base_voice = enrolled.engine_voice
+    result = SpeakerResult(name=speaker.name, description=speaker.description, base_voice=base_voice,
+                           excluded=speaker.exclude, reference_s=len(reference) / RATE, enrol_s=enrol_s,
+                           tuned_similarity=float(profile["conversion"]["tuning"]["similarity"]),
+                           profile_bytes=len(enrolled.profile_json.encode()))
+    log(f"  enrolled in {enrol_s:.1f} s ({result.reference_s:.1f} s reference): base voice {base_voice}, "
+        f"tuned similarity {result.tuned_similarity:.3f}, settings warp={profile['conversion']['warp']} "
+        f"f0Range={profile['conversion']['f0Range']} breathiness={profile['conversion']['breathiness']} "
+        f"eqStrength={profile['conversion']['tuning']['eqStrength']}")
+    clips: dict[str, list[np.ndarray]] = {c: [] for c in CONDITIONS}
+    for text in voice_speakers.HELD_OUT_TEXT:
+        own = speaker.render(text)
+        started = time.perf_counter()
+        base, rate = synthesizer.speak(text, base_voice)
+        result.synth_s["base"] += time.perf_counter() - started
+        started = time.perf_counter()
+        clone, rate = synthesizer.speak(text, base_voice, profile=profile)
+        result.synth_s["clone"] += time.perf_counter() - started
+        result.audio_s["base"] += len(base) / rate
+        result.audio_s["clone"] += len(clone) / rate
+        reference_words = words(text)
+        result.words += len(reference_words)
+        for condition, audio in (("own", own), ("base", base), ("clone", clone)):
+            clips[condition].append(audio)
+            result.similarity[condition].append(float(embed(audio) @ enrol_average))
+            if recogniser is not None:
+                hypothesis = recogniser.transcribe(audio)
+                result.transcripts[condition].append(hypothesis)
+                result.errors[condition] += edit_distance(reference_words, words(hypothesis))
+    if with_dnsmos:
+        for condition in CONDITIONS:
+            result.dnsmos[condition] = dnsmos.score(join_segments(clips[condition], RATE, gap_s=0.3), RATE)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- report
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def table(results: list[SpeakerResult], with_wer: bool, with_dnsmos: bool) -> str:
+    head = ["speaker", "base voice", "sim own", "sim base", "sim clone"]
+    if with_wer:
+        head += ["WER own", "WER base", "WER clone"]
+    if with_dnsmos:
+        head += ["OVRL own", "OVRL base", "OVRL clone", "P808 base", "P808 clone"]
+    head += ["enrol s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def row(name, base, sims, wers, dns, enrol):
+        cells = [name, base] + [_fmt(s) for s in sims]
+        if with_wer:
+            cells += [f"{100 * w:.0f} %" for w in wers]
+        if with_dnsmos:
+            cells += [_fmt(v, 2) for v in dns]
+        cells += [f"{enrol:.1f}"]
+        return "| " + " | ".join(cells) + " |"
+
+    def dns_cells(items):
+        if not with_dnsmos:
+            return []
+        return [np.mean([r.dnsmos[c]["ovrl"] for r in items]) for c in CONDITIONS] + \
+               [np.mean([r.dnsmos[c]["p808"] for r in items]) for c in ("base", "clone")]
+
+    for r in results:
+        lines.append(row(r.name, r.base_voice, [r.mean_similarity(c) for c in CONDITIONS],
+                         [r.wer(c) for c in CONDITIONS], dns_cells([r]), r.enrol_s))
+    total_words = sum(r.words for r in results)
+    pooled = [sum(r.errors[c] for r in results) / max(1, total_words) for c in CONDITIONS]
+    lines.append(row("**mean**", "", [np.mean([r.mean_similarity(c) for r in results]) for c in CONDITIONS],
+                     pooled, dns_cells(results), float(np.mean([r.enrol_s for r in results]))))
+    return "\n".join(lines)
+
+
+def verdict(results: list[SpeakerResult], with_wer: bool) -> list[str]:
+    mean_clone = float(np.mean([r.mean_similarity("clone") for r in results]))
+    out = [f"mean clone similarity {mean_clone:.3f} (target ≥ {SIMILARITY_TARGET}): "
+           f"{'PASS' if mean_clone >= SIMILARITY_TARGET else 'FAIL'}"]
+    if with_wer:
+        total = sum(r.words for r in results)
+        base = sum(r.errors["base"] for r in results) / max(1, total)
+        clone = sum(r.errors["clone"] for r in results) / max(1, total)
+        out.append(f"clone WER {100 * clone:.1f} % vs base voice {100 * base:.1f} % (target ≤ base + "
+                   f"{100 * WER_MARGIN:.0f} points): {'PASS' if clone <= base + WER_MARGIN else 'FAIL'}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speakers", help="comma-separated subset of speaker names")
+    parser.add_argument("--budget", type=float, default=None, help="enrolment tuning budget, seconds "
+                                                                   "(default: the enroll model's)")
+    parser.add_argument("--no-dnsmos", action="store_true")
+    parser.add_argument("--no-wer", action="store_true")
+    parser.add_argument("--json", help="write the raw results here")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with_dnsmos = not args.no_dnsmos
+    if with_dnsmos and dnsmos.available() is not None:
+        log(f"DNSMOS skipped: {dnsmos.available()}")
+        with_dnsmos = False
+    recogniser = None
+    if not args.no_wer:
+        try:
+            recogniser = Recogniser()
+        except ImportError:
+            log("WER skipped: pocketsphinx is not installed (pip install pocketsphinx==5.0.4)")
+    speakers = voice_speakers.speakers()
+    if args.speakers:
+        wanted = set(args.speakers.split(","))
+        speakers = [s for s in speakers if s.name in wanted]
+    synthesizer = Synthesizer()
+    started = time.perf_counter()
+    results = []
+    for speaker in speakers:
+        log(f"{speaker.name}: {speaker.description}")
+        results.append(run_speaker(speaker, synthesizer, recogniser, with_dnsmos, args.budget, log))
+    elapsed = time.perf_counter() - started
+    print(table(results, recogniser is not None, with_dnsmos))
+    print()
+    for line in verdict(results, recogniser is not None):
+        print(line)
+    base_rtf = sum(r.synth_s["base"] for r in results) / sum(r.audio_s["base"] for r in results)
+    clone_rtf = sum(r.synth_s["clone"] for r in results) / sum(r.audio_s["clone"] for r in results)
+    enrol = [r.enrol_s for r in results]
+    rtf_enrol = [r.enrol_s / r.reference_s for r in results]
+    print(f"synthesis RTF: base voice {base_rtf:.3f}, clone {clone_rtf:.3f}; enrolment {statistics.median(enrol):.1f} s "
+          f"median ({min(enrol):.1f}-{max(enrol):.1f} s) for {np.mean([r.reference_s for r in results]):.1f} s "
+          f"references (RTF {statistics.median(rtf_enrol):.2f}); profile ≤ {max(r.profile_bytes for r in results)} "
+          f"bytes; {len(results)} speakers in {elapsed:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in results], indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""Messages Faust drops around a restart are read back and handled, in order, before the message that revealed them."""
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from streams import ledger_gaps
+
+
+def _event(offset: int, partition: int = 2):
+    return SimpleNamespace(key=b"k", value=f"v{offset}".encode(),
+                           message=SimpleNamespace(topic="t.requests", partition=partition, offset=offset))
+
+
+def _run(events, progress_start=None, monkeypatch=None):
+    stored: dict[int, int] = {} if progress_start is None else {2: progress_start}
+    progress = ledger_gaps.Progress(stored.get, stored.__setitem__)
+    handled, read_back, acked = [], [], []
+
+    def read_range(_settings, topic, partition, start, end):
+        read_back.append((topic, partition, start, end))
+        return [(o, b"k", f"v{o}".encode()) for o in range(start, end)]
+
+    async def handle(_key, value):
+        handled.append(int(value[1:]))
+
+    monkeypatch.setattr(ledger_gaps.kafka, "read_range", read_range)
+    monkeypatch.setattr(ledger_gaps, "_ack", lambda topic, partition, offset: acked.append(offset))
+
+    async def main():
+        for event in events:
+            await ledger_gaps.handle_with_gaps(event, progress, handle, what="test")
+
+    asyncio.run(main())
+    return handled, read_back, acked, stored
+
+
+def test_contiguous_messages_are_handled_as_they_come(monkeypatch):
+    handled, read_back, acked, stored = _run([_event(o) for o in range(5)], monkeypatch=monkeypatch)
+    assert handled == [0, 1, 2, 3, 4] and read_back == [] and acked == [] and stored == {2: 4}
+
+
+def test_dropped_messages_are_read_back_in_order_and_acked(monkeypatch):
+    handled, read_back, acked, stored = _run([_event(o) for o in (10, 11, 15, 16)], progress_start=9,
+                                             monkeypatch=monkeypatch)
+    assert handled == [10, 11, 12, 13, 14, 15, 16]
+    assert read_back == [("t.requests", 2, 12, 15)] and acked == [12, 13, 14] and stored == {2: 16}
+
+
+def test_a_gap_right_after_a_restart_is_found_from_the_stored_progress(monkeypatch):
+    handled, read_back, _, _ = _run([_event(13)], progress_start=9, monkeypatch=monkeypatch)
+    assert handled == [10, 11, 12, 13] and read_back == [("t.requests", 2, 10, 13)]
+
+
+def test_redelivered_messages_are_handled_again_without_moving_progress_back(monkeypatch):
+    handled, read_back, _, stored = _run([_event(o) for o in (7, 8, 9, 10)], progress_start=9,
+                                         monkeypatch=monkeypatch)
+    assert handled == [7, 8, 9, 10] and read_back == [] and stored == {2: 10}
