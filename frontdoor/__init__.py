@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
         },
         MAX_CONTENT_LENGTH=21 * 1024 * 1024,
     )
+    app.json.sort_keys = False  # keep the documented field order ("success" first, as in the seed)
     api = Api(app)
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
     if connect:
