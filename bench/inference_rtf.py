@@ -250,8 +250,7 @@ async def instances_load(url: str, model: str, reference: tuple[Audio, bytes], r
         else:
             async def call(i: int) -> float:
                 return (await client.enroll(reference[1])).duration_s
-        for i in range(concurrency):  # warm-up: every instance
-            await asyncio.gather(*(call(i) for _ in range(concurrency)))
+        await asyncio.gather(*(call(i) for i in range(concurrency)))  # warm-up: every instance
         return await load_run(model, concurrency, requests, call)
 
 

@@ -11,7 +11,9 @@ Tensor contract (see ``triton_models/README.md``):
 - ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``): see ``synthesize_with_profile``
 
 Every call has a deadline (``timeout_s``). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
-exponential backoff and jitter; everything else fails at once. Failures are :class:`InferenceError`; a model's own
+exponential backoff and jitter; everything else fails at once. The channel's own reconnect backoff is capped at 1 s
+(gRPC's default grows to minutes: a restarted Triton stayed unreachable for 5-6 s after it was ready), so a retry
+reaches a server that came back. Failures are :class:`InferenceError`; a model's own
 errors arrive as ``[voicekit:<code>] <message>`` and keep that code and message.
 
 The gRPC channel belongs to the event loop that first uses it; a client used from another loop opens a new one.
@@ -115,6 +117,30 @@ def error_from_exception(exc: InferenceServerException, model: str) -> Inference
         return InferenceError(f"model {model} is not loaded on the inference server: {message}",
                               code="model_unavailable", status=status)
     return InferenceError(f"{model} failed: {message}", code="internal", status=status)
+
+
+# gRPC waits between reconnection attempts to an unreachable server with exponential backoff (1 s, 1.6x, up to
+# 120 s), and calls fail at once meanwhile: a Triton restarted after a few seconds' outage stayed unreachable for
+# another 5-6 s (measured). Capped at 1 s, a retry reaches a server within about a second of its return.
+MAX_RECONNECT_BACKOFF_MS = 1000
+
+
+def channel_options() -> list[tuple[str, int]]:
+    """tritonclient's default channel arguments (message size limits, keepalive) + a short reconnect backoff.
+
+    Not ``grpc.min_reconnect_backoff_ms``: gRPC also uses it as the connection attempt's timeout (20 s), and a short
+    one turns a slow handshake (a busy server) into UNAVAILABLE instead of the call's own deadline."""
+    keepalive = grpcclient.KeepAliveOptions()
+    return [
+        ("grpc.max_send_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.max_receive_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", keepalive.keepalive_permit_without_calls),
+        ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+        ("grpc.initial_reconnect_backoff_ms", min(200, MAX_RECONNECT_BACKOFF_MS)),
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
+    ]
 
 
 def _bytes_input(name: str, value: str | bytes) -> grpcclient.InferInput:
@@ -310,7 +336,7 @@ class InferenceClient:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             # A channel cannot move between event loops; one left on a finished loop is dropped with it.
-            self._client = grpcclient.InferenceServerClient(self.url)
+            self._client = grpcclient.InferenceServerClient(self.url, channel_args=channel_options())
             self._loop = loop
             self._batching.clear()  # a new channel may reach a restarted server with other model configs
         return self._client

@@ -38,6 +38,10 @@ class Progress:
         self.get = get
         self.put = put
 
+    def exact(self, partition: int) -> bool:
+        """Whether get() is the last offset handled (True) or may lag behind it (a throttled saved value)."""
+        return True
+
 
 class MongoProgress(Progress):
     """Progress of a consumer whose effects live in MongoDB: exact in memory, saved at most every second per
@@ -55,8 +59,12 @@ class MongoProgress(Progress):
             self._offsets[partition] = mongo.stream_progress(self._db, self._consumer, partition)
         return self._offsets[partition]
 
+    def exact(self, partition: int) -> bool:
+        return partition in self._saved_at  # handled by this process since it started
+
     def _put(self, partition: int, offset: int) -> None:
         self._offsets[partition] = offset
+        self._saved_at.setdefault(partition, 0.0)
         now = time.monotonic()
         if now - self._saved_at.get(partition, 0.0) >= self._every:
             self._saved_at[partition] = now
@@ -75,8 +83,12 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
     recovered = 0
     if last is not None and offset > last + 1:
         missing = await asyncio.to_thread(kafka.read_range, settings, message.topic, partition, last + 1, offset)
-        log.warning("%s: Faust skipped %s message(s) of %s[%s] at offsets %s-%s; reading them back", what,
-                    len(missing), message.topic, partition, last + 1, offset - 1)
+        if progress.exact(partition):
+            log.warning("%s: Faust skipped %s message(s) of %s[%s] at offsets %s-%s; reading them back", what,
+                        len(missing), message.topic, partition, last + 1, offset - 1)
+        else:
+            log.info("%s: re-reading %s message(s) of %s[%s] from the saved progress (offsets %s-%s)", what,
+                     len(missing), message.topic, partition, last + 1, offset - 1)
         for missing_offset, key, value in missing:
             await handle(key, value)
             progress.put(partition, missing_offset)
