@@ -5,11 +5,12 @@
 Needs Kafka (`python -m stack up kafka`). Starts its own worker running only the ledger agent, on a fresh topic
 prefix, and removes its topics at the end. Three measurements:
 
-1. unloaded: one ReserveCreditsForJob at a time, from publish to its JobAccepted reply (the front door's wait);
-2. saturated: --requests published as fast as the producer goes; decisions/s = requests / (last reply - first
-   publish), and each request's publish-to-reply latency (queueing included);
-3. in-process: the same decisions with the pure domain and the agent's records in a dict (no Kafka), the
-   ceiling the agent's own bookkeeping allows.
+1. unloaded: one ReserveCreditsForJob at a time, from publish to its JobAccepted reply (what the front door waits);
+2. saturated: the shared workload (bench/ledger_workload.py: --requests jobs, each reserved and captured 50 jobs
+   later, 10% of reservations redelivered) published as fast as the producer goes; commands/s = commands decided
+   / (last reply - first publish), and each reservation's publish-to-reply latency (queueing included);
+3. in-process: the same commands with the pure domain and the agent's records in a dict (no Kafka), the ceiling
+   the agent's own bookkeeping allows.
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 import ledger
+from bench import ledger_workload as workload
 from bench.stats import summary
 from ledger import records
 from schemas import events as ev
@@ -54,7 +56,14 @@ class Replies:
         meta = self.consumer.list_topics(self.topic, timeout=10)
         ends = []
         for partition in meta.topics[self.topic].partitions:
-            _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=10)
+            for attempt in range(50):  # a topic just created may not have a leader yet
+                try:
+                    _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=10)
+                    break
+                except KafkaException:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.2)
             ends.append(TopicPartition(self.topic, partition, high))
         self.consumer.assign(ends)
         self.arrived: dict[str, float] = {}
@@ -65,9 +74,8 @@ class Replies:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for msg in self.consumer.consume(num_messages=1000, timeout=0.05):
-                if msg.error():
-                    continue
+            msg = self.consumer.poll(0.01)  # consume(n, timeout) would wait for n messages or the timeout
+            if msg is not None and not msg.error():
                 reply = ev.decode(msg.value())
                 job_id = reply.payload.get("jobId")
                 if reply.name in (ev.JOB_ACCEPTED, ev.JOB_REJECTED) and job_id not in self.arrived:
@@ -76,10 +84,11 @@ class Replies:
 
     def wait(self, job_ids, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while any(j not in self.arrived for j in job_ids):
-            if time.monotonic() > deadline:
-                missing = sum(1 for j in job_ids if j not in self.arrived)
-                raise SystemExit(f"{missing} replies missing after {timeout_s:.0f}s")
+        pending = list(job_ids)
+        while pending:
+            pending = [j for j in pending if j not in self.arrived]
+            if pending and time.monotonic() > deadline:
+                raise SystemExit(f"{len(pending)} replies missing after {timeout_s:.0f}s")
             time.sleep(0.001)
 
     def close(self) -> None:
@@ -94,7 +103,12 @@ def _reserve(account_id: str, job_id: str) -> bytes:
                                          "amount": 1, "job": job}, correlation_id=job_id).encode()
 
 
-def in_process(requests: int, accounts: int) -> None:
+def _capture(account_id: str, job_id: str) -> bytes:
+    return ev.Event(ev.CAPTURE_FOR_JOB, {"commandId": f"capture:{job_id}", "accountId": account_id, "jobId": job_id,
+                                         "amount": 1}, correlation_id=job_id).encode()
+
+
+def in_process(plan, accounts: int) -> None:
     table: dict[bytes, bytes] = {}
     at = datetime.now(timezone.utc)
     for a in range(accounts):
@@ -104,21 +118,23 @@ def in_process(requests: int, accounts: int) -> None:
         table.update(records.records_after(after, events))
     timings = []
     started = time.perf_counter()
-    for n in range(requests):
-        account_id = f"acct{n % accounts}"
-        command = ledger.Reserve(command_id=f"reserve:{n}", account_id=account_id, at=at, job_id=f"j{n}", amount=1,
-                                 expires_at=at + timedelta(minutes=15))
+    for kind, account, job_id in plan:
+        account_id = f"acct{account}"
+        if kind == "reserve":
+            command = ledger.Reserve(command_id=f"reserve:{job_id}", account_id=account_id, at=at, job_id=job_id,
+                                     amount=1, expires_at=at + timedelta(minutes=15))
+        else:
+            command = ledger.Capture(command_id=f"capture:{job_id}", account_id=account_id, at=at, job_id=job_id,
+                                     amount=1)
         t0 = time.perf_counter()
-        state = records.decision_state(account_id, command.command_id, command.job_id, table.get)
+        state = records.decision_state(account_id, command.command_id, job_id, table.get)
         events, after = ledger.apply_command(state, command)
-        for key, value in records.records_after(after, events):
+        for key, value in records.records_after(after, events) if events else ():
             table[key] = value
         timings.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - started
-    print(f"in-process (pure domain + records, no Kafka): {requests / elapsed:,.0f} decisions/s; "
-          f"per decision {summary(timings)}")
-    print("  (open reservations stay in each account's core record: with many held at once, each decision "
-          "rewrites them)")
+    print(f"in-process (pure domain + records, no Kafka): {len(plan) / elapsed:,.0f} commands/s; "
+          f"per command {summary(timings)}")
 
 
 def main() -> None:
@@ -173,26 +189,31 @@ def main() -> None:
             sequential.append(replies.arrived[job_id] - started)
         print(f"unloaded: publish -> reply, one at a time: {summary(sequential)}")
 
-        job_ids = [f"load-{n}" for n in range(args.requests)]
-        sent: dict[str, float] = {}
+        plan = workload.steps(args.requests, len(account_ids))
+        reserved_at: dict[str, float] = {}
         first = time.perf_counter()
-        for n, job_id in enumerate(job_ids):
-            account_id = account_ids[n % len(account_ids)]
-            sent[job_id] = time.perf_counter()
+        for kind, account, job_id in plan + [("reserve", a, f"final-{a}") for a in range(len(account_ids))]:
+            account_id, job_id = account_ids[account], f"{job_id}@{account}"
+            value = _reserve(account_id, job_id) if kind == "reserve" else _capture(account_id, job_id)
+            if kind == "reserve":
+                reserved_at.setdefault(job_id, time.perf_counter())
             while True:
                 try:
-                    producer.produce(requests_topic, key=account_id.encode(), value=_reserve(account_id, job_id))
+                    producer.produce(requests_topic, key=account_id.encode(), value=value)
                     break
                 except BufferError:
                     producer.poll(0.01)
             producer.poll(0)
         producer.flush(30)
-        replies.wait(job_ids, 600)
-        last = max(replies.arrived[j] for j in job_ids)
-        latencies = [replies.arrived[j] - sent[j] for j in job_ids]
-        print(f"saturated: {args.requests} reservations over {args.accounts} accounts in {last - first:.2f}s = "
-              f"{args.requests / (last - first):,.0f} decisions/s; publish -> reply {summary(latencies)}; "
-              f"rejected {replies.rejected}")
+        finals = [f"final-{a}@{a}" for a in range(len(account_ids))]
+        replies.wait(list(reserved_at), 600)  # the finals come last on each partition: everything is decided
+        last = max(replies.arrived[j] for j in finals)
+        latencies = [replies.arrived[j] - sent for j, sent in reserved_at.items()]
+        commands = len(plan) + len(finals)
+        print(f"saturated: {commands} commands ({args.requests} jobs: reserve + capture, 10% redelivered) over "
+              f"{len(account_ids)} accounts in {last - first:.2f}s = {commands / (last - first):,.0f} commands/s, "
+              f"{len(reserved_at) / (last - first):,.0f} reservations/s; reservation publish -> reply "
+              f"{summary(latencies)}; rejected {replies.rejected}")
     finally:
         if replies is not None:
             replies.close()
@@ -209,7 +230,7 @@ def main() -> None:
                     future.result(30)
                 except Exception:  # noqa: BLE001 - best-effort cleanup
                     pass
-    in_process(args.requests, args.accounts)
+    in_process(workload.steps(args.requests, args.accounts), args.accounts)
 
 
 if __name__ == "__main__":

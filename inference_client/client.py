@@ -10,7 +10,8 @@ Tensor contract (see ``triton_models/README.md``):
   DURATION (FP32 [1])
 - ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``): see ``synthesize_with_profile``
 
-Every call has a deadline (``timeout_s``). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
+Every call has a deadline (``timeout_s``; ``enroll`` at least ``ENROLL_TIMEOUT_S``: an enrolment tunes the voice
+conversion for up to ~20 s and the ``enroll`` model runs one at a time, so a few queued ones take minutes). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
 exponential backoff and jitter; everything else fails at once. The channel's own reconnect backoff is capped at 1 s
 (gRPC's default grows to minutes: a restarted Triton stayed unreachable for 5-6 s after it was ready), so a retry
 reaches a server that came back. Failures are :class:`InferenceError`; a model's own
@@ -44,6 +45,7 @@ SYNTHESIZE_MODEL = "synthesize"
 ENCODE_MODEL = "encode_audio"
 INFO_MODEL = "voicekit"
 ENROLL_MODEL = "enroll"
+ENROLL_TIMEOUT_S = 300.0  # the least deadline of an enroll call (see the module docstring)
 MAX_ENROLL_BYTES = 32 * 1024 * 1024  # the API accepts 20 MB; a little headroom, never unbounded
 FORMATS = ("mp3", "wav", "opus", "pcm")
 
@@ -171,9 +173,12 @@ def _scalar_bytes(array: np.ndarray) -> bytes:
 class InferenceClient:
     """Async client for the models; create one per process (it holds one gRPC channel) and ``close()`` it."""
 
-    def __init__(self, url: str, timeout_s: float = 60.0, max_retries: int = 3, backoff_s: float = 0.2) -> None:
+    def __init__(self, url: str, timeout_s: float = 60.0, max_retries: int = 3, backoff_s: float = 0.2,
+                 enroll_timeout_s: float | None = None) -> None:
         self.url = url
         self.timeout_s = float(timeout_s)
+        self.enroll_timeout_s = float(enroll_timeout_s) if enroll_timeout_s is not None else max(self.timeout_s,
+                                                                                                 ENROLL_TIMEOUT_S)
         self.max_retries = max(0, int(max_retries))
         self.backoff_s = float(backoff_s)
         self._client: grpcclient.InferenceServerClient | None = None
@@ -260,7 +265,7 @@ class InferenceClient:
             raise InferenceError(f"the reference audio is larger than {MAX_ENROLL_BYTES // (1024 * 1024)} MB",
                                  code="invalid_audio")
         result = await self._infer(ENROLL_MODEL, [_bytes_input("AUDIO", data)],
-                                   ["PROFILE", "ENGINE_VOICE", "DURATION"])
+                                   ["PROFILE", "ENGINE_VOICE", "DURATION"], timeout_s=self.enroll_timeout_s)
         profile_json = _scalar_bytes(_output(result, "PROFILE", ENROLL_MODEL)).decode("utf-8")
         try:
             profile = json.loads(profile_json)
@@ -354,7 +359,9 @@ class InferenceClient:
             known = self._batching[model] = int(config.get("max_batch_size", 0) or 0) > 0
         return known
 
-    async def _infer(self, model: str, inputs: Sequence[grpcclient.InferInput], outputs: Sequence[str]):
+    async def _infer(self, model: str, inputs: Sequence[grpcclient.InferInput], outputs: Sequence[str],
+                     timeout_s: float | None = None):
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
         shapes = [list(tensor.shape()) for tensor in inputs]  # as built: without a batch dimension
         attempt = 0
@@ -364,8 +371,7 @@ class InferenceClient:
                 batch = [1] if inputs and await self._takes_batch_dimension(model) else []
                 for tensor, shape in zip(inputs, shapes):
                     tensor.set_shape(batch + shape)
-                return await self._grpc().infer(model, list(inputs), outputs=requested,
-                                                client_timeout=self.timeout_s)
+                return await self._grpc().infer(model, list(inputs), outputs=requested, client_timeout=timeout_s)
             except InferenceServerException as exc:
                 error = error_from_exception(exc, model)
                 if (error.status == "StatusCode.INVALID_ARGUMENT" and "shape" in str(exc) and not _WIRE.search(

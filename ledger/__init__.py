@@ -22,6 +22,12 @@ ledger/decide.py. Decisions worth knowing before you call it:
   returned. Permanent parts always come back. Reserve applies a due reset before deciding.
 - Conservation: granted (opening + grants + reset allowances) - captured - forfeited
   = regular + permanent + reserved_total, for every account, after every event.
+
+Around the core, still pure: `ledger.records` (the partition owner's state as small key/value records, so a
+decision costs O(jobs in flight), not O(history)), `ledger.schedule` (the expiries and monthly resets an account is
+due for, with deterministic command ids), `ledger.history` (one usage-history entry per event) and `ledger.audit`
+(fold a ledger log from its first record, prove every recorded balance, compare with the views). The I/O around
+them lives in streams/ (ledger_agent, ledger_timer) and frontdoor/ (admin audit, usage); see docs/ledger.md.
 """
 from .billing_period import add_months, next_reset_after
 from .commands import (

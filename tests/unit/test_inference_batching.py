@@ -223,3 +223,28 @@ def test_channel_options_keep_tritonclients_defaults_and_cap_the_reconnect_backo
     assert "grpc.keepalive_time_ms" in options
     assert options["grpc.max_reconnect_backoff_ms"] <= 1000
     assert "grpc.min_reconnect_backoff_ms" not in options  # it is also the connect timeout; see channel_options
+
+
+def test_enroll_gets_a_longer_deadline_than_the_other_calls():
+    class Records(_FakeGrpc):
+        timeouts: list = []
+
+        async def infer(self, model, inputs, outputs=None, client_timeout=None):
+            self.timeouts.append((model, client_timeout))
+            return _Result({"PROFILE": np.array([b'{"version": 1}'], dtype=object),
+                            "ENGINE_VOICE": np.array([b"slt"], dtype=object),
+                            "DURATION": np.array([5.0], np.float32),
+                            "EMBEDDING": np.ones(256, np.float32) / 16})
+
+    fake = Records(0)
+    client = InferenceClient("127.0.0.1:1", timeout_s=60, max_retries=0)
+    client._grpc = lambda: fake
+
+    async def run():
+        await client.enroll(b"RIFF....WAVE")
+        await client.embed(Audio(np.full(16000, 0.1, np.float32), 16000))
+
+    asyncio.run(run())
+    assert fake.timeouts == [("enroll", client_module.ENROLL_TIMEOUT_S), ("speaker_encoder", 60)]
+    assert InferenceClient("x", timeout_s=600).enroll_timeout_s == 600
+    assert InferenceClient("x", enroll_timeout_s=30).enroll_timeout_s == 30
