@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "triton_models" / "voicekit"))
 
 from bench import dnsmos, voice_speakers  # noqa: E402
-from voicekit import enrolment, speaker_encoder  # noqa: E402
+from voicekit import enrolment, speaker_encoder, voiceclone  # noqa: E402
 from voicekit import profile as voice_profile  # noqa: E402
 from voicekit.pcm import join_segments, write_wav  # noqa: E402
 from voicekit.tts import Synthesizer  # noqa: E402
@@ -119,7 +119,7 @@ def run_speaker(speaker: voice_speakers.Speaker, synthesizer: Synthesizer, recog
     reference = join_segments(sentences, RATE, gap_s=0.3)
     enrol_average = np.mean([embed(s) for s in sentences], axis=0)
     enrol_average /= np.linalg.norm(enrol_average)
-    voices = tuple(v for v in ("slt", "awb", "rms", "kal16") if v not in speaker.exclude)
+    voices = tuple(v for v in voiceclone.BASE_VOICES if v not in speaker.exclude)
     started = time.perf_counter()
     enrolled = enrolment.enroll(write_wav(reference, RATE), voices=voices, budget_s=budget_s)
     enrol_s = time.perf_counter() - started

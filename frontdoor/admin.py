@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             outcome = grant(args.account_id, args.amount, args.kind, args.reason, settings,
                             idempotency_key=args.idempotency_key, wait_s=args.wait)
-        except AdminError as exc:
+        except (AdminError, kafka.BusUnavailable) as exc:
             print(str(exc), file=sys.stderr)
             return 1
         if outcome.entry is None:

@@ -35,9 +35,10 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         if not text.startswith(_CURSOR_TAG):
             raise ValueError(text)
-        sequence = int(text[len(_CURSOR_TAG):])
-        if sequence < 1 or not text[len(_CURSOR_TAG):].isdigit():
+        digits = text[len(_CURSOR_TAG):]
+        if not digits.isdigit() or len(digits) > 18 or int(digits) < 1:  # MongoDB ints are 8 bytes
             raise ValueError(text)
+        sequence = int(digits)
         return sequence
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid("cursor is invalid; pass the nextCursor of a previous page") from None

@@ -8,7 +8,8 @@ Tensor contract (see ``triton_models/README.md``):
 - ``voicekit``: no inputs → INFO (BYTES [1], JSON)
 - ``enroll``: AUDIO (BYTES [1], a WAV/MP3/WebM/Ogg file) → PROFILE (BYTES [1], JSON), ENGINE_VOICE (BYTES [1]),
   DURATION (FP32 [1])
-- ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``): see ``synthesize_with_profile``
+- ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``) and an optional DURATION (FP32 [1],
+  seconds): see ``synthesize_with_profile``
 
 Every call has a deadline (``timeout_s``; ``enroll`` at least ``ENROLL_TIMEOUT_S``: an enrolment tunes the voice
 conversion for up to ~20 s and the ``enroll`` model runs one at a time, so a few queued ones take minutes). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
@@ -279,10 +280,14 @@ class InferenceClient:
         )
 
     async def synthesize_with_profile(self, text: str, voice: str, profile: dict | str | None,
-                                      speed: float = 1.0) -> Audio:
-        """Like :meth:`synthesize`, moving the system ``voice`` toward a cloned voice's ``profile`` (the document
-        from :meth:`enroll`, or its JSON text). No profile (None, {} or "") is exactly :meth:`synthesize`."""
-        if not profile:
+                                      speed: float = 1.0, duration_s: float | None = None) -> Audio:
+        """Like :meth:`synthesize`, speaking with a cloned voice's ``profile`` (the document from :meth:`enroll`,
+        or its JSON text): a version-2 profile is spoken by its own base voice (``profile["engineVoice"]``)
+        converted toward the reference; ``voice`` must still name a system voice. ``duration_s`` (optional): the
+        total length wanted, in seconds (the tempo changes, the pitch does not; at most 4x the natural length
+        either way, else ``invalid_duration``). No profile (None, {} or "") and no duration is exactly
+        :meth:`synthesize`."""
+        if not profile and not duration_s:
             return await self.synthesize(text, voice, speed)
         if not isinstance(text, str) or not isinstance(voice, str):
             raise InferenceError("text and voice must be strings", code="invalid_request")
@@ -292,19 +297,29 @@ class InferenceClient:
             raise InferenceError(f"speed must be a number, got {speed!r}", code="invalid_request") from None
         if not math.isfinite(speed_value):
             raise InferenceError(f"speed must be a finite number, got {speed!r}", code="invalid_speed")
-        if isinstance(profile, dict):
+        if not profile:
+            profile_json = ""
+        elif isinstance(profile, dict):
             profile_json = json.dumps(profile, sort_keys=True, separators=(",", ":"))
         elif isinstance(profile, str):
             profile_json = profile
         else:
             raise InferenceError("profile must be a dict or a JSON string", code="invalid_request")
-        result = await self._infer(
-            SYNTHESIZE_MODEL,
-            [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
-             _array_input("SPEED", np.array([speed_value], dtype=np.float32), "FP32"),
-             _bytes_input("PROFILE", profile_json)],
-            ["AUDIO", "SAMPLE_RATE"],
-        )
+        inputs = [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
+                  _array_input("SPEED", np.array([speed_value], dtype=np.float32), "FP32")]
+        if profile_json:
+            inputs.append(_bytes_input("PROFILE", profile_json))
+        if duration_s:
+            try:
+                duration_value = float(duration_s)
+            except (TypeError, ValueError):
+                raise InferenceError(f"duration must be a number, got {duration_s!r}",
+                                     code="invalid_request") from None
+            if not math.isfinite(duration_value) or duration_value <= 0:
+                raise InferenceError(f"duration must be a positive number of seconds, got {duration_s!r}",
+                                     code="invalid_duration")
+            inputs.append(_array_input("DURATION", np.array([duration_value], dtype=np.float32), "FP32"))
+        result = await self._infer(SYNTHESIZE_MODEL, inputs, ["AUDIO", "SAMPLE_RATE"])
         samples = _output(result, "AUDIO", SYNTHESIZE_MODEL).astype(np.float32, copy=False).reshape(-1)
         rate = int(_output(result, "SAMPLE_RATE", SYNTHESIZE_MODEL).reshape(-1)[0])
         return Audio(samples=samples, sample_rate=rate)

@@ -19,3 +19,11 @@ def test_a_cursor_we_did_not_issue_is_invalid_parameters(cursor):
     with pytest.raises(ApiError) as err:
         decode_cursor(cursor)
     assert err.value.status == 400 and err.value.code == "INVALID_PARAMETERS"
+
+
+def test_a_cursor_beyond_what_mongodb_can_compare_is_invalid():
+    import base64
+
+    huge = base64.urlsafe_b64encode(b"h1:" + b"9" * 30).decode().rstrip("=")
+    with pytest.raises(ApiError):
+        decode_cursor(huge)
