@@ -12,11 +12,12 @@ Tensor contract (see ``triton_models/README.md``):
   seconds): see ``synthesize_with_profile``
 
 Every call has a deadline (``timeout_s``; ``enroll`` at least ``ENROLL_TIMEOUT_S``: an enrolment tunes the voice
-conversion for up to ~20 s and the ``enroll`` model runs one at a time, so a few queued ones take minutes). UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with
-exponential backoff and jitter; everything else fails at once. The channel's own reconnect backoff is capped at 1 s
-(gRPC's default grows to minutes: a restarted Triton stayed unreachable for 5-6 s after it was ready), so a retry
-reaches a server that came back. Failures are :class:`InferenceError`; a model's own
-errors arrive as ``[voicekit:<code>] <message>`` and keep that code and message.
+conversion for up to ~20 s and the ``enroll`` model runs one at a time, so a few queued ones take minutes).
+UNAVAILABLE and DEADLINE_EXCEEDED are retried ``max_retries`` times with exponential backoff and jitter; everything
+else fails at once. The channel's own reconnect backoff is capped at 1 s (gRPC's default grows to minutes: a
+restarted Triton stayed unreachable for 5-6 s after it was ready), so a retry reaches a server that came back.
+Failures are :class:`InferenceError`; a model's own errors arrive as ``[voicekit:<code>] <message>`` and keep that
+code and message.
 
 The gRPC channel belongs to the event loop that first uses it; a client used from another loop opens a new one.
 
@@ -171,6 +172,9 @@ def _scalar_bytes(array: np.ndarray) -> bytes:
     return bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode("utf-8")
 
 
+MAX_BACKOFF_S = 2.0
+
+
 class InferenceClient:
     """Async client for the models; create one per process (it holds one gRPC channel) and ``close()`` it."""
 
@@ -188,7 +192,8 @@ class InferenceClient:
 
     @classmethod
     def from_settings(cls, settings) -> "InferenceClient":
-        return cls(settings.triton_grpc_url, timeout_s=settings.inference_timeout_s)
+        return cls(settings.triton_grpc_url, timeout_s=settings.inference_timeout_s,
+                   max_retries=settings.inference_max_retries)
 
     async def __aenter__(self) -> "InferenceClient":
         return self
@@ -363,7 +368,8 @@ class InferenceClient:
 
     def backoff_delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): exponential, with jitter in [50 %, 100 %]."""
-        return self.backoff_s * (2 ** attempt) * random.uniform(0.5, 1.0)
+        # Capped, so a longer retry budget spreads over a Triton restart instead of sleeping for minutes.
+        return min(self.backoff_s * (2 ** attempt), MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
 
     async def _takes_batch_dimension(self, model: str) -> bool:
         """Whether ``model`` is served with ``max_batch_size`` > 0 (asked once per channel, then remembered)."""

@@ -70,6 +70,8 @@ class Settings:
     # How often each worker looks for expired reservations and due monthly resets of the accounts it owns.
     ledger_timer_interval_s: float = field(default_factory=lambda: _env_float("LEDGER_TIMER_INTERVAL_S", 5.0))
     inference_timeout_s: float = field(default_factory=lambda: _env_float("INFERENCE_TIMEOUT_S", 60.0))
+    # Retries on UNAVAILABLE / DEADLINE_EXCEEDED; with the capped backoff, 8 retries ride out ~10 s of outage.
+    inference_max_retries: int = field(default_factory=lambda: _env_int("INFERENCE_MAX_RETRIES", 8))
     rate_limit_per_minute: int = field(default_factory=lambda: _env_int("RATE_LIMIT_PER_MINUTE", 120))
     demo_credits: int = field(default_factory=lambda: _env_int("DEMO_CREDITS", 100000))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))

@@ -41,11 +41,14 @@ def test_error_mapping(status, message, code, retryable, reason):
     assert str(error) == f"{code}: {error.reason}"
 
 
-def test_backoff_grows_exponentially_with_bounded_jitter():
+def test_backoff_grows_exponentially_with_bounded_jitter_up_to_a_cap():
+    from inference_client.client import MAX_BACKOFF_S
+
     client = InferenceClient("127.0.0.1:1", backoff_s=0.2)
-    for attempt in range(5):
+    for attempt in range(8):
+        ceiling = min(0.2 * 2 ** attempt, MAX_BACKOFF_S)
         delays = [client.backoff_delay(attempt) for _ in range(50)]
-        assert all(0.1 * 2 ** attempt <= d <= 0.2 * 2 ** attempt for d in delays)
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
 
 
 def free_port() -> int:
