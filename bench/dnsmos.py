@@ -100,7 +100,8 @@ def p808_features(audio: np.ndarray, n_fft: int = 321, hop: int = 160, n_mels: i
 
 
 def _poly(sig, bak, ovr):
-    return (np.poly1d([-0.08397278, 1.22083953, 0.0052439])(sig), np.poly1d([-0.13166888, 1.60915514, -0.39604546])(bak),
+    return (np.poly1d([-0.08397278, 1.22083953, 0.0052439])(sig),
+            np.poly1d([-0.13166888, 1.60915514, -0.39604546])(bak),
             np.poly1d([-0.06766283, 1.11546468, 0.04602535])(ovr))
 
 

@@ -23,7 +23,6 @@ Everything runs in-process on CPU; nothing is downloaded.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 import statistics
@@ -132,7 +131,9 @@ def run_speaker(speaker: voice_speakers.Speaker, synthesizer: Synthesizer, recog
     log(f"  enrolled in {enrol_s:.1f} s ({result.reference_s:.1f} s reference): base voice {base_voice}, "
         f"tuned similarity {result.tuned_similarity:.3f}, settings warp={profile['conversion']['warp']} "
         f"f0Range={profile['conversion']['f0Range']} breathiness={profile['conversion']['breathiness']} "
-        f"eqStrength={profile['conversion']['tuning']['eqStrength']}")
+        f"eqStrength={profile['conversion']['tuning']['eqStrength']} "
+        f"({profile['conversion']['tuning']['evaluations']} candidates in {profile['conversion']['tuning']['tuneS']} s"
+        f"{', budget exhausted' if profile['conversion']['tuning']['budgetExhausted'] else ''})")
     clips: dict[str, list[np.ndarray]] = {c: [] for c in CONDITIONS}
     for text in voice_speakers.HELD_OUT_TEXT:
         own = speaker.render(text)
@@ -255,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     clone_rtf = sum(r.synth_s["clone"] for r in results) / sum(r.audio_s["clone"] for r in results)
     enrol = [r.enrol_s for r in results]
     rtf_enrol = [r.enrol_s / r.reference_s for r in results]
-    print(f"synthesis RTF: base voice {base_rtf:.3f}, clone {clone_rtf:.3f}; enrolment {statistics.median(enrol):.1f} s "
+    print(f"synthesis RTF: base voice {base_rtf:.3f}, clone {clone_rtf:.3f}; "
+          f"enrolment {statistics.median(enrol):.1f} s "
           f"median ({min(enrol):.1f}-{max(enrol):.1f} s) for {np.mean([r.reference_s for r in results]):.1f} s "
           f"references (RTF {statistics.median(rtf_enrol):.2f}); profile ≤ {max(r.profile_bytes for r in results)} "
           f"bytes; {len(results)} speakers in {elapsed:.0f} s")

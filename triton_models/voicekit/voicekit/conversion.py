@@ -243,7 +243,7 @@ def scale_duration(features: Features, speed: float = 1.0, duration_s: float | N
 
 
 def match_loudness(samples: np.ndarray, reference_rms: float, sample_rate: int, peak: float = 0.98) -> np.ndarray:
-    """Scale ``samples`` so the RMS of its sounding 20 ms frames equals ``reference_rms``; then keep peaks ≤ ``peak``."""
+    """Scale ``samples`` so the RMS of its sounding 20 ms frames equals ``reference_rms``; peaks kept ≤ ``peak``."""
     x = np.asarray(samples, dtype=np.float32)
     level = active_rms(x, sample_rate)
     if level > 0 and reference_rms > 0:
