@@ -1,11 +1,26 @@
 """`python -m frontdoor`: serve the API with gunicorn on 127.0.0.1:$FRONTDOOR_PORT."""
 from __future__ import annotations
 
+import json
 import os
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from service_config import load
+
+
+def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """Gunicorn answers requests it cannot parse (request line too long, bad headers) itself, in HTML. Our
+    contract is {"code", "error"} for every error, so its writer is replaced by one that speaks JSON."""
+    code = "INVALID_PARAMETERS" if status_int < 500 else "INTERNAL_ERROR"
+    body = json.dumps({"code": code, "error": f"{reason}: {mesg}" if mesg else reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin1")
+    util.write_nonblock(sock, head + body)
+
+
+util.write_error = _write_json_error
 
 
 class _Server(BaseApplication):
@@ -32,6 +47,7 @@ def main() -> None:
             "worker_class": "gthread",
             "threads": int(os.environ.get("FRONTDOOR_THREADS", "16")),
             "timeout": 60,
+            "limit_request_line": 8190,  # the largest gunicorn allows short of "unlimited"
             "accesslog": "-",
         }
     ).run()

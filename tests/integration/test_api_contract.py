@@ -135,6 +135,15 @@ def test_unknown_route_and_wrong_method(base_url, fresh_account):
     assert "X-RateLimit-Remaining" in resp.headers
 
 
+@pytest.mark.parametrize("extra", [{"params": {"q": "a" * 9000}}, {"headers": {"X-Filler": "a" * 9000}}])
+def test_requests_gunicorn_refuses_still_get_the_json_error_shape(base_url, fresh_account, extra):
+    headers = {**auth(fresh_account.api_key), **extra.get("headers", {})}
+    resp = requests.get(f"{base_url}/api/v1/voices", headers=headers, params=extra.get("params"), timeout=10)
+    assert resp.status_code in (414, 431)
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.json()["code"] == "INVALID_PARAMETERS"
+
+
 def test_body_too_large_is_refused_without_a_500(base_url, fresh_account):
     resp = requests.post(f"{base_url}/api/v1/tts", headers={**auth(fresh_account.api_key),
                                                             "Content-Type": "application/json"},

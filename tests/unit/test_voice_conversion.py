@@ -285,3 +285,20 @@ def test_impossible_durations_are_refused(synthesizer, duration):
 def test_pitch_tracker_agrees_on_the_test_vowel():
     stats = pitch.stats(pitch.track(vowel(), RATE))
     assert math.exp(stats.log_mean) == pytest.approx(140.0, rel=0.02)
+
+
+# --- long audio -------------------------------------------------------------------------------------------------------
+
+def test_long_audio_is_converted_in_pieces_cut_at_quiet_points():
+    from voicekit import voiceclone
+
+    piece = vowel(seconds=4.0)
+    gap = np.zeros(int(0.3 * RATE), dtype=np.float32)
+    audio = np.concatenate([piece, gap] * 12)  # 51.6 s
+    cuts = voiceclone.split_points(audio, RATE, max_s=10.0)
+    assert cuts and all(b - a <= 10 * RATE for a, b in zip([0, *cuts], [*cuts, len(audio)]))
+    assert all(np.max(np.abs(audio[c - 80: c + 80])) < 1e-6 for c in cuts)  # in the pauses
+    settings = conversion.Settings(source_f0=(math.log(140.0), 0.02), target_f0=(math.log(180.0), 0.02))
+    out = voiceclone.synthesize_converted(audio, RATE, settings, duration_s=40.0)
+    assert len(out) == 40 * RATE
+    assert voice_audio.median_f0(out, RATE) == pytest.approx(180.0, rel=0.04)

@@ -231,17 +231,51 @@ def tune(target: Speech, bank: BaseBank | None = None, voices: tuple[str, ...] =
                  seconds=time.monotonic() - started, budget_exhausted=exhausted)
 
 
+SEGMENT_S = 20.0  # long audio is converted in pieces cut at quiet points: memory stays ~100 MB for any length
+
+
+def split_points(audio: np.ndarray, sample_rate: int, max_s: float = SEGMENT_S) -> list[int]:
+    """Cut positions (samples) that split ``audio`` into pieces ≤ ``max_s``, each at the quietest 20 ms of the
+    last half of its piece (between sentences, the joined speech has 0.3 s pauses)."""
+    limit = int(max_s * sample_rate)
+    frame = max(1, int(0.02 * sample_rate))
+    cuts: list[int] = []
+    start = 0
+    while len(audio) - start > limit:
+        lo, hi = start + limit // 2, start + limit
+        count = (hi - lo) // frame
+        energy = (audio[lo: lo + count * frame].astype(np.float64).reshape(count, frame) ** 2).mean(axis=1)
+        cut = lo + int(np.argmin(energy)) * frame + frame // 2
+        cuts.append(cut)
+        start = cut
+    return cuts
+
+
 def synthesize_converted(audio: np.ndarray, sample_rate: int, settings: Settings | None, speed: float = 1.0,
                          duration_s: float | None = None) -> np.ndarray:
-    """A system voice's audio → converted (if ``settings``) and time-scaled (``speed``/``duration_s``), with the
-    input's loudness. ``settings`` None and speed 1 and no duration: the input unchanged."""
+    """A system voice's audio → converted (if ``settings``) and time-scaled (``speed`` or a total ``duration_s``),
+    with the input's loudness. ``settings`` None, speed 1 and no duration: the input unchanged.
+
+    The conversion is frame-local (the F0 statistics are the profile's, not the utterance's), so long audio is
+    processed in pieces cut at quiet points and joined there; the time-scale factor is the same for every piece,
+    and the result is trimmed or padded to ``duration_s`` exactly.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
     if settings is None and abs(speed - 1.0) < 1e-6 and not duration_s:
         return audio
-    features = vocoder.analyze(audio, sample_rate)
-    if settings is not None:
-        features = conversion.convert(features, settings)
-    features = conversion.scale_duration(features, speed, duration_s)
-    out = vocoder.synthesize(features)
+    factor = duration_s / max(len(audio) / sample_rate, 1e-6) if duration_s else 1.0 / speed
+    bounds = [0, *split_points(audio, sample_rate), len(audio)]
+    pieces = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        features = vocoder.analyze(audio[lo:hi], sample_rate)
+        if settings is not None:
+            features = conversion.convert(features, settings)
+        if abs(factor - 1.0) > 1e-4:
+            features = vocoder.time_scale(features, factor)
+        piece = vocoder.synthesize(features)
+        wanted = int(round((hi - lo) * factor))  # frames round to the hop; keep the piece its exact share
+        pieces.append(piece[:wanted] if len(piece) >= wanted else np.pad(piece, (0, wanted - len(piece))))
+    out = np.concatenate(pieces)
     if duration_s:
         target = int(round(duration_s * sample_rate))
         out = out[:target] if len(out) >= target else np.pad(out, (0, target - len(out)))
@@ -249,4 +283,4 @@ def synthesize_converted(audio: np.ndarray, sample_rate: int, settings: Settings
 
 
 __all__ = ["BASE_VOICES", "PROXY_TEXT", "BaseBank", "Speech", "Tuned", "analyse", "best_warp", "default_bank",
-           "render", "settings_for", "similarity", "synthesize_converted", "tune"]
+           "render", "settings_for", "similarity", "split_points", "synthesize_converted", "tune"]
