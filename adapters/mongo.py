@@ -6,7 +6,7 @@ state machine (guarded updates), so redelivered or replayed events are harmless.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database

@@ -207,3 +207,32 @@ def fresh_account(app_processes, base_url):
     wait_for(lambda: requests.get(f"{base_url}/api/v1/credits", headers=headers, timeout=5).json()["credits"] == 1000,
              60, "the new account's credits to show")
     return issued
+
+
+@pytest.fixture(scope="module")
+def settings():
+    """Settings of a running Triton (the stack's; started if it is not healthy) for tests of the models."""
+    import stack
+    from service_config import load
+
+    try:
+        stack.up(["triton"])
+    except Exception as exc:
+        pytest.fail(f"Triton did not start: {exc}", pytrace=False)
+    return load()
+
+
+def run_with_client(settings, use, timeout_s: float | None = None):
+    """Run ``await use(client)`` with a fresh InferenceClient on a fresh event loop; always close the client."""
+    import asyncio
+
+    from inference_client import InferenceClient
+
+    async def main():
+        client = InferenceClient.from_settings(settings)
+        if timeout_s is not None:
+            client = InferenceClient(settings.triton_grpc_url, timeout_s=timeout_s)
+        async with client:
+            return await use(client)
+
+    return asyncio.run(main())

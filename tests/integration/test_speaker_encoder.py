@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference_client import Audio, InferenceClient, InferenceError
-from service_config import load
+from inference_client import Audio, InferenceError
+
+from .conftest import run_with_client
 
 pytestmark = pytest.mark.integration
 
@@ -23,24 +24,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "ge2e"
 REFERENCE = json.loads((DATA / "embeddings.json").read_text())["embeddings"]
 
 
-@pytest.fixture(scope="module")
-def settings():
-    import stack
-
-    try:
-        stack.up(["triton"])
-    except Exception as exc:
-        pytest.fail(f"Triton did not start: {exc}", pytrace=False)
-    return load()
-
-
 def run(settings, use):
-    """Run ``await use(client)`` with a fresh client on a fresh event loop; always close the client."""
-    async def main():
-        async with InferenceClient.from_settings(settings) as client:
-            return await use(client)
-
-    return asyncio.run(main())
+    return run_with_client(settings, use)
 
 
 def read_clip(name: str) -> Audio:

@@ -12,32 +12,17 @@ import numpy as np
 import pytest
 import soundfile
 
-from inference_client import FORMATS, Audio, InferenceClient, InferenceError
-from service_config import load
+from inference_client import FORMATS, Audio, InferenceError
+
+from .conftest import run_with_client
 
 pytestmark = pytest.mark.integration
 
 HELLO = "Hello world, this is a test."
 
 
-@pytest.fixture(scope="module")
-def settings():
-    import stack
-
-    try:
-        stack.up(["triton"])
-    except Exception as exc:
-        pytest.fail(f"Triton did not start: {exc}", pytrace=False)
-    return load()
-
-
 def run(settings, use):
-    """Run ``await use(client)`` with a fresh client on a fresh event loop; always close the client."""
-    async def main():
-        async with InferenceClient.from_settings(settings) as client:
-            return await use(client)
-
-    return asyncio.run(main())
+    return run_with_client(settings, use)
 
 
 @pytest.fixture(scope="module")

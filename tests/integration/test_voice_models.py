@@ -1,36 +1,21 @@
 """The `enroll` model and `synthesize` with a PROFILE, through InferenceClient against the real Triton server."""
 from __future__ import annotations
 
-import asyncio
 import math
 
 import numpy as np
 import pytest
 
-from inference_client import InferenceClient, InferenceError, VoiceProfile
-from service_config import load
+from inference_client import InferenceError, VoiceProfile
 from tests import voice_audio
+
+from .conftest import run_with_client
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def settings():
-    import stack
-
-    try:
-        stack.up(["triton"])
-    except Exception as exc:
-        pytest.fail(f"Triton did not start: {exc}", pytrace=False)
-    return load()
-
-
 def run(settings, use):
-    async def main():
-        async with InferenceClient.from_settings(settings) as client:
-            return await use(client)
-
-    return asyncio.run(main())
+    return run_with_client(settings, use)
 
 
 def test_enroll_model_is_ready(settings):

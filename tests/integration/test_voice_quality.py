@@ -4,15 +4,15 @@ the unconverted base voice is — plus the DURATION input. The full quality benc
 bench.voice_quality` (docs/voice-quality.md)."""
 from __future__ import annotations
 
-import asyncio
 import math
 
 import numpy as np
 import pytest
 
-from inference_client import Audio, InferenceClient, InferenceError
-from service_config import load
+from inference_client import Audio, InferenceError
 from tests import voice_audio
+
+from .conftest import run_with_client
 
 pytestmark = pytest.mark.integration
 
@@ -22,23 +22,8 @@ HELD_OUT = ("The stale smell of old beer lingers.", "Rice is often served in rou
 LEVEL_DBFS = -36.0
 
 
-@pytest.fixture(scope="module")
-def settings():
-    import stack
-
-    try:
-        stack.up(["triton"])
-    except Exception as exc:
-        pytest.fail(f"Triton did not start: {exc}", pytrace=False)
-    return load()
-
-
 def run(settings, use):
-    async def main():
-        async with InferenceClient(load().triton_grpc_url, timeout_s=120.0) as client:
-            return await use(client)
-
-    return asyncio.run(main())
+    return run_with_client(settings, use, timeout_s=120.0)
 
 
 def at_level(audio: Audio) -> Audio:

@@ -394,8 +394,9 @@ def test_tts_with_a_cloned_voice_speaks_at_the_references_pitch(base_url, alice)
     speech, cloned_f0 = spoken[voice_id]
     assert speech["voice"] == {"id": voice_id, "title": "Pitch test", "coverImage": None, "type": "USER"}
     system_f0 = spoken["sys_slt"][1]
-    # The cloned voice speaks at the reference's pitch (within 8 %), measurably off the base voice's.
-    assert abs(math.log(cloned_f0 / ref_f0)) < math.log(1.08), (cloned_f0, ref_f0, system_f0)
+    # The cloned voice speaks at the reference's pitch (within two semitones: the conversion maps the mean of
+    # log-F0, the check reads the median), measurably closer than the base voice's.
+    assert abs(math.log(cloned_f0 / ref_f0)) < math.log(2 ** (2 / 12)), (cloned_f0, ref_f0, system_f0)
     assert abs(math.log(cloned_f0 / ref_f0)) < abs(math.log(system_f0 / ref_f0)), (cloned_f0, ref_f0, system_f0)
     # Each completed TTS use counts.
     wait_for(lambda: find_voice(base_url, alice, voice_id)["usageCount"] == 1, 30, "usageCount to reach 1")
