@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, jsonify, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
+import schemas
 from service_config import Settings, load
 
 from . import auth, credits, errors, keys, ratelimits, tts, usage, voices
@@ -59,6 +61,11 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     @app.get("/api/docs/assets/<path:filename>")
     def docs_assets(filename):
         return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+    @app.get("/api/asyncapi.json")
+    def asyncapi():
+        # The public completion events' contract (Kafka topic <prefix>.completions), next to the OpenAPI document.
+        return send_from_directory(str(Path(schemas.__file__).parent), "completions.asyncapi.json")
 
     @app.get("/api/openapi")
     def openapi_alias():

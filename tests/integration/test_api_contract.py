@@ -191,6 +191,8 @@ def test_openapi_document_and_local_reference_page(base_url, app_processes):
     assert page.status_code == 200 and "/api/docs/assets/swagger-ui-bundle.js" in page.text
     assert "http" not in page.text.split("<script")[1].split(">")[0]  # no CDN
     assert requests.get(f"{base_url}/api/docs/assets/swagger-ui-bundle.js", timeout=10).status_code == 200
+    asyncapi = requests.get(f"{base_url}/api/asyncapi.json", timeout=10).json()
+    assert asyncapi["asyncapi"].startswith("2.") and "SpeechCompleted" in asyncapi["components"]["messages"]
 
 
 # --- outages -------------------------------------------------------------------------------------------------------
