@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import VoicekitError
 from .ge2e_weights import CheckpointError, load_legacy_checkpoint
+from .pcm import validate_audio
 
 # resemblyzer/hparams.py
 SAMPLE_RATE = 16000
@@ -57,8 +58,6 @@ PARTIAL_RATE = 1.3
 MIN_COVERAGE = 0.75
 INT16_MAX = 2 ** 15 - 1
 
-MIN_SAMPLE_RATE = 8000
-MAX_SAMPLE_RATE = 192000
 MAX_SECONDS = 600.0       # one request's audio; enrolment references are far shorter
 PARTIAL_BATCH = 32        # partials per LSTM pass: bounds memory (32 x 160 x 1024 float32 gates = 21 MB)
 
@@ -344,20 +343,11 @@ def embed_preprocessed(wav: np.ndarray, weights: Ge2eWeights) -> np.ndarray:
 
 
 def validate(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    samples = np.asarray(samples)
-    if samples.ndim != 1:
-        raise VoicekitError("invalid_audio", f"audio must be mono (1-D), got shape {samples.shape}")
-    if samples.size == 0:
-        raise VoicekitError("invalid_audio", "audio is empty")
-    if not MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE:
-        raise VoicekitError("invalid_audio", f"sample rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, "
-                                             f"got {sample_rate}")
+    """pcm.validate_audio's checks, plus the encoder's own length limit."""
+    samples = validate_audio(samples, sample_rate)
     if samples.size > MAX_SECONDS * int(sample_rate):
         raise VoicekitError("invalid_audio", f"audio is longer than {MAX_SECONDS:.0f} s "
                                              f"({samples.size / int(sample_rate):.1f} s)")
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
-    if not np.isfinite(samples).all():
-        raise VoicekitError("invalid_audio", "audio contains NaN or infinite samples")
     return samples
 
 
