@@ -115,13 +115,8 @@ def run_voiceforge(plan, accounts: int) -> tuple[float, list[float]]:
     started = time.perf_counter()
     for kind, account, job_id in plan:
         t0 = time.perf_counter()
-        account_id = f"acct{account}"
-        if kind == "reserve":
-            command = ledger.Reserve(command_id=f"reserve:{job_id}", account_id=account_id, at=at, job_id=job_id,
-                                     amount=1, expires_at=at + timedelta(minutes=15))
-        else:
-            command = ledger.Capture(command_id=f"capture:{job_id}", account_id=account_id, at=at, job_id=job_id,
-                                     amount=1)
+        command = workload.command_for(kind, account, job_id, at)
+        account_id = command.account_id
         state = records.decision_state(account_id, command.command_id, job_id, table.get)
         events, after = ledger.apply_command(state, command)
         table.update(records.records_after(after, events) if events else ())

@@ -119,13 +119,8 @@ def in_process(plan, accounts: int) -> None:
     timings = []
     started = time.perf_counter()
     for kind, account, job_id in plan:
-        account_id = f"acct{account}"
-        if kind == "reserve":
-            command = ledger.Reserve(command_id=f"reserve:{job_id}", account_id=account_id, at=at, job_id=job_id,
-                                     amount=1, expires_at=at + timedelta(minutes=15))
-        else:
-            command = ledger.Capture(command_id=f"capture:{job_id}", account_id=account_id, at=at, job_id=job_id,
-                                     amount=1)
+        command = workload.command_for(kind, account, job_id, at)
+        account_id = command.account_id
         t0 = time.perf_counter()
         state = records.decision_state(account_id, command.command_id, job_id, table.get)
         events, after = ledger.apply_command(state, command)

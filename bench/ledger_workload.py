@@ -18,3 +18,16 @@ def steps(jobs: int, accounts: int, in_flight: int = 50, redeliver_every: int = 
         if n >= in_flight:
             plan.append(("capture", (n - in_flight) % accounts, f"job-{n - in_flight}"))
     return plan
+
+
+def command_for(kind: str, account: int, job_id: str, at):
+    """The ledger command of one workload step: a 1-credit Reserve or its Capture."""
+    from datetime import timedelta
+
+    import ledger
+
+    account_id = f"acct{account}"
+    if kind == "reserve":
+        return ledger.Reserve(command_id=f"reserve:{job_id}", account_id=account_id, at=at, job_id=job_id,
+                              amount=1, expires_at=at + timedelta(minutes=15))
+    return ledger.Capture(command_id=f"capture:{job_id}", account_id=account_id, at=at, job_id=job_id, amount=1)

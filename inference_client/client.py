@@ -175,6 +175,19 @@ def _scalar_bytes(array: np.ndarray) -> bytes:
 MAX_BACKOFF_S = 2.0
 
 
+def _checked_speech_request(text, voice, speed) -> float:
+    """Refuse a malformed synthesis request before it travels; returns ``speed`` as a float."""
+    if not isinstance(text, str) or not isinstance(voice, str):
+        raise InferenceError("text and voice must be strings", code="invalid_request")
+    try:
+        speed_value = float(speed)
+    except (TypeError, ValueError):
+        raise InferenceError(f"speed must be a number, got {speed!r}", code="invalid_request") from None
+    if not math.isfinite(speed_value):
+        raise InferenceError(f"speed must be a finite number, got {speed!r}", code="invalid_speed")
+    return speed_value
+
+
 class InferenceClient:
     """Async client for the models; create one per process (it holds one gRPC channel) and ``close()`` it."""
 
@@ -205,14 +218,7 @@ class InferenceClient:
 
     async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Audio:
         """Speak ``text`` with the system ``voice`` at ``speed`` (1.0 normal; tempo only, pitch kept)."""
-        if not isinstance(text, str) or not isinstance(voice, str):
-            raise InferenceError("text and voice must be strings", code="invalid_request")
-        try:
-            speed_value = float(speed)
-        except (TypeError, ValueError):
-            raise InferenceError(f"speed must be a number, got {speed!r}", code="invalid_request") from None
-        if not math.isfinite(speed_value):
-            raise InferenceError(f"speed must be a finite number, got {speed!r}", code="invalid_speed")
+        speed_value = _checked_speech_request(text, voice, speed)
         result = await self._infer(
             SYNTHESIZE_MODEL,
             [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
@@ -294,14 +300,7 @@ class InferenceClient:
         :meth:`synthesize`."""
         if not profile and not duration_s:
             return await self.synthesize(text, voice, speed)
-        if not isinstance(text, str) or not isinstance(voice, str):
-            raise InferenceError("text and voice must be strings", code="invalid_request")
-        try:
-            speed_value = float(speed)
-        except (TypeError, ValueError):
-            raise InferenceError(f"speed must be a number, got {speed!r}", code="invalid_request") from None
-        if not math.isfinite(speed_value):
-            raise InferenceError(f"speed must be a finite number, got {speed!r}", code="invalid_speed")
+        speed_value = _checked_speech_request(text, voice, speed)
         if not profile:
             profile_json = ""
         elif isinstance(profile, dict):
