@@ -1,11 +1,14 @@
 """S3 object storage through boto3: uploads, downloads and presigned URLs under per-account keys."""
 from __future__ import annotations
 
+from typing import IO
+
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from service_config import Settings
+from service_layer.ports import Unavailable
 
 
 class BlobStore:
@@ -56,7 +59,24 @@ def speech_key(account_id: str, speech_id: str, fmt: str) -> str:
     return f"speeches/{account_id}/{speech_id}.{fmt}"
 
 
-def voice_reference_key(account_id: str, voice_id: str, extension: str) -> str:
-    """Where a voice's uploaded reference recording lives: voices/<account>/<voice>/reference.<ext>."""
-    return f"voices/{account_id}/{voice_id}/reference.{extension}"
+class GuardedBlobs:
+    """The service layer's ``Blobs`` port: a :class:`BlobStore` whose S3 failures raise ``Unavailable``."""
+
+    def __init__(self, store: BlobStore):
+        self._store = store
+
+    def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
+        try:
+            self._store.put_file(key, fileobj, content_type)
+        except (BotoCoreError, ClientError) as exc:
+            raise Unavailable(f"S3 refused {key}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self._store.delete(key)
+        except (BotoCoreError, ClientError) as exc:
+            raise Unavailable(f"S3 could not delete {key}: {exc}") from exc
+
+    def presigned_url(self, key: str) -> str:
+        return self._store.presigned_url(key)  # signed locally: no request to S3
 

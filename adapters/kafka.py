@@ -11,11 +11,12 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from schemas import events as ev
 from service_config import Settings
+from service_layer.ports import Unavailable
 
 log = logging.getLogger(__name__)
 
 
-class BusUnavailable(RuntimeError):
+class BusUnavailable(Unavailable):
     """Kafka did not accept a message in time; the caller should answer 503 and the client retry."""
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from schemas import jobs
 from service_config import Settings
+
+# Any MongoDB failure, for callers that answer "unavailable" without importing pymongo.
+DatabaseError = PyMongoError
 
 
 def connect(settings: Settings) -> Database:
@@ -21,6 +24,11 @@ def connect(settings: Settings) -> Database:
         settings.mongo_uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
     )
     return client[settings.mongo_db]
+
+
+def ping(db: Database) -> None:
+    """Raises a PyMongoError unless the server answers."""
+    db.command("ping")
 
 
 def ensure_indexes(db: Database) -> None:
@@ -67,8 +75,37 @@ def find_usable_voice(db: Database, account_id: str, voice_id: str) -> Mapping[s
     whose clone was refused for lack of credits (status REJECTED) never existed for the caller."""
     return db.voices.find_one(
         {"_id": voice_id, "$or": [{"accountId": account_id}, {"type": "SYSTEM", "isPublic": True}],
-         "status": {"$ne": jobs.VOICE_REJECTED}}
+         "status": {"$nin": HIDDEN_VOICE_STATUSES}}
     )
+
+
+# A deleted voice leaves a tombstone (no metadata, no profile) in this state: the job state machine allows no
+# transition out of it, so a clone job still in flight cannot bring the voice back.
+VOICE_DELETED = "DELETED"
+HIDDEN_VOICE_STATUSES = [jobs.VOICE_REJECTED, VOICE_DELETED]
+
+
+def find_own_voice(db: Database, account_id: str, voice_id: str) -> Mapping[str, Any] | None:
+    """One of the account's own (USER) voices, unless refused or deleted."""
+    return db.voices.find_one({"_id": voice_id, "accountId": account_id, "type": "USER",
+                               "status": {"$nin": HIDDEN_VOICE_STATUSES}}, {"usedByJobs": 0})
+
+
+def update_own_voice(db: Database, account_id: str, voice_id: str,
+                     fields: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Set metadata fields on one of the account's own voices; the updated voice, or None if it has none such."""
+    return db.voices.find_one_and_update(
+        {"_id": voice_id, "accountId": account_id, "type": "USER", "status": {"$nin": HIDDEN_VOICE_STATUSES}},
+        {"$set": dict(fields)}, projection={"usedByJobs": 0}, return_document=ReturnDocument.AFTER)
+
+
+def delete_own_voice(db: Database, account_id: str, voice_id: str, now: datetime) -> bool:
+    """Replace one of the account's own voices by its tombstone; False if it has none such."""
+    result = db.voices.replace_one(
+        {"_id": voice_id, "accountId": account_id, "type": "USER", "status": {"$nin": HIDDEN_VOICE_STATUSES}},
+        {"accountId": account_id, "type": "USER", "state": VOICE_DELETED, "status": VOICE_DELETED,
+         "deletedAt": now, "updatedAt": now})
+    return result.modified_count == 1
 
 
 # --- speeches (job views) ----------------------------------------------------------------------------------------
@@ -139,11 +176,18 @@ def count_active_api_keys(db: Database, account_id: str) -> int:
     return db.api_keys.count_documents({"accountId": account_id, "revokedAt": None})
 
 
-def revoke_api_key(db: Database, account_id: str, key_id: str, now: datetime) -> bool:
-    """Revoke one of the account's own keys; False if it has no such active key."""
-    result = db.api_keys.update_one({"_id": key_id, "accountId": account_id, "revokedAt": None},
-                                    {"$set": {"revokedAt": now}})
+def revoke_api_key(db: Database, account_id: str | None, key_id: str, now: datetime) -> bool:
+    """Revoke one of the account's own keys (``account_id`` None: any account's, for the operator); False if
+    there is no such active key."""
+    query: dict[str, Any] = {"_id": key_id, "revokedAt": None}
+    if account_id is not None:
+        query["accountId"] = account_id
+    result = db.api_keys.update_one(query, {"$set": {"revokedAt": now}})
     return result.modified_count == 1
+
+
+def find_api_key(db: Database, key_id: str) -> Mapping[str, Any] | None:
+    return db.api_keys.find_one({"_id": key_id}, {"keyHash": 0})
 
 
 # --- ledger: usage history and audit ------------------------------------------------------------------------------
@@ -165,6 +209,10 @@ def find_ledger_entries(db: Database, account_id: str, before_sequence: int | No
     if before_sequence is not None:
         query["sequence"] = {"$lt": before_sequence}
     return list(db.ledger_entries.find(query).sort("sequence", DESCENDING).limit(limit))
+
+
+def find_ledger_entry_by_command(db: Database, account_id: str, command_id: str) -> Mapping[str, Any] | None:
+    return db.ledger_entries.find_one({"accountId": account_id, "commandId": command_id})
 
 
 def ledger_entry_counts(db: Database, account_id: str | None = None) -> dict[str, int]:
@@ -263,3 +311,74 @@ def stream_progress(db: Database, consumer: str, partition: int) -> int | None:
 
 def save_stream_progress(db: Database, consumer: str, partition: int, offset: int) -> None:
     db.stream_progress.update_one({"_id": f"{consumer}:{partition}"}, {"$max": {"offset": offset}}, upsert=True)
+
+
+class MongoStore:
+    """The service layer's ``Store`` port over one database: each method is the module function of its name."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def find_account(self, account_id: str) -> Mapping[str, Any] | None:
+        return find_account(self.db, account_id)
+
+    def upsert_account(self, account_id: str, name: str, now: datetime) -> None:
+        upsert_account(self.db, account_id, name, now)
+
+    def insert_api_key(self, key_id: str, account_id: str, key_hash: str, prefix: str, now: datetime,
+                       name: str | None = None) -> None:
+        insert_api_key(self.db, key_id, account_id, key_hash, prefix, now, name)
+
+    def find_active_key(self, key_hash: str) -> Mapping[str, Any] | None:
+        return find_active_key(self.db, key_hash)
+
+    def find_api_key(self, key_id: str) -> Mapping[str, Any] | None:
+        return find_api_key(self.db, key_id)
+
+    def list_api_keys(self, account_id: str) -> list[dict[str, Any]]:
+        return list_api_keys(self.db, account_id)
+
+    def count_active_api_keys(self, account_id: str) -> int:
+        return count_active_api_keys(self.db, account_id)
+
+    def revoke_api_key(self, account_id: str | None, key_id: str, now: datetime) -> bool:
+        return revoke_api_key(self.db, account_id, key_id, now)
+
+    def find_usable_voice(self, account_id: str, voice_id: str) -> Mapping[str, Any] | None:
+        return find_usable_voice(self.db, account_id, voice_id)
+
+    def find_own_voice(self, account_id: str, voice_id: str) -> Mapping[str, Any] | None:
+        return find_own_voice(self.db, account_id, voice_id)
+
+    def list_voices(self, account_id: str, *, status: str | None, voice_type: str | None, sort_by: str,
+                    descending: bool, skip: int, limit: int) -> tuple[list[Mapping[str, Any]], int]:
+        return list_voices(self.db, account_id, status=status, voice_type=voice_type, sort_by=sort_by,
+                           descending=descending, skip=skip, limit=limit)
+
+    def apply_voice_transition(self, voice_id: str, target_state: str, fields: Mapping[str, Any],
+                               insert_fields: Mapping[str, Any]) -> bool:
+        return apply_voice_transition(self.db, voice_id, target_state, fields, insert_fields)
+
+    def update_own_voice(self, account_id: str, voice_id: str,
+                         fields: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        return update_own_voice(self.db, account_id, voice_id, fields)
+
+    def delete_own_voice(self, account_id: str, voice_id: str, now: datetime) -> bool:
+        return delete_own_voice(self.db, account_id, voice_id, now)
+
+    def apply_job_transition(self, job_id: str, target_state: str, fields: Mapping[str, Any],
+                             insert_fields: Mapping[str, Any]) -> bool:
+        return apply_job_transition(self.db, job_id, target_state, fields, insert_fields)
+
+    def find_speech(self, account_id: str, speech_id: str) -> Mapping[str, Any] | None:
+        return find_speech(self.db, account_id, speech_id)
+
+    def find_credit_view(self, account_id: str) -> Mapping[str, Any] | None:
+        return find_credit_view(self.db, account_id)
+
+    def find_ledger_entries(self, account_id: str, before_sequence: int | None,
+                            limit: int) -> list[dict[str, Any]]:
+        return find_ledger_entries(self.db, account_id, before_sequence, limit)
+
+    def find_ledger_entry_by_command(self, account_id: str, command_id: str) -> Mapping[str, Any] | None:
+        return find_ledger_entry_by_command(self.db, account_id, command_id)

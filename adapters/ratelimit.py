@@ -5,6 +5,10 @@ import time
 from dataclasses import dataclass
 
 import redis
+from redis.exceptions import RedisError
+
+# Any Redis failure, for callers that answer "unavailable" without importing redis.
+LimiterError = RedisError
 
 
 @dataclass(frozen=True)

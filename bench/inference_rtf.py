@@ -67,7 +67,7 @@ class Run:
 
     @property
     def rtf(self) -> list[float]:
-        return [lat / max(audio, 1e-9) for lat, audio in zip(self.latencies, self.audio_s)]
+        return [lat / max(audio, 1e-9) for lat, audio in zip(self.latencies, self.audio_s, strict=True)]
 
     def rtf_row(self) -> str:
         rtf = self.rtf
@@ -201,7 +201,7 @@ async def make_clips(url: str, timeout_s: float) -> list[Audio]:
     """Speech of 1.5-6 s from the four system voices (the batching section's inputs)."""
     async with InferenceClient(url, timeout_s=timeout_s) as client:
         return [await client.synthesize(text, voice)
-                for text, voice in zip(SENTENCES[:4], ["slt", "awb", "rms", "kal16"])]
+                for text, voice in zip(SENTENCES[:4], ["slt", "awb", "rms", "kal16"], strict=True)]
 
 
 def batching_section(clips_url: str | None, requests: int, concurrencies: list[int], models: list[str],

@@ -29,18 +29,15 @@ from ledger import records
 from ledger.audit import LedgerAudit
 from schemas import events as ev
 from service_config import load
+from streams.ledger_logic import ledger_records
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _envelope(state: ledger.AccountState | None, event: ledger.Event) -> tuple[ledger.AccountState, bytes]:
-    """What streams/ledger_agent.ledger_envelopes writes for one event (kept in step by the audit's own checks)."""
-    state = ledger.evolve(state, event)
-    balance = {**ledger.to_view(state), "reserved": state.reserved_total, "sequence": event.sequence}
-    body = ev.Event(type(event).__name__,
-                    {"accountId": event.account_id, "ledgerEvent": ledger.to_dict(event), "balanceAfter": balance},
-                    id=event.event_id, occurred_at=ev.iso_millis(event.at), correlation_id=getattr(event, "job_id", None))
-    return state, body.encode()
+    """What the ledger agent writes for one event (streams/ledger_logic.ledger_records)."""
+    [record] = ledger_records(state, [event])
+    return ledger.evolve(state, event), record.envelope().encode()
 
 
 def generate(path: Path, events_wanted: int, accounts: int, seed: int = 7) -> int:

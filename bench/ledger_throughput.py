@@ -31,8 +31,10 @@ import ledger
 from bench import ledger_workload as workload
 from bench.stats import summary
 from ledger import records
-from schemas import events as ev
+from schemas import events as ev, messages
 from service_config import REPO_ROOT, load
+
+REPLY_NAMES = (messages.JobAccepted.WIRE_NAME, messages.JobRejected.WIRE_NAME)
 
 WORKER = ("import sys; from adapters import kafka; from streams.app import app, settings; "
           "import streams.ledger_agent; kafka.ensure_topics(settings); "
@@ -51,7 +53,8 @@ class Replies:
 
     def __init__(self, settings):
         self.topic = settings.topic(ev.TOPIC_JOBS)
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                                  "group.id": f"bench-{uuid.uuid4().hex}",
                                   "enable.auto.commit": False, "fetch.wait.max.ms": 5})
         meta = self.consumer.list_topics(self.topic, timeout=10)
         ends = []
@@ -78,9 +81,9 @@ class Replies:
             if msg is not None and not msg.error():
                 reply = ev.decode(msg.value())
                 job_id = reply.payload.get("jobId")
-                if reply.name in (ev.JOB_ACCEPTED, ev.JOB_REJECTED) and job_id not in self.arrived:
+                if reply.name in REPLY_NAMES and job_id not in self.arrived:
                     self.arrived[job_id] = time.perf_counter()
-                    self.rejected += reply.name == ev.JOB_REJECTED
+                    self.rejected += reply.name == messages.JobRejected.WIRE_NAME
 
     def wait(self, job_ids, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -97,15 +100,17 @@ class Replies:
         self.consumer.close()
 
 
+def _job(account_id: str, job_id: str) -> messages.OtherJob:
+    """A job no stage runs: the benchmark measures the ledger alone."""
+    return messages.OtherJob(kind="bench", job_id=job_id, account_id=account_id, credits_used=1)
+
+
 def _reserve(account_id: str, job_id: str) -> bytes:
-    job = {"kind": "bench", "jobId": job_id, "accountId": account_id, "creditsUsed": 1}
-    return ev.Event(ev.RESERVE_FOR_JOB, {"commandId": f"reserve:{job_id}", "accountId": account_id, "jobId": job_id,
-                                         "amount": 1, "job": job}, correlation_id=job_id).encode()
+    return messages.ReserveCreditsForJob.for_job(_job(account_id, job_id)).envelope().encode()
 
 
 def _capture(account_id: str, job_id: str) -> bytes:
-    return ev.Event(ev.CAPTURE_FOR_JOB, {"commandId": f"capture:{job_id}", "accountId": account_id, "jobId": job_id,
-                                         "amount": 1}, correlation_id=job_id).encode()
+    return messages.CaptureJobCredits.for_job(_job(account_id, job_id)).envelope().encode()
 
 
 def in_process(plan, accounts: int) -> None:
@@ -166,10 +171,10 @@ def main() -> None:
         for account_id in account_ids:
             open_command = ledger.OpenAccount(command_id=f"open:{account_id}", account_id=account_id, at=at,
                                               monthly_allowance=ALLOWANCE, reset_at=at + timedelta(days=30))
-            body = ev.Event(ev.LEDGER_COMMAND, {"accountId": account_id, "command": ledger.to_dict(open_command)})
+            body = messages.LedgerCommand.of(open_command).envelope()
             producer.produce(requests_topic, key=account_id.encode(), value=body.encode())
         warmup = [f"warm-{a}" for a in account_ids]
-        for account_id, job_id in zip(account_ids, warmup):
+        for account_id, job_id in zip(account_ids, warmup, strict=True):
             producer.produce(requests_topic, key=account_id.encode(), value=_reserve(account_id, job_id))
         producer.flush(10)
         replies.wait(warmup, 120)  # the worker has joined, recovered and decided for every account

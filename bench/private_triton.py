@@ -41,7 +41,7 @@ def free_port() -> int:
 def _stack_context(http: int, grpc: int, metrics: int):
     """The stack's Context with our ports; installs/links Triton first if the stack never did (idempotent)."""
     from stack import triton
-    from stack.services import Context
+    from stack.base import Context
 
     settings = dataclasses.replace(load(), triton_http_port=http, triton_grpc_port=grpc,
                                    triton_metrics_port=metrics, triton_grpc_url=f"127.0.0.1:{grpc}")

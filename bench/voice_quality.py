@@ -33,13 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "triton_models" / "voicekit"))
-
-from bench import dnsmos, voice_speakers  # noqa: E402
-from voicekit import enrolment, speaker_encoder, voiceclone  # noqa: E402
-from voicekit import profile as voice_profile  # noqa: E402
-from voicekit.pcm import join_segments, write_wav  # noqa: E402
-from voicekit.tts import Synthesizer  # noqa: E402
+from bench import dnsmos, voice_speakers
+from voicekit import enrolment, speaker_encoder, voiceclone
+from voicekit import profile as voice_profile
+from voicekit.pcm import join_segments, write_wav
+from voicekit.tts import Synthesizer
 
 RATE = 16000
 CONDITIONS = ("own", "base", "clone")

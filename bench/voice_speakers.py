@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "triton_models" / "voicekit"))
-
-from voicekit import psola  # noqa: E402
-from voicekit.flite import Flite  # noqa: E402
-from voicekit.pcm import join_segments, read_wav  # noqa: E402
+from voicekit import psola
+from voicekit.flite import Flite
+from voicekit.pcm import join_segments, read_wav
 
 RATE = 16000
 

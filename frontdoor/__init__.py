@@ -9,9 +9,10 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
 import schemas
+from adapters import mongo
 from service_config import Settings, load
 
-from . import auth, credits, errors, keys, ratelimits, tts, usage, voices
+from . import auth, credits, errors, keys, ratelimits, tts, usage, v1, voices
 from .context import Services, services
 
 API_DESCRIPTION = """Voice cloning and text-to-speech API.
@@ -50,13 +51,14 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     if connect:
         app.extensions["voiceforge"] = Services.connect(settings)
     ratelimits.register(app)  # before auth: failed key guesses are rate limited too
-    auth.register(app, lambda: services().db)
+    auth.register(app, lambda: services().ports)
     api.register_blueprint(tts.blp)
     api.register_blueprint(voices.clone_blp)
     api.register_blueprint(voices.voices_blp)
     api.register_blueprint(credits.blp)
     api.register_blueprint(keys.blp)
     api.register_blueprint(usage.blp)
+    v1.register(app, api)  # the second surface (seed 004), its API reference and sandbox pages
 
     @app.get("/api/docs/assets/<path:filename>")
     def docs_assets(filename):
@@ -79,7 +81,7 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     @app.get("/readyz")
     def readyz():
         svc = services()
-        svc.db.command("ping")
+        mongo.ping(svc.db)
         svc.limiter.ping()
         return jsonify({"status": "ready"})
 

@@ -19,19 +19,21 @@ import argparse
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
-import ledger
-from adapters import kafka, mongo
+from adapters import kafka, mongo, wiring
+from adapters.mongo import Database
 from ledger.audit import LedgerAudit, format_report
-from ledger.billing_period import add_months
-from schemas import events as ev, ids, voices
+from schemas import events as ev
+from schemas import voices
 from service_config import Settings, load
-
-from .auth import generate_key, hash_key
+from service_layer import accounts, keys
+from service_layer import credits as credit_service
+from service_layer.credits import GrantOutcome  # noqa: F401 (re-exported: grant's result)
+from service_layer.errors import DomainError
 
 DEMO_ACCOUNT_ID = "acct_demo"
 
@@ -43,25 +45,7 @@ class IssuedAccount:
     api_key: str
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _first_of_next_month(now: datetime) -> datetime:
-    return add_months(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), 1)
-
-
-def _publish_ledger_command(settings: Settings, command) -> None:
-    publisher = kafka.EventPublisher(settings)
-    try:
-        event = ev.Event(ev.LEDGER_COMMAND, {"accountId": command.account_id,
-                                             "command": ledger.to_dict(command)})
-        publisher.publish(ev.TOPIC_REQUESTS, command.account_id, event)
-    finally:
-        publisher.close()
-
-
-def prepare(settings: Settings):
+def prepare(settings: Settings) -> Database:
     """Topics, indexes and the public system voices: everything an empty deployment needs."""
     kafka.ensure_topics(settings)
     db = mongo.connect(settings)
@@ -71,87 +55,56 @@ def prepare(settings: Settings):
     return db
 
 
-def issue_key(db, account_id: str, key: str | None = None, name: str | None = None) -> tuple[str, str]:
+def issue_key(db: Database, account_id: str, key: str | None = None, name: str | None = None) -> tuple[str, str]:
     """Store a new key's hash; returns (key id, the key itself — shown once, never stored)."""
-    key = key or generate_key()
-    key_id = ids.new_id("key_", 16)
-    mongo.insert_api_key(db, key_id, account_id, hash_key(key), key[:8], _now(), name)
-    return key_id, key
+    with wiring.operator_ports(load(), db) as ports:
+        issued = keys.issue_key(ports, account_id, secret=key, name=name)
+    return issued.key_id, issued.secret
 
 
-def open_account(settings: Settings, db, account_id: str, name: str, monthly_credits: int,
+def open_account(settings: Settings, db: Database, account_id: str, name: str, monthly_credits: int,
                  first_reset_at: datetime | None = None) -> None:
-    """Record the account and open it in the ledger; its allowance resets monthly from ``first_reset_at``
-    (default: the first of next month, 00:00 UTC)."""
-    now = _now()
-    mongo.upsert_account(db, account_id, name, now)
-    _publish_ledger_command(settings, ledger.OpenAccount(
-        command_id=f"open:{account_id}", account_id=account_id, at=now, monthly_allowance=monthly_credits,
-        reset_at=first_reset_at or _first_of_next_month(now)))
+    """Record the account and open it in the ledger (see ``service_layer.accounts.open_account``)."""
+    with wiring.operator_ports(settings, db) as ports:
+        accounts.open_account(ports, account_id, name, monthly_credits, first_reset_at)
 
 
 def create_account_with_key(name: str, credits: int, settings: Settings | None = None,
                             first_reset_at: datetime | None = None) -> IssuedAccount:
     settings = settings or load()
-    db = prepare(settings)
-    account_id = ids.new_id("acct_", 16)
-    open_account(settings, db, account_id, name, credits, first_reset_at)
-    key_id, key = issue_key(db, account_id)
-    return IssuedAccount(account_id, key_id, key)
+    with wiring.operator_ports(settings, prepare(settings)) as ports:
+        created = accounts.create_account(ports, name, credits, first_reset_at)
+    return IssuedAccount(created.account_id, created.key.key_id, created.key.secret)
 
 
 def seed_demo(credits: int | None = None, key_file: Path | None = None,
               settings: Settings | None = None) -> IssuedAccount:
     """Idempotent: the demo account is opened once; its key is reused from ``key_file`` when still valid."""
     settings = settings or load()
-    db = prepare(settings)
-    open_account(settings, db, DEMO_ACCOUNT_ID, "Demo account",
-                 settings.demo_credits if credits is None else credits)
-    key = os.environ.get("DEMO_API_KEY") or (key_file.read_text().strip() if key_file and key_file.exists() else None)
-    if key:
-        record = mongo.find_active_key(db, hash_key(key))
-        if record is not None and record["accountId"] == DEMO_ACCOUNT_ID:
-            return IssuedAccount(DEMO_ACCOUNT_ID, record["_id"], key)
-    key_id, key = issue_key(db, DEMO_ACCOUNT_ID, key)
+    with wiring.operator_ports(settings, prepare(settings)) as ports:
+        accounts.open_account(ports, DEMO_ACCOUNT_ID, "Demo account",
+                              settings.demo_credits if credits is None else credits)
+        key = os.environ.get("DEMO_API_KEY") or (
+            key_file.read_text().strip() if key_file and key_file.exists() else None)
+        if key:
+            record = keys.active_key(ports, key)
+            if record is not None and record["accountId"] == DEMO_ACCOUNT_ID:
+                return IssuedAccount(DEMO_ACCOUNT_ID, record["_id"], key)
+        issued = keys.issue_key(ports, DEMO_ACCOUNT_ID, secret=key)
     if key_file is not None:
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(key + "\n")
+        key_file.write_text(issued.secret + "\n")
         key_file.chmod(0o600)
-    return IssuedAccount(DEMO_ACCOUNT_ID, key_id, key)
-
-
-class AdminError(Exception):
-    """An operator command that cannot be carried out (unknown account, bad amount)."""
-
-
-@dataclass(frozen=True)
-class GrantOutcome:
-    command_id: str
-    entry: dict | None  # the grant's usage-history entry once the ledger decided it; None if not seen in time
+    return IssuedAccount(DEMO_ACCOUNT_ID, issued.key_id, issued.secret)
 
 
 def grant(account_id: str, amount: int, kind: str, reason: str, settings: Settings | None = None, *,
           idempotency_key: str | None = None, wait_s: float = 0.0) -> GrantOutcome:
-    """Publish a grant to the ledger; with ``wait_s``, wait that long for its decision to show in the history.
-
-    The same ``idempotency_key`` grants once however often it is sent (the ledger knows its command id)."""
-    settings = settings or load()
-    if type(amount) is not int or amount < 1:
-        raise AdminError(f"amount must be a whole number of credits >= 1, got {amount!r}")
-    if kind not in ("regular", "permanent"):
-        raise AdminError(f"kind must be regular or permanent, got {kind!r}")
-    db = mongo.connect(settings)
-    if mongo.find_account(db, account_id) is None:
-        raise AdminError(f"no such account: {account_id}")
-    command_id = f"grant:{idempotency_key}" if idempotency_key else ids.new_id("grant_")
-    _publish_ledger_command(settings, ledger.GrantCredits(
-        command_id=command_id, account_id=account_id, at=_now(), amount=amount, kind=kind, reason=reason))
-    deadline = time.monotonic() + wait_s
-    while True:
-        entry = db.ledger_entries.find_one({"accountId": account_id, "commandId": command_id})
-        if entry is not None or time.monotonic() >= deadline:
-            return GrantOutcome(command_id, entry)
-        time.sleep(0.2)
+    """Publish a grant to the ledger and wait up to ``wait_s`` for its decision (``service_layer.credits.grant``;
+    raises its DomainErrors)."""
+    with wiring.operator_ports(settings or load()) as ports:
+        return credit_service.grant(ports, account_id, amount, kind, reason, idempotency_key=idempotency_key,
+                                    wait_s=wait_s)
 
 
 def run_audit(settings: Settings | None = None, account_id: str | None = None,
@@ -188,12 +141,95 @@ def audit_json(audit: LedgerAudit) -> dict:
 
 
 def revoke_key(key_id: str, settings: Settings | None = None) -> bool:
-    db = mongo.connect(settings or load())
-    return db.api_keys.update_one({"_id": key_id, "revokedAt": None}, {"$set": {"revokedAt": _now()}}).modified_count == 1
+    with wiring.operator_ports(settings or load()) as ports:
+        try:
+            keys.revoke_key(ports, key_id)
+        except DomainError:
+            return False
+    return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m frontdoor.admin", description=__doc__.splitlines()[0])
+# --- the command line: one function per subcommand -------------------------------------------------------------------
+
+def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    issued = seed_demo(key_file=settings.stack_dir / "demo-api-key", settings=settings)
+    print(f"API:          http://127.0.0.1:{settings.frontdoor_port}/api/v1")
+    print(f"OpenAPI:      http://127.0.0.1:{settings.frontdoor_port}/api/openapi.json")
+    print(f"Demo account: {issued.account_id}")
+    print(f"Demo API key: {issued.api_key}")
+    print(f'Try:          curl -H "Authorization: Bearer {issued.api_key}" '
+          f"http://127.0.0.1:{settings.frontdoor_port}/api/v1/credits")
+    return 0
+
+
+def _create_account(args: argparse.Namespace, settings: Settings) -> int:
+    issued = create_account_with_key(args.name, args.credits, settings)
+    print(f"account_id={issued.account_id}\nkey_id={issued.key_id}\napi_key={issued.api_key}")
+    return 0
+
+
+def _issue_key(args: argparse.Namespace, settings: Settings) -> int:
+    with wiring.operator_ports(settings) as ports:
+        keys.require_account(ports, args.account_id)
+        issued = keys.issue_key(ports, args.account_id)
+    print(f"key_id={issued.key_id}\napi_key={issued.secret}")
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
+    if not revoke_key(args.key_id, settings):
+        print(f"no active key with id {args.key_id}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def _list_keys(args: argparse.Namespace, settings: Settings) -> int:
+    with wiring.operator_ports(settings) as ports:
+        keys.require_account(ports, args.account_id)
+        found = keys.list_keys(ports, args.account_id)
+    print(f"{'key_id':<22} {'prefix':<10} {'created':<25} {'status':<33} name")
+    for doc in found:
+        status = f"revoked {ev.iso_millis(doc['revokedAt'])}" if doc.get("revokedAt") else "active"
+        print(f"{doc['_id']:<22} {doc.get('prefix') or '':<10} {ev.iso_millis(doc['createdAt']):<25} "
+              f"{status:<33} {doc.get('name') or ''}".rstrip())
+    print(f"{len(found)} key(s), {sum(1 for d in found if not d.get('revokedAt'))} active")
+    return 0
+
+
+def _grant(args: argparse.Namespace, settings: Settings) -> int:
+    outcome = grant(args.account_id, args.amount, args.kind, args.reason, settings,
+                    idempotency_key=args.idempotency_key, wait_s=args.wait)
+    if outcome.entry is None:
+        print(f"grant of {args.amount} {args.kind} credits to {args.account_id} published as command "
+              f"{outcome.command_id}; not decided within {args.wait:g}s (is a worker running?). It stays "
+              "queued and will be applied once; do not send it again without --idempotency-key.")
+        return 2
+    entry, balance = outcome.entry, outcome.entry["balanceAfter"]
+    print(f"granted {entry['amount']} {entry['creditKind']} credits to {args.account_id} "
+          f"(command {outcome.command_id}, ledger event #{entry['sequence']}, reason {entry['reason']!r})")
+    print(f"balance now: {balance['credits']} credits (regular {balance['regular']}, permanent "
+          f"{balance['permanent']}, reserved {balance['reserved']})")
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    audit = run_audit(settings, args.account, history=args.history or args.account is not None)
+    if args.json:
+        print(json.dumps(audit_json(audit), indent=2, default=str))
+    else:
+        print("\n".join(format_report(audit)))
+    return 0 if audit.clean else 1
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "seed-demo": _seed_demo, "create-account": _create_account, "issue-key": _issue_key,
+    "revoke-key": _revoke_key, "list-keys": _list_keys, "grant": _grant, "audit": _audit,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m frontdoor.admin", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("seed-demo", help="create the demo account, its API key and credits; print them")
     p = sub.add_parser("create-account", help="create an account with an API key (shown once)")
@@ -217,70 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--account", help="audit one account (and print its history)")
     p.add_argument("--history", action="store_true", help="print every audited account's history")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    args = parser.parse_args(argv)
-    settings = load()
+    return parser
 
-    if args.cmd == "seed-demo":
-        issued = seed_demo(key_file=settings.stack_dir / "demo-api-key", settings=settings)
-        print(f"API:          http://127.0.0.1:{settings.frontdoor_port}/api/v1")
-        print(f"OpenAPI:      http://127.0.0.1:{settings.frontdoor_port}/api/openapi.json")
-        print(f"Demo account: {issued.account_id}")
-        print(f"Demo API key: {issued.api_key}")
-        print(f'Try:          curl -H "Authorization: Bearer {issued.api_key}" '
-              f"http://127.0.0.1:{settings.frontdoor_port}/api/v1/credits")
-    elif args.cmd == "create-account":
-        issued = create_account_with_key(args.name, args.credits, settings)
-        print(f"account_id={issued.account_id}\nkey_id={issued.key_id}\napi_key={issued.api_key}")
-    elif args.cmd == "issue-key":
-        db = mongo.connect(settings)
-        if db.accounts.find_one({"_id": args.account_id}) is None:
-            print(f"no such account: {args.account_id}", file=sys.stderr)
-            return 1
-        key_id, key = issue_key(db, args.account_id)
-        print(f"key_id={key_id}\napi_key={key}")
-    elif args.cmd == "revoke-key":
-        if not revoke_key(args.key_id, settings):
-            print(f"no active key with id {args.key_id}", file=sys.stderr)
-            return 1
-        print(f"revoked {args.key_id}")
-    elif args.cmd == "list-keys":
-        db = mongo.connect(settings)
-        if mongo.find_account(db, args.account_id) is None:
-            print(f"no such account: {args.account_id}", file=sys.stderr)
-            return 1
-        keys = mongo.list_api_keys(db, args.account_id)
-        print(f"{'key_id':<22} {'prefix':<10} {'created':<25} {'status':<33} name")
-        for doc in keys:
-            status = f"revoked {ev.iso_millis(doc['revokedAt'])}" if doc.get("revokedAt") else "active"
-            print(f"{doc['_id']:<22} {doc.get('prefix') or '':<10} {ev.iso_millis(doc['createdAt']):<25} "
-                  f"{status:<33} {doc.get('name') or ''}".rstrip())
-        print(f"{len(keys)} key(s), {sum(1 for d in keys if not d.get('revokedAt'))} active")
-    elif args.cmd == "grant":
-        try:
-            outcome = grant(args.account_id, args.amount, args.kind, args.reason, settings,
-                            idempotency_key=args.idempotency_key, wait_s=args.wait)
-        except (AdminError, kafka.BusUnavailable) as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
-        if outcome.entry is None:
-            print(f"grant of {args.amount} {args.kind} credits to {args.account_id} published as command "
-                  f"{outcome.command_id}; not decided within {args.wait:g}s (is a worker running?). It stays "
-                  "queued and will be applied once; do not send it again without --idempotency-key.")
-            return 2
-        balance = outcome.entry["balanceAfter"]
-        print(f"granted {outcome.entry['amount']} {outcome.entry['creditKind']} credits to {args.account_id} "
-              f"(command {outcome.command_id}, ledger event #{outcome.entry['sequence']}, "
-              f"reason {outcome.entry['reason']!r})")
-        print(f"balance now: {balance['credits']} credits (regular {balance['regular']}, permanent "
-              f"{balance['permanent']}, reserved {balance['reserved']})")
-    elif args.cmd == "audit":
-        audit = run_audit(settings, args.account, history=args.history or args.account is not None)
-        if args.json:
-            print(json.dumps(audit_json(audit), indent=2, default=str))
-        else:
-            print("\n".join(format_report(audit)))
-        return 0 if audit.clean else 1
-    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.cmd](args, load())
+    except DomainError as exc:  # unknown account, bad amount, Kafka down: the operator reads why
+        print(exc.message, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,25 +1,16 @@
-"""API keys: random, shown once, stored as SHA-256 hashes, looked up per request."""
+"""API keys on requests: read the presented key, resolve its account once per request (401 otherwise)."""
 from __future__ import annotations
 
-import hashlib
-import secrets
+from collections.abc import Callable
 
-from flask import g, request
+from flask import Flask, g, request
 
-from adapters import mongo
+from service_layer import keys
+from service_layer.keys import KEY_PREFIX, generate_key, hash_key  # noqa: F401 (re-exported for callers)
+from service_layer.ports import Ports
 
-from .errors import ApiError, UNAUTHORIZED
-
-KEY_PREFIX = "vf_"
-
-
-def generate_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_key(key: str) -> str:
-    # Keys carry 256 random bits, so a fast hash is enough (no dictionary to attack).
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+from .context import ports as current_ports
+from .errors import UNAUTHORIZED, ApiError
 
 
 def presented_key() -> str | None:
@@ -29,28 +20,29 @@ def presented_key() -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-def authenticate(db) -> str:
-    """The calling account's id; raises 401 UNAUTHORIZED otherwise. Looked up once per request."""
+def authenticate(ports: Ports | None = None) -> str:
+    """The calling account's id; raises 401 UNAUTHORIZED otherwise. Looked up once per request (the
+    ``before_request`` hook of :func:`register` already did for every /api/v1 path)."""
     if g.get("account_id"):
-        return g.account_id
+        return str(g.account_id)
     key = presented_key()
     if not key:
         raise ApiError(401, UNAUTHORIZED, "Authentication required")
-    record = mongo.find_active_key(db, hash_key(key))
-    if record is None:
+    account_id = keys.account_for_key(ports or current_ports(), key)
+    if account_id is None:
         raise ApiError(401, UNAUTHORIZED, "Invalid API key")
-    g.account_id = record["accountId"]
-    return record["accountId"]
+    g.account_id = account_id
+    return account_id
 
 
-API_PREFIX = "/api/v1/"
+API_PREFIX = ("/api/v1/", "/v1/")  # both API surfaces: the same keys, accounts and credits
 
 
-def register(app, db_of) -> None:
+def register(app: Flask, ports_of: Callable[[], Ports]) -> None:
     """Authenticate every /api/v1 request before its body is parsed, so a caller without a valid key learns
     nothing but 401 (not which parameters would have been wrong)."""
 
     @app.before_request
-    def _authenticate():
+    def _authenticate() -> None:
         if request.path.startswith(API_PREFIX) and request.method != "OPTIONS":
-            authenticate(db_of())
+            authenticate(ports_of())

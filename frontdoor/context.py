@@ -1,19 +1,18 @@
 """The front door's connections to the outside world, made once per process and kept on the Flask app."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import current_app
-import logging
 
-from pymongo.database import Database
-from pymongo.errors import PyMongoError
-
-from adapters import kafka, mongo
+from adapters import kafka, mongo, wiring
 from adapters.blobstore import BlobStore
+from adapters.mongo import Database, DatabaseError
 from adapters.ratelimit import RateLimiter
-from schemas import events as ev
+from schemas import events as ev, messages as msg
 from service_config import Settings
+from service_layer.ports import Ports
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +25,7 @@ class Services:
     replies: kafka.ReplyListener
     blobs: BlobStore
     limiter: RateLimiter
+    ports: Ports  # what the service layer's use cases are given
 
     @classmethod
     def connect(cls, settings: Settings) -> "Services":
@@ -38,17 +38,20 @@ class Services:
         db = mongo.connect(settings)
         try:
             mongo.ensure_indexes(db)
-        except PyMongoError as exc:
+        except DatabaseError as exc:
             log.warning("could not ensure MongoDB indexes at start-up: %s", exc)
-        replies = kafka.ReplyListener(settings, ev.TOPIC_JOBS, frozenset({ev.JOB_ACCEPTED, ev.JOB_REJECTED}))
+        replies = kafka.ReplyListener(settings, ev.TOPIC_JOBS,
+                                      frozenset({msg.JobAccepted.WIRE_NAME, msg.JobRejected.WIRE_NAME}))
         replies.start()
+        publisher, blobs = kafka.EventPublisher(settings), BlobStore(settings)
         return cls(
             settings=settings,
             db=db,
-            publisher=kafka.EventPublisher(settings),
+            publisher=publisher,
             replies=replies,
-            blobs=BlobStore(settings),
+            blobs=blobs,
             limiter=RateLimiter(settings.redis_url, settings.rate_limit_per_minute),
+            ports=wiring.build_ports(settings, db, publisher, blobs, replies),
         )
 
     def close(self) -> None:
@@ -58,3 +61,7 @@ class Services:
 
 def services() -> Services:
     return current_app.extensions["voiceforge"]
+
+
+def ports() -> Ports:
+    return services().ports

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from .blueprint import Blueprint
 
-from adapters import mongo
 from schemas import api
+from service_layer import credits as credit_service
 
 from .auth import authenticate
-from .context import services
+from .blueprint import Blueprint
+from .context import ports
 
 blp = Blueprint("credits", __name__, url_prefix="/api/v1/credits", description="Credit balance")
 
@@ -19,9 +19,5 @@ class Credits(MethodView):
     @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
     def get(self):
         """Query the current credits balance for the authenticated user."""
-        svc = services()
-        account_id = authenticate(svc.db)
-        view = mongo.find_credit_view(svc.db, account_id)
-        if view is None:  # the ledger has not opened this account (yet)
-            return {"success": True, "credits": 0, "breakdown": {"regular": 0, "permanent": 0, "resetAt": None}}
-        return {"success": True, "credits": view["credits"], "breakdown": view["breakdown"]}
+        balance = credit_service.get_credits(ports(), authenticate())
+        return {"success": True, "credits": balance.credits, "breakdown": balance.breakdown}

@@ -5,9 +5,11 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
-from pymongo.errors import PyMongoError
-from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
+
+from adapters.mongo import DatabaseError
+from adapters.ratelimit import LimiterError
+from service_layer import errors as domain
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,23 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, NOT_FOUND, message)
 
 
+RETRY_AFTER = {"Retry-After": "5"}
+
+
 def unavailable(message: str) -> ApiError:
-    return ApiError(503, SERVICE_UNAVAILABLE, message, headers={"Retry-After": "5"})
+    return ApiError(503, SERVICE_UNAVAILABLE, message, headers=RETRY_AFTER)
+
+
+def from_domain(err: domain.DomainError) -> ApiError:
+    """The documented answer to a service-layer error; the one place domain errors become HTTP."""
+    if isinstance(err, domain.InsufficientCredits):
+        return ApiError(429, USAGE_LIMIT_EXCEEDED, err.message,
+                        {"credits": err.credits, "needCredits": err.need_credits})
+    if isinstance(err, domain.NotFound):
+        return not_found(err.message)
+    if isinstance(err, domain.ServiceUnavailable):
+        return unavailable(err.message)
+    return invalid(err.message)  # InvalidInput and any other refusal of the request as asked
 
 
 def _body(code: str, message: str, **extra: Any):
@@ -72,6 +89,10 @@ def register(app: Flask) -> None:
     def _api_error(err: ApiError):
         return _body(err.code, err.message, **err.extra), err.status, err.headers
 
+    @app.errorhandler(domain.DomainError)
+    def _domain_error(err: domain.DomainError):
+        return _api_error(from_domain(err))
+
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         status = err.code or 500
@@ -89,15 +110,15 @@ def register(app: Flask) -> None:
         code = _HTTP_CODES.get(status, INTERNAL_ERROR if status >= 500 else INVALID_PARAMETERS)
         return _body(code, err.description or err.name), status
 
-    @app.errorhandler(PyMongoError)
-    def _mongo_down(err: PyMongoError):
+    @app.errorhandler(DatabaseError)
+    def _mongo_down(err: DatabaseError):
         log.warning("MongoDB unavailable: %s", err)
-        return _body(SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly"), 503, {"Retry-After": "5"}
+        return _body(SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly"), 503, RETRY_AFTER
 
-    @app.errorhandler(RedisError)
-    def _redis_down(err: RedisError):
+    @app.errorhandler(LimiterError)
+    def _redis_down(err: LimiterError):
         log.warning("Redis unavailable: %s", err)
-        return _body(SERVICE_UNAVAILABLE, "The rate limiter is unavailable; retry shortly"), 503, {"Retry-After": "5"}
+        return _body(SERVICE_UNAVAILABLE, "The rate limiter is unavailable; retry shortly"), 503, RETRY_AFTER
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

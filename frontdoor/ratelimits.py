@@ -5,10 +5,10 @@ from flask import Flask, g, request
 
 from .auth import hash_key, presented_key
 from .context import services
-from .errors import ApiError, RATE_LIMITED
+from .errors import RATE_LIMITED, ApiError
 
 EXEMPT_PATHS = ("/healthz", "/readyz")
-EXEMPT_PREFIXES = ("/api/docs/assets/",)
+EXEMPT_PREFIXES = ("/api/docs/assets/", "/api/reference/assets/", "/sandbox/assets/")
 
 
 def _caller() -> str:

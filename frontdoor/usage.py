@@ -11,12 +11,13 @@ import binascii
 
 from flask.views import MethodView
 
-from adapters import mongo
-from schemas import api, events as ev
+from schemas import api
+from schemas import events as ev
+from service_layer import credits as credit_service
 
 from .auth import authenticate
 from .blueprint import Blueprint
-from .context import services
+from .context import ports
 from .errors import invalid
 
 blp = Blueprint("usage", __name__, url_prefix="/api/v1/credits",
@@ -63,11 +64,7 @@ class UsageHistory(MethodView):
 
         Each entry names its job (if any), its time and the balance right after it. Page with `nextCursor`.
         """
-        svc = services()
-        account_id = authenticate(svc.db)
         before = decode_cursor(args["cursor"]) if args.get("cursor") is not None else None
-        limit = args["limit"]
-        docs = mongo.find_ledger_entries(svc.db, account_id, before, limit + 1)
-        page = docs[:limit]
-        next_cursor = encode_cursor(page[-1]["sequence"]) if len(docs) > limit else None
-        return {"success": True, "items": [entry_view(d) for d in page], "nextCursor": next_cursor}
+        page = credit_service.usage_history(ports(), authenticate(), before, args["limit"])
+        next_cursor = encode_cursor(page.next_before) if page.next_before is not None else None
+        return {"success": True, "items": [entry_view(d) for d in page.entries], "nextCursor": next_cursor}

@@ -1,35 +1,29 @@
 """POST /api/v1/voice-clone (multipart upload, 1000 credits) and GET /api/v1/voices (paginated list).
 
-A clone request is checked (file type by content, size, metadata), its reference recording is stored in S3
-first (claim check: the events carry the object key, never the bytes), then ReserveCreditsForJob (job kind
-"clone", job id = voice id) is published and the ledger's decision awaited, as for TTS. The voice is PROCESSING
-until the orchestrator's clone stage has enrolled it (COMPLETED), or FAILED with a reason and the credits
-released.
+The handlers parse the form or query (size-capped upload, metadata schema) and shape the answer; checking the
+recording, storing it, reserving the credits and writing the voice view is ``service_layer.voices``.
 """
 from __future__ import annotations
 
-import logging
 import math
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import jsonify, request
 from flask.views import MethodView
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from adapters import mongo
-from adapters.blobstore import voice_reference_key
-from adapters.kafka import BusUnavailable
-from schemas import api, events as ev, ids, jobs
+from schemas import api
+from schemas import events as ev
+from service_layer import voices as voice_service
+from service_layer.voices import default_title  # noqa: F401 (re-exported: the generated title's rule)
 
 from . import uploads
 from .auth import authenticate
 from .blueprint import Blueprint, StrictJsonParser
-from .context import services
-from .errors import INVALID_PARAMETERS, USAGE_LIMIT_EXCEEDED, ApiError, invalid, unavailable
-
-log = logging.getLogger(__name__)
+from .context import ports
+from .errors import INVALID_PARAMETERS, invalid
 
 
 class MultipartParser(StrictJsonParser):
@@ -76,10 +70,6 @@ INSUFFICIENT_EXAMPLE = {"error": "Insufficient credits", "code": "USAGE_LIMIT_EX
 INVALID_TYPE_EXAMPLE = {"code": "INVALID_PARAMETERS", "error": api.INVALID_VOICE_FILE_TYPE}
 
 
-def default_title(now: datetime) -> str:
-    return f"Voice {now.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
-
-
 # --- POST /api/v1/voice-clone ---------------------------------------------------------------------------------------
 
 @clone_blp.before_request
@@ -106,11 +96,12 @@ def _too_large(err: RequestEntityTooLarge):
     return jsonify({"code": INVALID_PARAMETERS, "error": message}), 400
 
 
-def _forget_reference(key: str) -> None:
-    try:
-        services().blobs.delete(key)
-    except (BotoCoreError, ClientError) as exc:
-        log.warning("could not delete unused reference %s: %s", key, exc)
+def clone_body(accepted: voice_service.CloneAccepted) -> dict[str, Any]:
+    job = accepted.job
+    voice = {"id": accepted.voice_id, "title": job["title"], "description": job["description"],
+             "coverImage": job["coverImage"], "audioUrl": accepted.audio_url, "duration": job["duration"],
+             "tags": job["tags"], "createdAt": job["createdAt"]}
+    return {"success": True, "voiceId": accepted.voice_id, "voice": voice}
 
 
 @clone_blp.route("")
@@ -135,93 +126,19 @@ class VoiceClone(MethodView):
         `PROCESSING` until enrolment finishes, then `COMPLETED` (usable for TTS) or `FAILED` with the reason
         (credits returned); see GET /api/v1/voices.
         """
-        svc = services()
-        account_id = authenticate(svc.db)
         upload = form["voice"]
         if not isinstance(upload, FileStorage):
             raise invalid("voice must be an audio file sent as multipart/form-data")
-        stream = upload.stream
-        size = uploads.file_size(stream)
-        if size > api.MAX_VOICE_FILE_BYTES:
-            raise invalid(api.VOICE_FILE_TOO_LARGE)
-        stream.seek(0)
-        audio_type = uploads.sniff_audio(stream.read(64))
-        stream.seek(0)
-        if audio_type is None:
-            raise invalid(api.INVALID_VOICE_FILE_TYPE)
-        duration = uploads.probe_duration(stream, audio_type)
-        if duration is None:
-            raise invalid(f"Invalid audio file: the {audio_type.name.upper()} file could not be read "
-                          f"(damaged, or no audio track)")
-
-        now = datetime.now(timezone.utc)
-        voice_id = ids.new_id()
-        key = voice_reference_key(account_id, voice_id, audio_type.extension)
-        try:
-            svc.blobs.put_file(key, stream, audio_type.mime_type)
-        except (BotoCoreError, ClientError) as exc:
-            log.warning("reference upload to %s failed: %s", key, exc)
-            raise unavailable("Storage is unavailable; nothing was charged. Retry shortly.") from exc
-
-        job = {
-            "kind": ev.JOB_KIND_CLONE,
-            "jobId": voice_id,
-            "accountId": account_id,
-            "voiceId": voice_id,
-            "title": form.get("title") or default_title(now),
-            "description": form.get("description"),
-            "coverImage": form.get("coverImage"),
-            "tags": form.get("tags") or [],
-            "duration": round(duration, 2),
-            "referenceKey": key,
-            "referenceMimeType": audio_type.mime_type,
-            "referenceFormat": audio_type.name,
-            "referenceBytes": size,
-            "creditsUsed": api.VOICE_CLONE_CREDITS,
-            "createdAt": ev.iso_millis(now),
-        }
-        wait_for_decision = svc.replies.expect(voice_id)
-        command = ev.Event(
-            ev.RESERVE_FOR_JOB,
-            {"commandId": f"reserve:{voice_id}", "accountId": account_id, "jobId": voice_id,
-             "amount": api.VOICE_CLONE_CREDITS, "job": job},
-            correlation_id=voice_id,
-        )
-        try:
-            svc.publisher.publish(ev.TOPIC_REQUESTS, account_id, command)
-        except BusUnavailable as exc:
-            wait_for_decision(0)
-            _forget_reference(key)
-            raise unavailable("The request queue is unavailable; nothing was charged. Retry shortly.") from exc
-        # The same guarded write the projector makes: it never overwrites a later state already projected.
-        view = jobs.clone_job_view(job, now)
-        mongo.apply_voice_transition(svc.db, voice_id, jobs.PENDING_CREDITS, {}, view)
-
-        decision = wait_for_decision(svc.settings.ledger_reply_timeout_s)
-        if decision is not None and decision.name == ev.JOB_REJECTED:
-            mongo.apply_voice_transition(svc.db, voice_id, jobs.REJECTED,
-                                         {"updatedAt": now, "error": "Insufficient credits"}, view)
-            _forget_reference(key)
-            raise ApiError(429, USAGE_LIMIT_EXCEEDED, "Insufficient credits",
-                           {"credits": decision.payload.get("credits", 0),
-                            "needCredits": decision.payload.get("needCredits", api.VOICE_CLONE_CREDITS)})
-        voice = {
-            "id": voice_id,
-            "title": job["title"],
-            "description": job["description"],
-            "coverImage": job["coverImage"],
-            "audioUrl": svc.blobs.presigned_url(key),
-            "duration": job["duration"],
-            "tags": job["tags"],
-            "createdAt": job["createdAt"],
-        }
-        # No decision in time: the request is safely queued; say so rather than guess.
-        return {"success": True, "voiceId": voice_id, "voice": voice}, (200 if decision is not None else 202)
+        details = voice_service.VoiceDetails(title=form.get("title"), description=form.get("description"),
+                                             cover_image=form.get("coverImage"), tags=form.get("tags") or [])
+        accepted = voice_service.clone_voice(ports(), authenticate(), upload.stream, details)
+        # No ledger decision in time: the request is safely queued; say so rather than guess.
+        return clone_body(accepted), (200 if accepted.decided else 202)
 
 
 # --- GET /api/v1/voices ---------------------------------------------------------------------------------------------
 
-def voice_item(doc, presign) -> dict:
+def voice_item(doc: Mapping[str, Any], presign: Callable[[str], str]) -> dict[str, Any]:
     """A voice document as the list shows it; ``presign(key)`` makes the reference's URL (USER voices only)."""
     is_user = doc.get("type") == "USER"
     created = doc.get("createdAt")
@@ -247,7 +164,7 @@ def voice_item(doc, presign) -> dict:
     return item
 
 
-def pagination(page: int, limit: int, total: int) -> dict:
+def pagination(page: int, limit: int, total: int) -> dict[str, Any]:
     total_pages = math.ceil(total / limit) if total else 0
     return {"page": page, "limit": limit, "total": total, "totalPages": total_pages,
             "hasNext": page < total_pages, "hasPrev": page > 1}
@@ -264,11 +181,9 @@ class Voices(MethodView):
 
         Free. `type=USER` lists only your voices, `type=SYSTEM` only the public system voices.
         """
-        svc = services()
-        account_id = authenticate(svc.db)
-        page, limit = query["page"], query["limit"]
-        docs, total = mongo.list_voices(
-            svc.db, account_id, status=query.get("status"), voice_type=query.get("type"), sort_by=query["sortBy"],
-            descending=query["sortOrder"] == "desc", skip=(page - 1) * limit, limit=limit)
-        return {"success": True, "voices": [voice_item(doc, svc.blobs.presigned_url) for doc in docs],
-                "pagination": pagination(page, limit, total)}
+        found = voice_service.list_voices(
+            ports(), authenticate(), page=query["page"], limit=query["limit"], status=query.get("status"),
+            voice_type=query.get("type"), sort_by=query["sortBy"], descending=query["sortOrder"] == "desc")
+        presign = ports().blobs.presigned_url
+        return {"success": True, "voices": [voice_item(doc, presign) for doc in found.voices],
+                "pagination": pagination(found.page, found.limit, found.total)}

@@ -8,8 +8,8 @@ Tensor contract (see ``triton_models/README.md``):
 - ``voicekit``: no inputs → INFO (BYTES [1], JSON)
 - ``enroll``: AUDIO (BYTES [1], a WAV/MP3/WebM/Ogg file) → PROFILE (BYTES [1], JSON), ENGINE_VOICE (BYTES [1]),
   DURATION (FP32 [1])
-- ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``) and an optional DURATION (FP32 [1],
-  seconds): see ``synthesize_with_profile``
+- ``synthesize`` also takes an optional PROFILE (BYTES [1], JSON from ``enroll``), DURATION (FP32 [1], seconds),
+  LANGUAGE (BYTES [1]) and STYLE (FP32 [510, 256], a Kokoro style pack): see ``synthesize_with_profile``
 
 Every call has a deadline (``timeout_s``; ``enroll`` at least ``ENROLL_TIMEOUT_S``: an enrolment tunes the voice
 conversion for up to ~20 s and the ``enroll`` model runs one at a time, so a few queued ones take minutes).
@@ -216,15 +216,15 @@ class InferenceClient:
 
     # -- public API ------------------------------------------------------------------------------------------------
 
-    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Audio:
-        """Speak ``text`` with the system ``voice`` at ``speed`` (1.0 normal; tempo only, pitch kept)."""
+    async def synthesize(self, text: str, voice: str, speed: float = 1.0, language: str | None = None) -> Audio:
+        """Speak ``text`` with the system ``voice`` at ``speed`` (1.0 normal; tempo only, pitch kept), in
+        ``language`` (a code of :mod:`inference_client.languages`; None = the voice's own language)."""
         speed_value = _checked_speech_request(text, voice, speed)
-        result = await self._infer(
-            SYNTHESIZE_MODEL,
-            [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
-             _array_input("SPEED", np.array([speed_value], dtype=np.float32), "FP32")],
-            ["AUDIO", "SAMPLE_RATE"],
-        )
+        inputs = [_bytes_input("TEXT", text), _bytes_input("VOICE", voice),
+                  _array_input("SPEED", np.array([speed_value], dtype=np.float32), "FP32")]
+        if language:
+            inputs.append(_bytes_input("LANGUAGE", str(language)))
+        result = await self._infer(SYNTHESIZE_MODEL, inputs, ["AUDIO", "SAMPLE_RATE"])
         samples = _output(result, "AUDIO", SYNTHESIZE_MODEL).astype(np.float32, copy=False).reshape(-1)
         rate = int(_output(result, "SAMPLE_RATE", SYNTHESIZE_MODEL).reshape(-1)[0])
         return Audio(samples=samples, sample_rate=rate)
@@ -291,15 +291,18 @@ class InferenceClient:
         )
 
     async def synthesize_with_profile(self, text: str, voice: str, profile: dict | str | None,
-                                      speed: float = 1.0, duration_s: float | None = None) -> Audio:
+                                      speed: float = 1.0, duration_s: float | None = None,
+                                      language: str | None = None, style: np.ndarray | None = None) -> Audio:
         """Like :meth:`synthesize`, speaking with a cloned voice's ``profile`` (the document from :meth:`enroll`,
         or its JSON text): a version-2 profile is spoken by its own base voice (``profile["engineVoice"]``)
         converted toward the reference; ``voice`` must still name a system voice. ``duration_s`` (optional): the
         total length wanted, in seconds (the tempo changes, the pitch does not; at most 4x the natural length
         either way, else ``invalid_duration``). No profile (None, {} or "") and no duration is exactly
-        :meth:`synthesize`."""
-        if not profile and not duration_s:
-            return await self.synthesize(text, voice, speed)
+        :meth:`synthesize`. ``language``: as in :meth:`synthesize`. ``style``: a Kokoro style pack (float32
+        [510, 256] or [256]) that speaks instead of the Kokoro ``voice``'s own (a cloned voice's, resolved by the
+        caller from where the voice stores it; it travels to Triton only, never through Kafka)."""
+        if not profile and not duration_s and style is None:
+            return await self.synthesize(text, voice, speed, language)
         speed_value = _checked_speech_request(text, voice, speed)
         if not profile:
             profile_json = ""
@@ -323,6 +326,14 @@ class InferenceClient:
                 raise InferenceError(f"duration must be a positive number of seconds, got {duration_s!r}",
                                      code="invalid_duration")
             inputs.append(_array_input("DURATION", np.array([duration_value], dtype=np.float32), "FP32"))
+        if language:
+            inputs.append(_bytes_input("LANGUAGE", str(language)))
+        if style is not None:
+            pack = np.asarray(style, dtype=np.float32)
+            if pack.size == 0 or pack.size % 256:
+                raise InferenceError(f"style must hold rows of 256 values, got {pack.size}", code="invalid_style")
+            pack = np.ascontiguousarray(pack.reshape(-1, 256))
+            inputs.append(_array_input("STYLE", pack, "FP32"))
         result = await self._infer(SYNTHESIZE_MODEL, inputs, ["AUDIO", "SAMPLE_RATE"])
         samples = _output(result, "AUDIO", SYNTHESIZE_MODEL).astype(np.float32, copy=False).reshape(-1)
         rate = int(_output(result, "SAMPLE_RATE", SYNTHESIZE_MODEL).reshape(-1)[0])
@@ -389,7 +400,7 @@ class InferenceClient:
         while True:
             try:
                 batch = [1] if inputs and await self._takes_batch_dimension(model) else []
-                for tensor, shape in zip(inputs, shapes):
+                for tensor, shape in zip(inputs, shapes, strict=True):
                     tensor.set_shape(batch + shape)
                 return await self._grpc().infer(model, list(inputs), outputs=requested, client_timeout=timeout_s)
             except InferenceServerException as exc:

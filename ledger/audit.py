@@ -67,7 +67,7 @@ class AccountAudit:
     broken: bool = False   # a gap or corrupt event stopped the fold
     history: list[dict[str, Any]] | None = None
     _draft: _AccountDraft | None = None
-    _digests: array = field(default_factory=lambda: array("q"))  # hash of each event, by sequence - 1
+    _digests: array[int] = field(default_factory=lambda: array("q"))  # hash of each event, by sequence - 1
     _reset_at: datetime | None = None
     _reset_at_text: str = ""
 
@@ -112,7 +112,7 @@ class LedgerAudit:
         if self.only_account is not None and account_id != self.only_account:
             return
         try:
-            event = event_from_dict(payload["ledgerEvent"])  # type: ignore[index]
+            event = event_from_dict(payload["ledgerEvent"])
         except (SerializationError, KeyError, TypeError) as exc:
             self._find("undecodable", account_id if isinstance(account_id, str) else None, f"{where} {exc}")
             return
@@ -248,9 +248,9 @@ class LedgerAudit:
             ]
             if differences:
                 found.append(self._find("view-mismatch", account_id, "; ".join(differences)))
-        for account_id in sorted(set(by_account) - set(self.accounts), key=str):
-            if self.only_account is None or account_id == self.only_account:
-                found.append(self._find("view-orphan", account_id, "a credit view without ledger events"))
+        for orphan_id in sorted(set(by_account) - set(self.accounts), key=str):
+            if self.only_account is None or orphan_id == self.only_account:
+                found.append(self._find("view-orphan", orphan_id, "a credit view without ledger events"))
         return found
 
     def compare_history_counts(self, counts: Mapping[str, int]) -> list[Finding]:

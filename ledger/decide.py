@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from .billing_period import next_reset_after
 from .commands import (
@@ -235,11 +235,19 @@ def _released(
         **stamp(),
         job_id=reservation.job_id,
         reason=reason.value,
-        **_returned_remainder(state, reservation, regular=reservation.regular_part, permanent=reservation.permanent_part),
+        **_returned_remainder(state, reservation, regular=reservation.regular_part,
+                              permanent=reservation.permanent_part),
     )
 
 
-def _returned_remainder(state: AccountState, reservation: Reservation, *, regular: int, permanent: int) -> dict[str, int]:
+class _Remainder(TypedDict):
+    released_regular: int
+    released_permanent: int
+    forfeited_regular: int
+
+
+def _returned_remainder(state: AccountState, reservation: Reservation, *, regular: int,
+                        permanent: int) -> _Remainder:
     """Split what a reservation gives back: regular credits of an ended period are forfeited, not returned."""
     same_period = reservation.period_reset_at == state.reset_at
     return {
@@ -274,6 +282,8 @@ def _require_credits(amount: object, *, minimum: int) -> None:
 
 
 def _parse(vocabulary: type[_Word], what: str, value: object) -> _Word:
+    if not isinstance(value, str):
+        raise InvalidCommand(f"unknown {what} {value!r}")
     try:
         return vocabulary(value)
     except ValueError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from .message import Message
 
@@ -31,6 +32,7 @@ class Event(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class AccountOpened(Event):
+    WIRE_NAME: ClassVar[str] = "AccountOpened"
     monthly_allowance: int
     reset_at: datetime     # first reset; also the anchor of every later one
     regular_granted: int   # the first period's allowance
@@ -38,6 +40,7 @@ class AccountOpened(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CreditsGranted(Event):
+    WIRE_NAME: ClassVar[str] = "CreditsGranted"
     amount: int
     kind: str
     reason: str
@@ -45,6 +48,7 @@ class CreditsGranted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CreditsReserved(Event):
+    WIRE_NAME: ClassVar[str] = "CreditsReserved"
     job_id: str
     regular_part: int     # taken from the regular balance (spent first)
     permanent_part: int   # taken from the permanent balance
@@ -57,6 +61,7 @@ class CreditsReserved(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReservationRefused(Event):
+    WIRE_NAME: ClassVar[str] = "ReservationRefused"
     job_id: str
     available_credits: int  # the 429 answer's `credits`
     needed_credits: int     # the 429 answer's `needCredits`
@@ -64,6 +69,7 @@ class ReservationRefused(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReservationCaptured(Event):
+    WIRE_NAME: ClassVar[str] = "ReservationCaptured"
     job_id: str
     captured_regular: int
     captured_permanent: int
@@ -78,6 +84,7 @@ class ReservationCaptured(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReservationReleased(Event):
+    WIRE_NAME: ClassVar[str] = "ReservationReleased"
     job_id: str
     reason: str  # ReleaseReason
     released_regular: int
@@ -87,6 +94,7 @@ class ReservationReleased(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class MonthlyAllowanceReset(Event):
+    WIRE_NAME: ClassVar[str] = "MonthlyAllowanceReset"
     previous_reset_at: datetime
     next_reset_at: datetime
     forfeited_regular: int  # regular balance left over from the ended period

@@ -7,6 +7,7 @@ returned), ``release`` (a job ended without charge: credits returned), ``reset``
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .events import (
@@ -52,7 +53,7 @@ def history_entry(event: Event) -> dict[str, Any]:
     return entry
 
 
-def balance_summary(balance_after: dict[str, Any]) -> dict[str, int]:
+def balance_summary(balance_after: Mapping[str, Any]) -> dict[str, int]:
     """The flat balance an entry shows, from a ledger envelope's ``balanceAfter``."""
     return {
         "credits": balance_after["credits"],

@@ -1,4 +1,4 @@
-"""Commands and events to and from plain JSON-able dicts: {"type": <class name>, "version": <int>, fields...}.
+"""Commands and events to and from plain JSON-able dicts: {"type": <WIRE_NAME>, "version": <int>, fields...}.
 
 Times are written as ISO-8601 UTC with microseconds and a Z, so `from_dict(to_dict(x)) == x` exactly. Reading
 is strict (unknown type or version, missing or extra fields, wrong value types are errors): a message that does
@@ -18,12 +18,24 @@ from .timestamps import format_exact, to_utc
 
 _M = TypeVar("_M", bound=Message)
 
-_EVENTS_BY_NAME = {cls.__name__: cls for cls in EVENT_TYPES}
-_COMMANDS_BY_NAME = {cls.__name__: cls for cls in COMMAND_TYPES}
+
+
+def _by_wire_name(types: tuple[type[_M], ...]) -> dict[str, type[_M]]:
+    found: dict[str, type[_M]] = {}
+    for cls in types:
+        name = cls.__dict__.get("WIRE_NAME")  # its own, not a parent's
+        if not isinstance(name, str) or name in found:
+            raise TypeError(f"{cls.__qualname__} needs its own, unique WIRE_NAME")
+        found[name] = cls
+    return found
+
+
+_EVENTS_BY_NAME = _by_wire_name(EVENT_TYPES)
+_COMMANDS_BY_NAME = _by_wire_name(COMMAND_TYPES)
 
 
 def to_dict(message: Command | Event) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": type(message).__name__, "version": message.VERSION}
+    data: dict[str, Any] = {"type": message.WIRE_NAME, "version": message.VERSION}
     for field in dataclasses.fields(message):
         value = getattr(message, field.name)
         if isinstance(value, datetime):
@@ -49,7 +61,8 @@ def _from_dict(data: dict[str, Any], known: dict[str, type[_M]], what: str) -> _
     if cls is None:
         raise SerializationError(f"unknown {what} type {data.get('type')!r}")
     if data.get("version") != cls.VERSION or type(data.get("version")) is not int:
-        raise SerializationError(f"{cls.__name__} version {data.get('version')!r} is not supported (want {cls.VERSION})")
+        raise SerializationError(f"{cls.__name__} version {data.get('version')!r} is not supported "
+                                 f"(want {cls.VERSION})")
     types = field_types(cls)
     given = set(data) - {"type", "version"}
     if given != set(types):

@@ -58,7 +58,8 @@ def state_to_dict(state: AccountState) -> dict[str, Any]:
 
 def state_from_dict(data: dict[str, Any]) -> AccountState:
     if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-        raise SerializationError(f"unsupported account snapshot (version {getattr(data, 'get', lambda _: None)('version')!r})")
+        version = data.get("version") if isinstance(data, dict) else None
+        raise SerializationError(f"unsupported account snapshot (version {version!r})")
     try:
         return AccountState(
             account_id=data["account_id"],

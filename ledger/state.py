@@ -4,9 +4,10 @@ States are values: never mutate one (its dict and set fields included); evolve r
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from .errors import CorruptEventStream
 from .events import (
@@ -239,7 +240,8 @@ class _AccountDraft:
         self.reset_at = event.next_reset_at
 
 
-_HANDLERS = {
+# Each handler takes the event type it is listed under.
+_HANDLERS: dict[type, Callable[[_AccountDraft, Any], None]] = {
     CreditsGranted: _AccountDraft._granted,
     CreditsReserved: _AccountDraft._reserved,
     ReservationRefused: _AccountDraft._refused,

@@ -7,8 +7,21 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
-MAX_TTS_BYTES = 5000
-AUDIO_FORMATS = ("mp3", "wav", "opus", "pcm")
+# Prices and bounds live in schemas.limits (no Flask there), shared with the service layer.
+from .limits import (  # noqa: F401 (re-exported)
+    AUDIO_FORMATS,
+    INVALID_VOICE_FILE_TYPE,
+    MAX_COVER_IMAGE_URL_CHARS,
+    MAX_TTS_BYTES,
+    MAX_VOICE_DESCRIPTION_CHARS,
+    MAX_VOICE_FILE_BYTES,
+    MAX_VOICE_TAG_CHARS,
+    MAX_VOICE_TAGS,
+    MAX_VOICE_TITLE_CHARS,
+    VOICE_CLONE_CREDITS,
+    VOICE_FILE_TOO_LARGE,
+)
+
 SPEECH_STATUSES = ("PROCESSING", "COMPLETED", "FAILED")
 VOICE_TYPES = ("USER", "SYSTEM")
 
@@ -185,19 +198,10 @@ class UsageHistoryResponseSchema(Schema):
 
 # --- voices (POST /api/v1/voice-clone, GET /api/v1/voices) ------------------------------------------------------------
 
-VOICE_CLONE_CREDITS = 1000
-MAX_VOICE_FILE_BYTES = 20 * 1024 * 1024  # "max 20MB": 20 MiB
-MAX_VOICE_TITLE_CHARS = 100
-MAX_VOICE_DESCRIPTION_CHARS = 500
-MAX_COVER_IMAGE_URL_CHARS = 2048
-MAX_VOICE_TAGS = 20
-MAX_VOICE_TAG_CHARS = 50
 VOICE_STATUSES = ("PROCESSING", "COMPLETED", "FAILED")
 VOICE_SORT_FIELDS = ("createdAt", "updatedAt", "title", "duration", "popularity")
 SORT_ORDERS = ("asc", "desc")
 MAX_VOICE_LIST_PAGE = 1_000_000
-INVALID_VOICE_FILE_TYPE = "Invalid file type. Supported formats: MP3, WAV, WebM"
-VOICE_FILE_TOO_LARGE = "File size exceeds 20MB limit"
 TAGS_FORMAT_ERROR = "tags must be a JSON array of strings or a comma-separated string"
 
 

@@ -1,4 +1,4 @@
-"""Versioned JSON events: the one envelope every Kafka message uses.
+"""Versioned JSON events: the one envelope every Kafka message uses (the payloads: schemas/messages.py).
 
 Envelope fields: ``name``, ``version``, ``id``, ``occurredAt``, ``correlationId``, ``payload``. The Kafka key is
 chosen by the producer (account id for ledger traffic, job id for stage traffic) and is not part of the body.
@@ -20,27 +20,12 @@ TOPIC_DEAD_LETTERS = "deadletters" # messages that could not be decoded or handl
 
 ALL_TOPICS = (TOPIC_REQUESTS, TOPIC_LEDGER, TOPIC_JOBS, TOPIC_COMPLETIONS, TOPIC_DEAD_LETTERS)
 
-# Event names on the requests topic (commands for the ledger agent).
-RESERVE_FOR_JOB = "ReserveCreditsForJob"
-CAPTURE_FOR_JOB = "CaptureJobCredits"
-RELEASE_FOR_JOB = "ReleaseJobCredits"
-LEDGER_COMMAND = "LedgerCommand"  # any other ledger command (open account, grant, reset, expire)
-
-# Event names on the jobs topic.
-JOB_REQUESTED = "JobRequested"
-JOB_ACCEPTED = "JobAccepted"
-JOB_REJECTED = "JobRejected"
-JOB_STARTED = "JobStarted"
-JOB_COMPLETED = "JobCompleted"
-JOB_FAILED = "JobFailed"
+# What travels on each topic, with its wire name: the message types of schemas/messages.py (catalogue:
+# docs/events.md). This module is only the envelope they all share.
 
 # Job kinds (``payload.kind`` of job events and ``job.kind`` of reservations).
 JOB_KIND_TTS = "tts"
 JOB_KIND_CLONE = "clone"
-
-# Event names on the public completions topic.
-SPEECH_COMPLETED = "speech.completed"
-SPEECH_FAILED = "speech.failed"
 
 
 class EventDecodeError(ValueError):

@@ -9,7 +9,11 @@ projection can apply redelivered or replayed events in any order without corrupt
 """
 from __future__ import annotations
 
-from . import events as ev
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from . import messages as msg
 
 PENDING_CREDITS = "PENDING_CREDITS"
 QUEUED = "QUEUED"
@@ -20,14 +24,17 @@ REJECTED = "REJECTED"
 
 TERMINAL = frozenset({COMPLETED, FAILED, REJECTED})
 
+# The front door records a request itself (PENDING_CREDITS, written before the ledger's answer): no message.
+JOB_REQUESTED = "JobRequested"
+
 # Event name -> the state it moves a job into.
 TARGET_STATE = {
-    ev.JOB_REQUESTED: PENDING_CREDITS,
-    ev.JOB_ACCEPTED: QUEUED,
-    ev.JOB_REJECTED: REJECTED,
-    ev.JOB_STARTED: PROCESSING,
-    ev.JOB_COMPLETED: COMPLETED,
-    ev.JOB_FAILED: FAILED,
+    JOB_REQUESTED: PENDING_CREDITS,
+    msg.JobAccepted.WIRE_NAME: QUEUED,
+    msg.JobRejected.WIRE_NAME: REJECTED,
+    msg.JobStarted.WIRE_NAME: PROCESSING,
+    msg.JobCompleted.WIRE_NAME: COMPLETED,
+    msg.JobFailed.WIRE_NAME: FAILED,
 }
 
 _ALLOWED: dict[str | None, frozenset[str]] = {
@@ -80,7 +87,8 @@ def voice_status(state: str) -> str:
     return VOICE_REJECTED if state == REJECTED else public_status(state)
 
 
-def clone_job_view(job: dict, created_at, updated_at=None) -> dict:
+def clone_job_view(job: Mapping[str, Any], created_at: datetime,
+                   updated_at: datetime | None = None) -> dict[str, Any]:
     """The fields of a USER voice document, from the clone job the front door published (pure)."""
     return {
         "accountId": job["accountId"],

@@ -66,6 +66,8 @@ class Settings:
     kafka_partitions: int = field(default_factory=lambda: _env_int("KAFKA_PARTITIONS", 4))
     kafka_publish_timeout_s: float = field(default_factory=lambda: _env_float("KAFKA_PUBLISH_TIMEOUT_S", 5.0))
     ledger_reply_timeout_s: float = field(default_factory=lambda: _env_float("LEDGER_REPLY_TIMEOUT_S", 5.0))
+    # How long POST /v1/voice-cloning/tts with async_mode=false waits for the audio before timeout_waiting.
+    v1_sync_timeout_s: float = field(default_factory=lambda: _env_float("V1_SYNC_TIMEOUT_S", 60.0))
     reservation_ttl_s: int = field(default_factory=lambda: _env_int("RESERVATION_TTL_S", 900))
     # How often each worker looks for expired reservations and due monthly resets of the accounts it owns.
     ledger_timer_interval_s: float = field(default_factory=lambda: _env_float("LEDGER_TIMER_INTERVAL_S", 5.0))

@@ -8,7 +8,7 @@ Python API (for tests): up(), down(), is_healthy(name), status().
 """
 from __future__ import annotations
 
+from .manager import down, is_healthy, status, up
 from .process import StackError
-from .services import down, is_healthy, status, up
 
 __all__ = ["StackError", "down", "is_healthy", "status", "up"]

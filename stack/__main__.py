@@ -33,18 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print `export VAR=value` lines for the clients")
     args = parser.parse_args(argv)
 
-    from . import services  # noqa: PLC0415 - keeps `env` light
+    from . import manager  # here, not at the top: keeps `env` light
 
     try:
         if args.command == "up":
-            services.up(args.services, include_all=args.all, timeout=args.timeout)
+            manager.up(args.services, include_all=args.all, timeout=args.timeout)
         elif args.command == "down":
-            services.down(args.services, timeout=args.timeout)
+            manager.down(args.services, timeout=args.timeout)
         elif args.command == "restart":
-            services.down(args.services)
-            services.up(args.services)
+            manager.down(args.services)
+            manager.up(args.services)
         elif args.command == "status":
-            return _print_status(services.status(names=args.services))
+            return _print_status(manager.status(names=args.services))
         elif args.command == "logs":
             return _logs(args.service, args.n, args.follow)
         elif args.command == "env":
@@ -65,11 +65,15 @@ def _print_status(rows) -> int:
     for row in rows:
         pids = ",".join(map(str, row.pids)) or "-"
         print(f"{row.name:<10} {pids:<24} {row.port:>6} {'yes' if row.healthy else 'no':<8} {row.rss_mib:>8.0f}")
+        if row.leftovers:
+            print(f"{'':<10} left behind by a dead {row.name}: pid {', '.join(map(str, row.leftovers))} "
+                  f"(`up {row.name}` or `down {row.name}` stops them)")
     return 0
 
 
 def _logs(service: str, n: int, follow: bool) -> int:
-    from .services import Context, registry
+    from .base import Context
+    from .registry import registry
 
     ctx = Context()
     if service not in registry() and not ctx.log(service).exists():

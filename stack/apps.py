@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 from service_config import REPO_ROOT, Settings
 
+from .base import Context, Service, http_status
 from .process import Proc
-from .services import Context, Service, http_status
 
 INFRA = ("kafka", "mongo", "redis", "s3", "triton")
 

@@ -1,4 +1,4 @@
-"""First-time installs: Debian packages, virtual environments, pip installs, install markers.
+"""First-time installs: Debian packages, install markers, logged install commands (venvs: stack/venvs.py).
 
 A marker file <stack_dir>/markers/<name> holds the key (versions, content hashes) of what was installed; an
 install step runs only when the key differs, so a second `up` does no install work.
@@ -9,7 +9,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Callable, Sequence
@@ -18,8 +17,6 @@ from .process import StackError, say
 
 APT_PACKAGES_FILE = Path(__file__).resolve().parent / "apt-packages.txt"
 
-_venv_locks: dict[Path, threading.Lock] = {}
-_venv_locks_guard = threading.Lock()
 _apt_lock = threading.Lock()
 
 
@@ -119,44 +116,3 @@ def ensure_apt(log: Path) -> None:
         still = missing_apt_packages(missing)
         if still:
             raise StackError("apt", f"still missing after apt-get install: {' '.join(still)}", log)
-
-
-# ---------------------------------------------------------------- virtual environments
-
-
-def _venv_lock(path: Path) -> threading.Lock:
-    # Two services may share a venv (mongo and s3 use the services venv); pip must not run twice at once there.
-    with _venv_locks_guard:
-        return _venv_locks.setdefault(path, threading.Lock())
-
-
-def base_python() -> str:
-    # The interpreter this venv (or python) was made from; venvs of venvs would chain to the project venv.
-    return getattr(sys, "_base_executable", None) or shutil.which("python3") or sys.executable
-
-
-def ensure_venv_packages(service: str, venv: Path, requirements: Sequence[str], markers: Markers, marker: str,
-                         log: Path, extra_key: str = "", requirement_files: Sequence[Path] = ()) -> None:
-    """Create venv if needed and pip install requirements (+ -r files) unless the marker says it was done."""
-    files = [f for f in requirement_files if f.exists()]
-    key = digest(base_python(), *requirements, *(file_digest(f) for f in files), extra_key)
-    with _venv_lock(venv):
-        if markers.done(marker, key):
-            return
-        python = venv / "bin" / "python"
-        if not python.exists():
-            run_logged(service, f"creating venv {venv}", [base_python(), "-m", "venv", str(venv)], log)
-        argv = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-                *requirements]
-        for f in files:
-            argv += ["-r", str(f)]
-        names = " ".join([*requirements, *(f"-r {f}" for f in files)])
-        run_logged(service, f"pip install {names} (first time: a few minutes)", argv, log)
-        markers.record(marker, key)
-
-
-def venv_site_packages(venv: Path) -> Path:
-    matches = sorted((venv / "lib").glob("python3*/site-packages"))
-    if not matches:
-        raise StackError("install", f"no site-packages under {venv}")
-    return matches[0]

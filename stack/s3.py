@@ -11,13 +11,15 @@ import os
 import secrets
 from pathlib import Path
 
-from .install import digest, ensure_venv_packages, run_logged
-from .mongo import services_venv
+from .base import Context, Service, http_status, tcp_open
+from .install import digest, run_logged
 from .process import Proc, StackError, say
-from .services import Context, Service, http_status, tcp_open
+from .venvs import ensure_venv_packages, services_venv
 
 PACKAGE = "swift==2.38.3"
 SERVERS = ("account", "container", "object")  # started before the proxy, stopped after it
+PROXY_PIPELINE = ("catch_errors gatekeeper healthcheck proxy-logging listing_formats bulk s3api tempauth copy slo dlo "
+                  "proxy-logging proxy-server")
 
 
 def _internal_ports() -> dict[str, int]:
@@ -52,7 +54,8 @@ def _check_xattr(directory: Path) -> None:
         os.setxattr(probe, "user.swift.probe", b"1")
     except OSError as exc:
         raise StackError("s3", f"the filesystem of {directory} does not support user xattrs ({exc}); Swift needs "
-                               f"them: set VOICE_STACK_DIR to a folder on ext4/xfs/btrfs (tmpfs needs kernel >= 6.6)")
+                               f"them: set VOICE_STACK_DIR to a folder on ext4/xfs/btrfs (tmpfs needs kernel >= 6.6)"
+                         ) from exc
     finally:
         probe.unlink(missing_ok=True)
 
@@ -128,7 +131,7 @@ log_name = s3-proxy
 log_level = INFO
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
+pipeline = {PROXY_PIPELINE}
 
 [app:proxy-server]
 use = egg:swift#proxy

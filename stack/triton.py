@@ -15,9 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .install import ensure_venv_packages, file_digest
+from . import kokoro_assets
+from .base import Context, Service, http_status
+from .install import file_digest
 from .process import Proc, StackError, say, tail_file
-from .services import Context, Service, http_status
+from .venvs import ensure_venv_packages, site_packages
 
 PACKAGES = ["nvidia-pytriton==0.7.0", "numpy<2"]
 
@@ -35,8 +37,7 @@ def _requirements_nodeps(ctx: Context) -> Path:
 
 
 def _pytriton(ctx: Context) -> Path:
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    return _venv(ctx) / "lib" / version / "site-packages" / "pytriton"
+    return site_packages(_venv(ctx)) / "pytriton"
 
 
 def model_repository(ctx: Context) -> Path:
@@ -61,6 +62,7 @@ def install(ctx: Context) -> bool:
                              requirement_files=[nodeps])
     if not binary.exists():
         raise StackError("triton", f"nvidia-pytriton installed but {binary} is missing", log)
+    kokoro_assets.ensure(ctx.stack_dir, site_packages(_venv(ctx)), ctx.markers, log)  # model + voices, sha256
     info = _python_info_file(ctx)
     if first or not info.exists():
         # The stub must match the models' Python, and tritonserver must find that Python's libpython.
@@ -127,6 +129,7 @@ def procs(ctx: Context) -> list[Proc]:
     env["LD_LIBRARY_PATH"] = ":".join(filter(None, [libdir, env.get("LD_LIBRARY_PATH")]))
     env.pop("PYTHONHOME", None)
     env.pop("PYTHONPATH", None)  # the stub must see the models' venv, not whatever started us
+    env["VOICEKIT_KOKORO_DIR"] = str(kokoro_assets.assets_dir(ctx.stack_dir))  # the Kokoro model and voices
     argv = [
         str(server / "bin" / "tritonserver"),
         f"--model-repository={model_repository(ctx)}",
@@ -138,6 +141,9 @@ def procs(ctx: Context) -> list[Proc]:
         "--model-control-mode=none",
         "--exit-on-error=true",  # a broken model fails `up` loudly (its error is in the log) instead of hiding
     ]
+    config_name = os.environ.get("VOICEKIT_TRITON_CONFIG", "").strip()
+    if config_name:  # e.g. "gpu": models with configs/gpu.pbtxt use it, the others their config.pbtxt
+        argv.append(f"--model-config-name={config_name}")
     return [Proc("triton", argv, ctx.log("triton"), env=env, cwd=ctx.stack_dir / "triton",
                  match=["tritonserver", f"--backend-directory={_backends(ctx)}"],
                  # changed requirements: reinstall and restart

@@ -5,7 +5,7 @@ import sys
 
 from adapters import kafka
 
-from . import ledger_agent, ledger_timer, notifier, orchestrator, projector  # noqa: F401  (registers the agents)
+from . import clients, ledger_agent, ledger_timer, notifier, orchestrator, projector  # noqa: F401  (registers the agents)
 from .app import app, settings
 
 
@@ -18,6 +18,7 @@ def main() -> None:
         # Faust only subscribes to topics that exist when it joins its group (a topic created later is seen only
         # at the next metadata refresh, minutes away): create them first.
         kafka.ensure_topics(settings)
+        clients.start(settings)  # one MongoDB, S3 and Triton client for every agent of this worker
     app.main()
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import faust
 
-from schemas import events as ev
+from schemas import events as ev, messages as msg
 from service_config import load
 
 settings = load()
@@ -40,13 +40,20 @@ completions_topic = topic(ev.TOPIC_COMPLETIONS)
 dead_letters_topic = topic(ev.TOPIC_DEAD_LETTERS)
 
 
-async def publish(target: faust.TopicT, key: str, event: ev.Event) -> None:
-    """Send and wait for the broker's acknowledgement (at-least-once: consumers are idempotent)."""
-    pending = await target.send(key=key.encode(), value=event.encode())
-    await pending
+TOPICS = {ev.TOPIC_REQUESTS: requests_topic, ev.TOPIC_LEDGER: ledger_topic, ev.TOPIC_JOBS: jobs_topic,
+          ev.TOPIC_COMPLETIONS: completions_topic, ev.TOPIC_DEAD_LETTERS: dead_letters_topic}
+
+
+async def send(message: msg.Message, envelope: ev.Event | None = None, *, wait: bool = True) -> None:
+    """Send a message to its topic under its key (``envelope``: when its id or time is fixed by the caller).
+    ``wait``: until the broker has acknowledged it (at-least-once: consumers are idempotent)."""
+    envelope = envelope if envelope is not None else message.envelope()
+    pending = await TOPICS[message.TOPIC].send(key=message.key().encode(), value=envelope.encode())
+    if wait:
+        await pending
 
 
 async def dead_letter(key: bytes | None, raw: bytes | None, reason: str) -> None:
-    body = ev.Event("DeadLetter", {"reason": reason, "raw": (raw or b"").decode("utf-8", "replace")})
-    pending = await dead_letters_topic.send(key=key, value=body.encode())
+    body = msg.DeadLetter(reason=reason, raw=(raw or b"").decode("utf-8", "replace"))
+    pending = await dead_letters_topic.send(key=key, value=body.envelope().encode())
     await pending

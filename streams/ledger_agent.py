@@ -30,10 +30,11 @@ from datetime import timedelta
 
 import ledger
 from ledger import records
-from schemas import events as ev
+from schemas import events as ev, messages as msg
 
-from .app import app, dead_letter, jobs_topic, ledger_topic, requests_topic, settings
+from .app import app, dead_letter, ledger_topic, requests_topic, send, settings
 from .ledger_gaps import Progress, handle_with_gaps
+from .ledger_logic import CoreCache, ledger_records, reply_envelope, request_command, reservation_reply
 
 log = logging.getLogger(__name__)
 
@@ -47,76 +48,7 @@ accounts = app.Table(
     value_type=bytes,
 )
 
-# Parsed core records, reused while the table still holds the very bytes they were parsed from.
-_cores: dict[bytes, tuple[bytes, ledger.AccountState]] = {}
-
-
-def to_command(request: ev.Event) -> ledger.Command:
-    """Translate a request event into the ledger command it stands for."""
-    p = request.payload
-    at = ev.parse_iso(request.occurred_at)
-    if request.name == ev.RESERVE_FOR_JOB:
-        return ledger.Reserve(command_id=p["commandId"], account_id=p["accountId"], at=at, job_id=p["jobId"],
-                              amount=int(p["amount"]), expires_at=at + RESERVATION_TTL)
-    if request.name == ev.CAPTURE_FOR_JOB:
-        return ledger.Capture(command_id=p["commandId"], account_id=p["accountId"], at=at, job_id=p["jobId"],
-                              amount=int(p["amount"]))
-    if request.name == ev.RELEASE_FOR_JOB:
-        return ledger.Release(command_id=p["commandId"], account_id=p["accountId"], at=at, job_id=p["jobId"],
-                              reason=p.get("reason", "failed"))
-    if request.name == ev.LEDGER_COMMAND:
-        return ledger.command_from_dict(p["command"])
-    raise ledger.SerializationError(f"unknown request {request.name!r}")
-
-
-def core_of(table, key: bytes) -> ledger.AccountState | None:
-    """The account's core record, parsed once per stored value."""
-    raw = table.get(key)
-    if raw is None:
-        return None
-    cached = _cores.get(key)
-    if cached is not None and cached[0] is raw:
-        return cached[1]
-    state = records.core_from_bytes(raw)
-    _cores[key] = (raw, state)
-    return state
-
-
-def load_state(table, command: ledger.Command) -> ledger.AccountState | None:
-    """The state to decide `command` with: the account's core plus this command's memos."""
-    core = core_of(table, records.core_key(command.account_id))
-    if core is None:
-        return None
-    return records.decision_state(command.account_id, command.command_id, getattr(command, "job_id", None),
-                                  table.get, core=core)
-
-
-def ledger_envelopes(state: ledger.AccountState | None, events: list[ledger.Event]) -> list[ev.Event]:
-    """Wrap each domain event with the balance right after it, so the credit view needs no fold of its own."""
-    envelopes = []
-    for event in events:
-        state = ledger.evolve(state, event)
-        balance = {**ledger.to_view(state), "reserved": state.reserved_total, "sequence": event.sequence}
-        envelopes.append(ev.Event(
-            type(event).__name__,
-            {"accountId": event.account_id, "ledgerEvent": ledger.to_dict(event), "balanceAfter": balance},
-            id=event.event_id,
-            occurred_at=ev.iso_millis(event.at),
-            correlation_id=getattr(event, "job_id", None),
-        ))
-    return envelopes
-
-
-def reservation_reply(state: ledger.AccountState | None, request: ev.Event) -> ev.Event:
-    job = request.payload["job"]
-    job_id = request.payload["jobId"]
-    base = {"jobId": job_id, "accountId": request.payload["accountId"], "kind": job.get("kind"), "job": job}
-    outcome = state.reservation_outcome(job_id) if state is not None else None
-    if outcome is None or outcome.status == ledger.ReservationStatus.REFUSED:
-        numbers = ledger.to_refusal_view(outcome) if outcome is not None else {
-            "credits": 0, "needCredits": int(request.payload["amount"])}
-        return ev.Event(ev.JOB_REJECTED, {**base, **numbers}, id=f"rejected:{job_id}", correlation_id=job_id)
-    return ev.Event(ev.JOB_ACCEPTED, base, id=f"accepted:{job_id}", correlation_id=job_id)
+cores = CoreCache()
 
 
 async def append_to_ledger(account_id: str, envelopes: list[ev.Event]) -> None:
@@ -127,21 +59,22 @@ async def append_to_ledger(account_id: str, envelopes: list[ev.Event]) -> None:
         await asyncio.gather(*pending)
 
 
-async def reply(request: ev.Event, state: ledger.AccountState | None) -> None:
+async def reply(request: msg.Message, state: ledger.AccountState | None) -> None:
     """Answer a reservation request. Not awaited to the broker: the offset commit flushes it, and a lost reply
     only makes the front door answer 202 (pending), never a wrong answer."""
-    answer = reservation_reply(state, request)
-    await jobs_topic.send(key=request.payload["jobId"].encode(), value=answer.encode())
+    if isinstance(request, msg.ReserveCreditsForJob):
+        answer = reservation_reply(state, request)
+        await send(answer, reply_envelope(answer), wait=False)
 
 
 async def decide_one(message_key: bytes | None, raw: bytes | None, table) -> None:
     try:
-        request = ev.decode(raw)
-        command = to_command(request)
+        envelope, request = msg.read(raw)
+        command = request_command(envelope, request, RESERVATION_TTL)
         if message_key != records.core_key(command.account_id):
             # Decided here, it would be decided by a partition that does not own the account.
             raise ledger.InvalidCommand(f"request keyed {message_key!r} is for account {command.account_id}")
-        state = load_state(table, command)
+        state = cores.load_state(table.get, command)
     except (ev.EventDecodeError, ledger.SerializationError, ledger.DomainError, KeyError, ValueError,
             TypeError) as exc:
         await dead_letter(message_key, raw, f"ledger: undecodable request: {exc!r}")
@@ -149,20 +82,18 @@ async def decide_one(message_key: bytes | None, raw: bytes | None, table) -> Non
     try:
         events = ledger.decide(state, command)
     except ledger.DomainError as exc:
-        log.warning("ledger refused %s %s: %s", type(command).__name__, command.command_id, exc)
+        log.warning("ledger refused %s %s: %s", command.WIRE_NAME, command.command_id, exc)
         await dead_letter(message_key, raw, f"ledger: {type(exc).__name__}: {exc}")
-        if request.name == ev.RESERVE_FOR_JOB:
-            await reply(request, state)
+        await reply(request, state)
         return
     after = state
     if events:
-        await append_to_ledger(command.account_id, ledger_envelopes(state, events))
+        await append_to_ledger(command.account_id, [record.envelope() for record in ledger_records(state, events)])
         for event in events:
             after = ledger.evolve(after, event)
         for key, value in records.records_after(after, events):
             table[key] = value
-    if request.name == ev.RESERVE_FOR_JOB:
-        await reply(request, after)
+    await reply(request, after)
 
 
 def _progress_key(partition: int) -> bytes:

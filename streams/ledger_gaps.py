@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from faust.types import Message
 
@@ -48,7 +49,8 @@ class MongoProgress(Progress):
     partition. After a restart it may be a little behind, which only makes the first gap check re-read (and
     idempotently re-handle) what was handled last."""
 
-    def __init__(self, db, consumer: str, save_every_s: float = 1.0):
+    def __init__(self, db: Callable[[], Any], consumer: str, save_every_s: float = 1.0):
+        # `db` gives the database when first needed: the worker's clients are built at start-up, not at import.
         self._db, self._consumer, self._every = db, consumer, save_every_s
         self._offsets: dict[int, int | None] = {}
         self._saved_at: dict[int, float] = {}
@@ -56,7 +58,7 @@ class MongoProgress(Progress):
 
     def _get(self, partition: int) -> int | None:
         if partition not in self._offsets:
-            self._offsets[partition] = mongo.stream_progress(self._db, self._consumer, partition)
+            self._offsets[partition] = mongo.stream_progress(self._db(), self._consumer, partition)
         return self._offsets[partition]
 
     def exact(self, partition: int) -> bool:
@@ -68,7 +70,7 @@ class MongoProgress(Progress):
         now = time.monotonic()
         if now - self._saved_at.get(partition, 0.0) >= self._every:
             self._saved_at[partition] = now
-            mongo.save_stream_progress(self._db, self._consumer, partition, offset)
+            mongo.save_stream_progress(self._db(), self._consumer, partition, offset)
 
 
 async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: str) -> int:

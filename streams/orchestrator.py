@@ -1,128 +1,138 @@
-"""Runs accepted jobs through Triton and stores the results: the TTS stage and the clone (voice enrolment) stage."""
+"""Runs accepted jobs through Triton and stores the results: the TTS stage and the clone (voice enrolment) stage.
+
+Both are one template (`run_stage`): skip a job that already ended (a redelivered acceptance), JobStarted, the
+stage's work, then JobCompleted + capture of the price, or JobFailed + release of it. A `Stage` supplies only what
+differs: how to tell the job ended, the work itself, and what a failure tells the user.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from adapters import mongo
-from adapters.blobstore import BlobStore, speech_key
-from inference_client import InferenceClient, InferenceError
-from schemas import events as ev, jobs
+from adapters.blobstore import speech_key
+from inference_client import InferenceError
+from schemas import events as ev, jobs, messages as msg
 
-from .app import app, dead_letter, jobs_topic, publish, requests_topic, settings
+from . import clients
+from .app import app, dead_letter, jobs_topic, send
+from .clients import Clients
+from .stage_logic import (
+    clone_failure_reason,
+    clone_internal_failure,
+    settlement,
+    started,
+    tts_failure_reason,
+    tts_internal_failure,
+)
 
 log = logging.getLogger(__name__)
 
-_blobs = BlobStore(settings)
-_db = mongo.connect(settings)
-_inference: InferenceClient | None = None
+
+@dataclass(frozen=True)
+class Stage:
+    ended: Callable[[Any, str], bool]                                   # (db, job id), run in a thread
+    work: Callable[[Clients, Any], Awaitable[msg.SpeechResult | msg.VoiceResult]]
+    input_failure: Callable[[InferenceError], str]                     # Triton refused or failed
+    internal_failure: Callable[[BaseException], str]                   # storage or unexpected fault
+    cleanup: Callable[[Clients, Any], Awaitable[None]] | None = None   # runs whatever the outcome
 
 
-def inference() -> InferenceClient:
-    global _inference
-    if _inference is None:  # made lazily, inside the worker's event loop
-        _inference = InferenceClient.from_settings(settings)
-    return _inference
+async def run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
+    if await asyncio.to_thread(stage.ended, c.db, job.job_id):
+        log.info("%s job %s already finished; ignoring redelivered acceptance", job.kind, job.job_id)
+        return
+    await send(started(job))
+    outcome: msg.SpeechResult | msg.VoiceResult | str
+    try:
+        outcome = await stage.work(c, job)
+    except InferenceError as exc:
+        log.info("%s job %s failed: %s", job.kind, job.job_id, exc)
+        outcome = stage.input_failure(exc)
+    except Exception as exc:  # fail the job visibly and refund, never hang it
+        log.exception("%s job %s failed", job.kind, job.job_id)
+        outcome = stage.internal_failure(exc)
+    finally:
+        if stage.cleanup is not None:
+            await stage.cleanup(c, job)
+    for message in settlement(job, outcome):
+        await send(message)
 
+
+# --- the TTS stage --------------------------------------------------------------------------------------------------
+
+def _speech_ended(db: Any, job_id: str) -> bool:
+    view = mongo.find_job(db, job_id)
+    return bool(view and view.get("state") in jobs.TERMINAL)
+
+
+async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
+    engine_voice, profile = job.engine_voice, job.profile
+    if job.reference_key:  # /v1 audio_ref: enrolled for this job only, never kept as a voice
+        enrolled = await c.inference().enroll(await asyncio.to_thread(c.blobs.get, job.reference_key))
+        engine_voice, profile = enrolled.engine_voice, enrolled.profile
+    # A cloned voice's profile moves its engine voice toward the reference; none = the system voice as is.
+    # speed / durationS (the /v1 options) change the tempo, never the pitch.
+    audio = await c.inference().synthesize_with_profile(job.text, engine_voice or "slt", profile,
+                                                        speed=job.speed or 1.0, duration_s=job.duration_s)
+    encoded = await c.inference().encode(audio, job.format)
+    key = speech_key(job.account_id, job.job_id, job.format)
+    await asyncio.to_thread(c.blobs.put, key, encoded.data, encoded.mime_type)
+    return msg.SpeechResult(audio_key=key, duration=round(encoded.duration_s, 3), mime_type=encoded.mime_type,
+                            format=job.format, voice_id=job.voice.id)
+
+
+async def _forget_job_reference(c: Clients, job: msg.TtsJob) -> None:
+    if not job.reference_key:
+        return
+    try:
+        await asyncio.to_thread(c.blobs.delete, job.reference_key)
+    except Exception as exc:  # an orphaned upload costs storage only; the job's outcome stands
+        log.warning("could not delete the job reference %s: %s", job.reference_key, exc)
+
+
+TTS = Stage(ended=_speech_ended, work=synthesize, input_failure=tts_failure_reason,
+            internal_failure=tts_internal_failure, cleanup=_forget_job_reference)
+
+
+# --- the clone stage ------------------------------------------------------------------------------------------------
+
+def _voice_ended(db: Any, voice_id: str) -> bool:
+    return mongo.find_voice_state(db, voice_id) in jobs.TERMINAL
+
+
+async def enrol(c: Clients, job: msg.CloneJob) -> msg.VoiceResult:
+    """Fetch the voice's reference from S3 and make its profile on Triton (`enroll`)."""
+    reference = await asyncio.to_thread(c.blobs.get, job.reference_key)
+    enrolled = await c.inference().enroll(reference)
+    return msg.VoiceResult(engine_voice=enrolled.engine_voice, profile=enrolled.profile,
+                           enrolled_duration=round(enrolled.duration_s, 3))
+
+
+CLONE = Stage(ended=_voice_ended, work=enrol, input_failure=clone_failure_reason,
+              internal_failure=clone_internal_failure)
+
+STAGES: dict[str, Stage] = {ev.JOB_KIND_TTS: TTS, ev.JOB_KIND_CLONE: CLONE}
+
+
+# --- wiring ---------------------------------------------------------------------------------------------------------
 
 @app.task
 async def _prepare_bucket() -> None:
-    await asyncio.to_thread(_blobs.ensure_bucket)
+    await asyncio.to_thread(clients.get().blobs.ensure_bucket)
 
 
 @app.agent(jobs_topic, concurrency=4)
 async def orchestrate(stream):
     async for event in stream.events():
         try:
-            job_event = ev.decode(event.value)
+            _envelope, job_event = msg.read(event.value)
         except ev.EventDecodeError as exc:
             await dead_letter(event.key, event.value, f"orchestrator: {exc}")
             continue
-        if job_event.name == ev.JOB_ACCEPTED and job_event.payload["job"].get("kind") == "tts":
-            await run_tts(job_event.payload["job"], job_event.id)
-        elif job_event.name == ev.JOB_ACCEPTED and job_event.payload["job"].get("kind") == ev.JOB_KIND_CLONE:
-            await run_clone(job_event.payload["job"], job_event.id)
-
-
-async def _already_finished(job_id: str) -> bool:
-    view = await asyncio.to_thread(_db.speeches.find_one, {"_id": job_id}, {"state": 1})
-    return bool(view and view.get("state") in jobs.TERMINAL)
-
-
-async def run_tts(job: dict, cause_id: str) -> None:
-    job_id, account_id = job["jobId"], job["accountId"]
-    if await _already_finished(job_id):
-        log.info("job %s already finished; ignoring redelivered acceptance", job_id)
-        return
-    base = {"jobId": job_id, "accountId": account_id, "kind": "tts"}
-    await publish(jobs_topic, job_id, ev.Event(ev.JOB_STARTED, base, correlation_id=job_id))
-    try:
-        # A cloned voice's profile moves its engine voice toward the reference; none = the system voice as is.
-        audio = await inference().synthesize_with_profile(job["text"], job.get("engineVoice") or "slt",
-                                                          job.get("profile"))
-        encoded = await inference().encode(audio, job["format"])
-        key = speech_key(account_id, job_id, job["format"])
-        await asyncio.to_thread(_blobs.put, key, encoded.data, encoded.mime_type)
-    except InferenceError as exc:
-        await _fail(base, job, f"synthesis failed: {exc.reason}")
-        return
-    except Exception as exc:  # storage or unexpected fault: fail the job visibly and refund, never hang it
-        log.exception("job %s failed", job_id)
-        await _fail(base, job, f"internal error: {type(exc).__name__}")
-        return
-    completed = {**base, "audioKey": key, "duration": round(encoded.duration_s, 3), "mimeType": encoded.mime_type,
-                 "format": job["format"], "voiceId": job["voice"]["id"]}
-    await publish(jobs_topic, job_id, ev.Event(ev.JOB_COMPLETED, completed, correlation_id=job_id))
-    capture = {"commandId": f"capture:{job_id}", "accountId": account_id, "jobId": job_id,
-               "amount": job["creditsUsed"]}
-    await publish(requests_topic, account_id, ev.Event(ev.CAPTURE_FOR_JOB, capture, correlation_id=job_id))
-
-
-async def _fail(base: dict, job: dict, reason: str) -> None:
-    job_id, account_id = base["jobId"], base["accountId"]
-    await publish(jobs_topic, job_id, ev.Event(ev.JOB_FAILED, {**base, "reason": reason}, correlation_id=job_id))
-    release = {"commandId": f"release:{job_id}", "accountId": account_id, "jobId": job_id, "reason": "failed"}
-    await publish(requests_topic, account_id, ev.Event(ev.RELEASE_FOR_JOB, release, correlation_id=job_id))
-
-
-# --- the clone stage ------------------------------------------------------------------------------------------------
-
-def clone_failure_reason(exc: InferenceError) -> str:
-    """What a FAILED voice says: the enrol model's own words for unusable audio, else what went wrong."""
-    if exc.code in CLONE_INPUT_ERRORS:
-        return exc.reason[:1].upper() + exc.reason[1:]
-    return f"Voice cloning failed: {exc.reason}"
-
-
-CLONE_INPUT_ERRORS = frozenset({"unsupported_audio", "invalid_audio", "audio_too_long", "audio_too_short",
-                                "audio_silent", "audio_clipped", "no_voiced_speech"})
-
-
-async def run_clone(job: dict, cause_id: str) -> None:
-    """Enrol an accepted voice: fetch its reference from S3, make the profile on Triton (`enroll`), then
-    JobCompleted with the profile and capture the price; unusable audio or any fault: JobFailed and release."""
-    voice_id, account_id = job["jobId"], job["accountId"]
-    state = await asyncio.to_thread(mongo.find_voice_state, _db, voice_id)
-    if state in jobs.TERMINAL:
-        log.info("voice %s already finished; ignoring redelivered acceptance", voice_id)
-        return
-    base = {"jobId": voice_id, "accountId": account_id, "kind": ev.JOB_KIND_CLONE}
-    await publish(jobs_topic, voice_id, ev.Event(ev.JOB_STARTED, base, correlation_id=voice_id))
-    try:
-        reference = await asyncio.to_thread(_blobs.get, job["referenceKey"])
-        enrolled = await inference().enroll(reference)
-    except InferenceError as exc:
-        log.info("voice %s not enrolled: %s", voice_id, exc)
-        await _fail(base, job, clone_failure_reason(exc))
-        return
-    except Exception as exc:  # storage or unexpected fault: fail the voice visibly and refund, never hang it
-        log.exception("voice %s failed", voice_id)
-        await _fail(base, job, f"Voice cloning failed: internal error ({type(exc).__name__})")
-        return
-    completed = {**base, "engineVoice": enrolled.engine_voice, "profile": enrolled.profile,
-                 "enrolledDuration": round(enrolled.duration_s, 3)}
-    await publish(jobs_topic, voice_id, ev.Event(ev.JOB_COMPLETED, completed, correlation_id=voice_id))
-    capture = {"commandId": f"capture:{voice_id}", "accountId": account_id, "jobId": voice_id,
-               "amount": job["creditsUsed"]}
-    await publish(requests_topic, account_id, ev.Event(ev.CAPTURE_FOR_JOB, capture, correlation_id=voice_id))
-
+        stage = STAGES.get(job_event.kind) if isinstance(job_event, msg.JobAccepted) else None
+        if stage is not None:  # an OtherJob has no stage
+            await run_stage(stage, job_event.job, clients.get())

@@ -8,14 +8,11 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import sys
 import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "triton_models" / "voicekit"))  # voicekit package
 
 PARAGRAPH = ("The north wind and the sun were disputing which was the stronger, when a traveler came along "
              "wrapped in a warm cloak. They agreed that the one who first succeeded in making the traveler take his "

@@ -9,9 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..base import Context, Service, tcp_open
 from ..install import file_digest, run_logged
 from ..process import Proc, StackError, say
-from ..services import Context, Service, tcp_open
 
 KAFKA_VERSION = "3.9.1"
 POM = Path(__file__).resolve().parent / "pom.xml"
@@ -58,7 +58,8 @@ def install(ctx: Context) -> bool:
 def _fetch_jars(ctx: Context, log: Path) -> None:
     p = _paths(ctx)
     if not shutil.which("mvn"):
-        raise StackError("kafka", "mvn not found on PATH (Maven needed to fetch the broker jars: apt-get install maven)")
+        raise StackError("kafka", "mvn not found on PATH "
+                                  "(Maven needed to fetch the broker jars: apt-get install maven)")
     # Run Maven on a copy of the pom so nothing (target/) is written into the source tree; fetch into a fresh
     # folder and swap it in, so a version change never leaves two Kafka versions on the class path.
     build = p["root"] / "maven"

@@ -167,7 +167,7 @@ def test_a_replacement_speaker_encoder_serves_the_unchanged_client(max_batch_siz
     assert gone(pid), "the private Triton must be stopped"
 
     assert error.value.code == "invalid_audio" and not error.value.retryable
-    for clip, embedding, default in zip(clips, embeddings, default_embeddings):
+    for clip, embedding, default in zip(clips, embeddings, default_embeddings, strict=True):
         assert embedding.shape == (256,) and embedding.dtype == np.float32
         assert abs(float(np.linalg.norm(embedding)) - 1.0) < 1e-5 and float(embedding.min()) >= 0.0
         # It is the test's model with the test's weights...

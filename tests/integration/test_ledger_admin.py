@@ -13,7 +13,7 @@ from frontdoor import admin
 from service_config import load
 
 from .conftest import wait_for
-from .test_ledger_helpers import auth, credit_view, wait_audit_clean
+from .ledger_helpers import auth, credit_view, wait_audit_clean
 
 pytestmark = pytest.mark.integration
 

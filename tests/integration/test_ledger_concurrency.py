@@ -10,7 +10,7 @@ import requests
 import ledger
 
 from .conftest import wait_for
-from .test_ledger_helpers import auth, credit_view, ledger_events, new_account, wait_audit_clean
+from .ledger_helpers import auth, credit_view, ledger_events, new_account, wait_audit_clean
 
 pytestmark = pytest.mark.integration
 

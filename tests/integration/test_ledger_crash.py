@@ -9,11 +9,11 @@ import pytest
 
 import ledger
 from adapters import kafka
-from schemas import events as ev
+from schemas import events as ev, messages
 from service_config import load
 
 from .conftest import wait_for
-from .test_ledger_helpers import credit_view, ledger_events, new_account, now, wait_audit_clean
+from .ledger_helpers import credit_view, ledger_events, new_account, now, wait_audit_clean
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +22,17 @@ PRICE, CHARGE = 3, 2  # each job reserves 3 credits and is captured for 2 (1 com
 
 
 def _job_requests(account_id: str, n: int) -> list[ev.Event]:
-    """The requests the front door and the orchestrator would send for one job: reserve, then capture."""
+    """The requests the front door and the orchestrator would send for one job: reserve, then capture. The job is
+    of a kind no stage runs (an OtherJob): only the ledger acts on it."""
     job_id = f"crash-{account_id}-{n}"
-    job = {"kind": "ledger-test", "jobId": job_id, "accountId": account_id, "text": "xyz", "format": "mp3",
-           "voice": {"id": "sys_slt", "title": "Sally", "coverImage": None, "type": "SYSTEM"},
-           "creditsUsed": PRICE, "createdAt": ev.iso_millis(now())}
-    reserve = ev.Event(ev.RESERVE_FOR_JOB, {"commandId": f"reserve:{job_id}", "accountId": account_id,
-                                            "jobId": job_id, "amount": PRICE, "job": job}, correlation_id=job_id)
-    capture = ev.Event(ev.CAPTURE_FOR_JOB, {"commandId": f"capture:{job_id}", "accountId": account_id,
-                                            "jobId": job_id, "amount": CHARGE}, correlation_id=job_id)
-    return [reserve, capture]
+    job = messages.job_from_dict({
+        "kind": "ledger-test", "jobId": job_id, "accountId": account_id, "text": "xyz", "format": "mp3",
+        "voice": {"id": "sys_slt", "title": "Sally", "coverImage": None, "type": "SYSTEM"},
+        "creditsUsed": PRICE, "createdAt": ev.iso_millis(now())})
+    reserve = messages.ReserveCreditsForJob.for_job(job)
+    capture = messages.CaptureJobCredits(command_id=f"capture:{job_id}", account_id=account_id, job_id=job_id,
+                                         amount=CHARGE)
+    return [reserve.envelope(), capture.envelope()]
 
 
 def test_a_worker_killed_mid_stream_and_restarted_charges_every_job_once(base_url, app_processes, restart_workers):
@@ -95,10 +96,10 @@ def test_a_worker_killed_mid_stream_and_restarted_charges_every_job_once(base_ur
     for _p, _o, key, value in kafka.read_topic(load(), ev.TOPIC_JOBS):
         if key is not None and key.decode() in jobs:
             reply = ev.decode(value)
-            if reply.name in (ev.JOB_ACCEPTED, ev.JOB_REJECTED):
+            if reply.name in (messages.JobAccepted.WIRE_NAME, messages.JobRejected.WIRE_NAME):
                 answers[key.decode()].append((reply.name, reply.id))
     assert set(answers) == jobs
-    assert all(set(a) == {(ev.JOB_ACCEPTED, f"accepted:{job}")} for job, a in answers.items())
+    assert all(set(a) == {(messages.JobAccepted.WIRE_NAME, f"accepted:{job}")} for job, a in answers.items())
     print(f"killed after {decided_before_kill} events; {sum(len(a) - 1 for a in answers.values())} requests "
           f"redelivered and answered again; {len(events) - len(distinct)} identical ledger re-appends, "
           f"{audit.accounts[account_id].duplicates} skipped by the audit")

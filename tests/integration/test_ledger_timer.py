@@ -13,10 +13,10 @@ from adapters import mongo
 from ledger.timestamps import format_millis
 from schemas import jobs
 from service_config import load
-from streams.ledger_timer import TIMED_OUT_REASON
+from streams.timer_logic import TIMED_OUT_REASON
 
 from .conftest import wait_for
-from .test_ledger_helpers import auth, credit_view, new_account, now, publish_commands, wait_audit_clean
+from .ledger_helpers import auth, credit_view, new_account, now, publish_commands, wait_audit_clean
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from .conftest import wait_for
-from .test_ledger_helpers import auth, credit_view, new_account, wait_audit_clean
+from .ledger_helpers import auth, credit_view, new_account, wait_audit_clean
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_usage_history_pages_through_every_ledger_entry_newest_first(base_url, a
         ["grant", "reservation", "reservation", "refusal", "capture", "capture", "grant"])
     assert items[0]["amount"] == 7 and items[0]["creditKind"] == "permanent" and items[0]["reason"] == "goodwill"
     assert items[-1]["amount"] == 30 and items[-1]["creditKind"] == "regular"
-    jobs = {r.json()["speechId"]: len(t.encode()) for r, t in zip(accepted, texts)}
+    jobs = {r.json()["speechId"]: len(t.encode()) for r, t in zip(accepted, texts, strict=True)}
     for kind in ("reservation", "capture"):
         assert {i["jobId"]: i["amount"] for i in items if i["type"] == kind} == jobs
     assert next(i for i in items if i["type"] == "refusal")["balanceAfter"]["credits"] == 4

@@ -6,7 +6,7 @@ import pytest
 
 from frontdoor import admin
 
-from .test_ledger_helpers import wait_audit_clean
+from .ledger_helpers import wait_audit_clean
 
 pytestmark = pytest.mark.integration
 

@@ -70,7 +70,7 @@ def test_concurrent_requests_get_their_own_embeddings(settings):
         return await asyncio.gather(*(client.embed(read_clip(name)) for name in names * 2))
 
     results = run(settings, use)
-    for name, embedding in zip(names * 2, results):
+    for name, embedding in zip(names * 2, results, strict=True):
         assert cosine(embedding, REFERENCE[name]) > 0.999, name
 
 

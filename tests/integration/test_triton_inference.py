@@ -92,5 +92,5 @@ def test_concurrent_requests_never_mix_their_audio(settings):
     async def one_by_one(client):
         return [await client.synthesize(text, "awb") for text in texts]
 
-    for concurrent, alone in zip(run(settings, together), run(settings, one_by_one)):
+    for concurrent, alone in zip(run(settings, together), run(settings, one_by_one), strict=True):
         assert np.array_equal(concurrent.samples, alone.samples)

@@ -66,7 +66,7 @@ def test_the_clone_is_closer_to_the_reference_than_its_base_voice(settings, clon
     async def measure(client):
         ref = await client.embed(at_level(Audio(reference, RATE)))
         scores = {"clone": [], "base": [], "own": []}
-        for text, own in zip(HELD_OUT, held_out):
+        for text, own in zip(HELD_OUT, held_out, strict=True):
             base = await client.synthesize(text, enrolled.engine_voice)
             clone = await client.synthesize_with_profile(text, enrolled.engine_voice, enrolled.profile_json)
             for key, audio in (("clone", clone), ("base", base), ("own", Audio(own, RATE))):

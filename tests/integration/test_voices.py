@@ -487,8 +487,8 @@ def test_list_pages_through_user_voices_without_overlap(base_url, catalogue):
 
 def test_list_filters_and_sorts(base_url, catalogue):
     headers, made = catalogue
-    titles = lambda **params: [v["title"] for v in list_voices(base_url, headers, type="USER", **params)
-                               .json()["voices"]]  # noqa: E731
+    def titles(**params):
+        return [v["title"] for v in list_voices(base_url, headers, type="USER", **params).json()["voices"]]
     assert titles(sortBy="title", sortOrder="asc") == ["Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf",
                                                        "alpha"]
     assert titles(sortBy="duration", sortOrder="desc") == ["Bravo", "alpha", "Delta", "Foxtrot", "Echo", "Charlie",

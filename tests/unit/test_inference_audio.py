@@ -3,19 +3,15 @@ from __future__ import annotations
 
 import io
 import shutil
-import sys
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import soundfile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "triton_models" / "voicekit"))  # the voicekit package
-
-from voicekit import codecs, pcm  # noqa: E402
-from voicekit.errors import VoicekitError  # noqa: E402
-from voicekit.tts import Synthesizer  # noqa: E402
+from voicekit import codecs, pcm
+from voicekit.errors import VoicekitError
+from voicekit.tts import Synthesizer
 
 RATE = 16000
 

@@ -101,7 +101,7 @@ def test_a_batch_of_requests_gives_the_embeddings_of_one_request_at_a_time(model
     requests = [_Request(AUDIO=samples[None, :], SAMPLE_RATE=np.array([[rate]], np.int32)) for samples, rate in clips]
     responses = model.execute(requests)
     assert len(responses) == len(requests)
-    for (samples, rate), response in zip(clips, responses):
+    for (samples, rate), response in zip(clips, responses, strict=True):
         assert response.error is None
         (tensor,) = response.output_tensors
         assert tensor.name() == "EMBEDDING" and tensor.as_numpy().shape == (1, 256)  # the batch dimension

@@ -1,14 +1,9 @@
 """voicekit.text: normalisation for TTS and sentence chunking (pure functions)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "triton_models" / "voicekit"))  # the voicekit package
-
-from voicekit.text import (  # noqa: E402
+from voicekit.text import (
     chunk_text,
     normalize_text,
     number_to_words,

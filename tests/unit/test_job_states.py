@@ -2,9 +2,9 @@ import itertools
 
 import pytest
 
-from schemas import events as ev, jobs
+from schemas import jobs, messages as msg
 
-HAPPY_PATH = [ev.JOB_REQUESTED, ev.JOB_ACCEPTED, ev.JOB_STARTED, ev.JOB_COMPLETED]
+HAPPY_PATH = [jobs.JOB_REQUESTED, msg.JobAccepted.WIRE_NAME, msg.JobStarted.WIRE_NAME, msg.JobCompleted.WIRE_NAME]
 
 
 def fold(names):
@@ -28,7 +28,8 @@ def test_redelivered_and_reordered_events_cannot_go_backwards():
     # Any order of the happy path's events ends in COMPLETED once COMPLETED has been seen.
     for order in itertools.permutations(HAPPY_PATH):
         assert fold(order) == jobs.COMPLETED
-    assert fold([ev.JOB_ACCEPTED, ev.JOB_FAILED, ev.JOB_STARTED, ev.JOB_COMPLETED]) == jobs.FAILED
+    assert fold([msg.JobAccepted.WIRE_NAME, msg.JobFailed.WIRE_NAME, msg.JobStarted.WIRE_NAME,
+                 msg.JobCompleted.WIRE_NAME]) == jobs.FAILED
 
 
 @pytest.mark.parametrize("state,public", [(jobs.PENDING_CREDITS, "PROCESSING"), (jobs.QUEUED, "PROCESSING"),

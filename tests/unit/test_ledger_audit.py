@@ -20,7 +20,7 @@ from ledger import (
 )
 from ledger.audit import LedgerAudit, format_report
 from ledger.history import entry_document
-from streams.ledger_agent import ledger_envelopes
+from streams.ledger_logic import ledger_records
 from tests.unit.test_ledger_properties import SETTINGS, command_sequences
 
 AT = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
@@ -36,7 +36,7 @@ def payloads_of(commands) -> tuple[list[dict], dict]:
             events, after = apply_command(state, command)
         except DomainError:
             continue
-        payloads.extend(copy.deepcopy(dict(e.payload)) for e in ledger_envelopes(state, events))
+        payloads.extend(copy.deepcopy(r.envelope().payload) for r in ledger_records(state, events))
         if after is not None:
             states[command.account_id] = after
     return payloads, states
@@ -50,7 +50,8 @@ def a_day_of_traffic():
     t = AT
     commands = [OpenAccount(command_id="open:a", account_id="a", at=t, monthly_allowance=100,
                             reset_at=AT + timedelta(days=2)),
-                OpenAccount(command_id="open:b", account_id="b", at=t, monthly_allowance=10, reset_at=AT + timedelta(days=9)),
+                OpenAccount(command_id="open:b", account_id="b", at=t, monthly_allowance=10,
+                            reset_at=AT + timedelta(days=9)),
                 GrantCredits(command_id="g1", account_id="a", at=t, amount=50, kind="permanent", reason="purchase")]
     for n in range(6):
         t += timedelta(minutes=1)
@@ -61,7 +62,8 @@ def a_day_of_traffic():
                  Release(command_id="x2", account_id="a", at=t, job_id="j2", reason="failed"),
                  ExpireReservations(command_id="e1", account_id="a", at=t + timedelta(hours=1)),
                  ResetMonthly(command_id="m1", account_id="a", at=AT + timedelta(days=3)),
-                 Reserve(command_id="rb", account_id="b", at=t, job_id="jb", amount=11, expires_at=t + timedelta(hours=1))]
+                 Reserve(command_id="rb", account_id="b", at=t, job_id="jb", amount=11,
+                         expires_at=t + timedelta(hours=1))]
     return commands
 
 

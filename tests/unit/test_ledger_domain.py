@@ -57,22 +57,28 @@ def t(day: int, hour: int = 0, month: int = 1) -> datetime:
     return datetime(2024, month, day, hour, tzinfo=UTC)
 
 
-def cmd(command_type, /, *, account_id: str = ACCOUNT, at: datetime | str | None = None, command_id: str | None = None, **fields):
+def cmd(command_type, /, *, account_id: str = ACCOUNT, at: datetime | str | None = None,
+        command_id: str | None = None, **fields):
     """A command with a fresh id and a default time, so examples only spell out what matters."""
     return command_type(command_id=command_id or f"cmd-{next(_ids)}", account_id=account_id, at=at or t(10), **fields)
 
 
-def open_account(allowance: int = 3000, permanent: int = 0, reset_at: datetime = t(1, month=2)):
+def open_account(allowance: int = 3000, permanent: int = 0, reset_at: datetime | None = None):
     """An account opened on Jan 1 with `allowance` regular credits and optionally some permanent ones."""
-    events, state = apply_command(None, cmd(OpenAccount, at=t(1), monthly_allowance=allowance, reset_at=reset_at))
+    events, state = apply_command(None, cmd(OpenAccount, at=t(1), monthly_allowance=allowance,
+                                                  reset_at=reset_at or t(1, month=2)))
     if permanent:
-        more, state = apply_command(state, cmd(GrantCredits, at=t(1), amount=permanent, kind="permanent", reason="purchase"))
+        more, state = apply_command(state, cmd(GrantCredits, at=t(1), amount=permanent, kind="permanent",
+                                               reason="purchase"))
         events += more
     return state, events
 
 
-def reserve(state, job_id: str = "job-1", amount: int = 100, at: datetime = t(10), expires_at: datetime | None = None):
-    return apply_command(state, cmd(Reserve, at=at, job_id=job_id, amount=amount, expires_at=expires_at or at + timedelta(hours=1)))
+def reserve(state, job_id: str = "job-1", amount: int = 100, at: datetime | None = None,
+            expires_at: datetime | None = None):
+    at = at or t(10)
+    return apply_command(state, cmd(Reserve, at=at, job_id=job_id, amount=amount,
+                                    expires_at=expires_at or at + timedelta(hours=1)))
 
 
 def _stamp(event) -> dict:
@@ -224,7 +230,8 @@ def test_not_enough_credits_is_recorded_as_a_refusal_not_raised():
     state, _ = open_account(allowance=300, permanent=200)
     events, after = reserve(state, amount=1000)
 
-    assert events == [ReservationRefused(**_stamp(events[0]), job_id="job-1", available_credits=500, needed_credits=1000)]
+    assert events == [ReservationRefused(**_stamp(events[0]), job_id="job-1", available_credits=500,
+                                         needed_credits=1000)]
     assert (after.regular, after.permanent, after.reserved_total) == (300, 200, 0)
     outcome = after.reservation_outcome("job-1")
     assert outcome.status == ReservationStatus.REFUSED
@@ -405,7 +412,8 @@ def test_expire_releases_every_reservation_due_by_then_in_expiry_order():
     _, state = reserve(state, job_id="not-due", amount=40, expires_at=t(12, 1))
     events, state = apply_command(state, cmd(ExpireReservations, at=t(12)))
 
-    assert [(e.job_id, e.reason) for e in events] == [("sooner", "expired"), ("exactly-due", "expired"), ("later", "expired")]
+    assert [(e.job_id, e.reason) for e in events] == [("sooner", "expired"), ("exactly-due", "expired"),
+                                                      ("later", "expired")]
     assert [e.sequence for e in events] == list(range(events[0].sequence, events[0].sequence + 3))
     assert len({e.event_id for e in events}) == 3
     assert list(state.reservations) == ["not-due"] and state.regular == 960

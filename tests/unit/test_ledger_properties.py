@@ -80,7 +80,8 @@ def command_sequences(draw) -> list:
         kind = draw(st.sampled_from(STEP_KINDS))
         # Captures and releases mostly name a job reserved earlier, sometimes one never heard of.
         earlier = draw(st.sampled_from(reserves)) if reserves and draw(st.integers(0, 9)) else None
-        account_id = earlier.account_id if earlier and kind in ("capture", "release") else draw(st.sampled_from(ACCOUNTS))
+        reuse_account = earlier and kind in ("capture", "release")
+        account_id = earlier.account_id if reuse_account else draw(st.sampled_from(ACCOUNTS))
         job_id = earlier.job_id if earlier else next(job_ids)
         base = {"command_id": next(command_ids), "account_id": account_id, "at": at}
         if kind == "duplicate" and commands:
@@ -150,7 +151,8 @@ def test_balances_never_go_negative(commands):
     for step in run(commands):
         for state in step.after.values():
             assert state.regular >= 0 and state.permanent >= 0 and state.available >= 0
-            assert all(r.regular_part >= 0 and r.permanent_part >= 0 and r.amount > 0 for r in state.reservations.values())
+            assert all(r.regular_part >= 0 and r.permanent_part >= 0 and r.amount > 0
+                       for r in state.reservations.values())
 
 
 @SETTINGS
@@ -163,10 +165,12 @@ def test_every_reservation_ends_at_most_once_and_never_both_captured_and_release
         key = (event.account_id, getattr(event, "job_id", None))
         if isinstance(event, (CreditsReserved, ReservationRefused)):
             decided[key] += 1
-            status[key] = ReservationStatus.RESERVED if isinstance(event, CreditsReserved) else ReservationStatus.REFUSED
+            reserved = isinstance(event, CreditsReserved)
+            status[key] = ReservationStatus.RESERVED if reserved else ReservationStatus.REFUSED
         elif isinstance(event, (ReservationCaptured, ReservationReleased)):
             assert status.get(key) == ReservationStatus.RESERVED, f"{key} ended twice or without a reservation"
-            status[key] = ReservationStatus.CAPTURED if isinstance(event, ReservationCaptured) else ReservationStatus.RELEASED
+            captured = isinstance(event, ReservationCaptured)
+            status[key] = ReservationStatus.CAPTURED if captured else ReservationStatus.RELEASED
     assert all(n == 1 for n in decided.values()), "a job was reserved (or refused) more than once"
 
     states = steps[-1].after if steps else {}

@@ -20,9 +20,9 @@ from ledger import (
     apply_command,
     decide,
     evolve,
+    records,
     replay,
 )
-from ledger import records
 from ledger.snapshot import state_to_dict
 from tests.unit.test_ledger_properties import SETTINGS, command_sequences
 

@@ -7,8 +7,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 import ledger
 from ledger import records
-from schemas import events as ev
-from streams import ledger_timer
+from schemas import messages as msg
+from streams import timer_logic as ledger_timer
 
 AT = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 
@@ -47,16 +47,21 @@ def test_only_accounts_of_owned_partitions_get_commands():
     assert kinds == {ledger.ExpireReservations, ledger.ResetMonthly}
 
 
-def _released(reason: str) -> ev.Event:
-    event = {"type": "ReservationReleased", "job_id": "cl1", "reason": reason}
-    return ev.Event("ReservationReleased", {"accountId": "a", "ledgerEvent": event, "balanceAfter": {}})
+def _released(reason: str) -> msg.Message:
+    event = ledger.ReservationReleased(event_id="e1", account_id="a", command_id="c1", sequence=3, at=AT,
+                                       job_id="cl1", reason=reason, released_regular=10, released_permanent=0,
+                                       forfeited_regular=0)
+    balance = msg.BalanceAfter(credits=100, regular=100, permanent=0, reset_at="2026-04-01T00:00:00.000Z",
+                               reserved=0, sequence=3)
+    return msg.ledger_record(event, balance)
 
 
 def test_an_expired_reservation_fails_its_job_only_if_the_job_never_ended():
     assert ledger_timer.expired_job(_released("expired")) == ("a", "cl1")
     assert ledger_timer.expired_job(_released("failed")) is None
-    failed = ledger_timer.timed_out_event({"accountId": "a", "kind": "tts", "state": "QUEUED"}, "a", "cl1")
-    assert failed.name == ev.JOB_FAILED and failed.id == "expired:cl1"
+    failed = ledger_timer.timed_out_envelope(
+        ledger_timer.timed_out_event({"accountId": "a", "kind": "tts", "state": "QUEUED"}, "a", "cl1"))
+    assert failed.name == msg.JobFailed.WIRE_NAME and failed.id == "expired:cl1"
     assert failed.payload == {"jobId": "cl1", "accountId": "a", "kind": "tts", "reason": ledger_timer.TIMED_OUT_REASON}
     assert ledger_timer.timed_out_event({"accountId": "a", "kind": "tts", "state": "COMPLETED"}, "a", "cl1") is None
     assert ledger_timer.timed_out_event({"accountId": "b", "kind": "tts", "state": "QUEUED"}, "a", "cl1") is None

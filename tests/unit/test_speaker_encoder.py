@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voicekit import pcm
+from voicekit import speaker_encoder as se
+from voicekit.errors import VoicekitError
+from voicekit.ge2e_weights import MAGIC_NUMBER, CheckpointError, load_legacy_checkpoint
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "triton_models" / "voicekit"))  # the voicekit package
-
-from voicekit import pcm  # noqa: E402
-from voicekit import speaker_encoder as se  # noqa: E402
-from voicekit.errors import VoicekitError  # noqa: E402
-from voicekit.ge2e_weights import MAGIC_NUMBER, CheckpointError, load_legacy_checkpoint  # noqa: E402
-
 DATA = REPO / "tests" / "data" / "ge2e"
 REFERENCE = json.loads((DATA / "embeddings.json").read_text())["embeddings"]
 CLIPS = sorted(REFERENCE)

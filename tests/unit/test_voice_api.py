@@ -14,8 +14,9 @@ from werkzeug.wrappers import Request
 from adapters import mongo
 from frontdoor import uploads, voices
 from inference_client import InferenceError
-from schemas import api, events as ev, jobs
-from streams import orchestrator, projector
+from schemas import api, jobs
+from schemas import messages as msg
+from streams import projection, stage_logic
 from tests import voice_audio
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -226,24 +227,25 @@ def test_voice_status_hides_refused_clones():
 
 
 def test_clone_events_project_onto_the_voice():
-    accepted = ev.Event(ev.JOB_ACCEPTED, {"jobId": "clv1", "accountId": "acct_a", "kind": "clone", "job": CLONE_JOB})
-    assert projector.is_clone_event(accepted)
-    fields, seed = projector.voice_view_fields(accepted)
+    job = msg.CloneJob.from_dict({**CLONE_JOB, "referenceFormat": "mp3", "referenceBytes": 1000})
+    accepted = msg.JobAccepted(job_id="clv1", account_id="acct_a", kind="clone", job=job)
+    assert projection.is_clone_event(accepted)
+    fields, seed = projection.voice_view_fields(accepted, NOW)
     assert seed["title"] == "Mine" and seed["audioKey"] == CLONE_JOB["referenceKey"] and seed["type"] == "USER"
     assert seed["createdAt"] == NOW and seed["usageCount"] == 0
-    done = ev.Event(ev.JOB_COMPLETED, {"jobId": "clv1", "accountId": "acct_a", "kind": "clone",
-                                       "engineVoice": "awb", "profile": {"version": 1}})
-    fields, _ = projector.voice_view_fields(done)
+    done = msg.JobCompleted(job_id="clv1", account_id="acct_a", kind="clone",
+                            result=msg.VoiceResult(engine_voice="awb", profile={"version": 1}, enrolled_duration=3.0))
+    fields, _ = projection.voice_view_fields(done, NOW)
     assert fields["engineVoice"] == "awb" and fields["profile"] == {"version": 1} and fields["error"] is None
-    failed = ev.Event(ev.JOB_FAILED, {"jobId": "clv1", "accountId": "acct_a", "kind": "clone", "reason": "boom"})
-    assert projector.voice_view_fields(failed)[0]["error"] == "boom"
-    tts = ev.Event(ev.JOB_COMPLETED, {"jobId": "s1", "accountId": "acct_a", "kind": "tts", "audioKey": "k",
-                                      "duration": 1.0, "voiceId": "clv1"})
-    assert not projector.is_clone_event(tts)
+    failed = msg.JobFailed(job_id="clv1", account_id="acct_a", kind="clone", reason="boom")
+    assert projection.voice_view_fields(failed, NOW)[0]["error"] == "boom"
+    tts = msg.JobCompleted(job_id="s1", account_id="acct_a", kind="tts", result=msg.SpeechResult(
+        audio_key="k", duration=1.0, mime_type="audio/mpeg", format="mp3", voice_id="clv1"))
+    assert not projection.is_clone_event(tts)
 
 
 def test_clone_failure_reasons():
     unusable = InferenceError("the reference audio is silent (nothing louder than -50 dBFS)", code="audio_silent")
-    assert orchestrator.clone_failure_reason(unusable).startswith("The reference audio is silent")
+    assert stage_logic.clone_failure_reason(unusable).startswith("The reference audio is silent")
     down = InferenceError("the inference server is unavailable (enroll): x", code="unavailable", retryable=True)
-    assert orchestrator.clone_failure_reason(down).startswith("Voice cloning failed: ")
+    assert stage_logic.clone_failure_reason(down).startswith("Voice cloning failed: ")

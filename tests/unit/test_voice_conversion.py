@@ -9,10 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from tests import voice_audio  # also puts triton_models/voicekit on sys.path
-
-from voicekit import conversion, formants, pitch, profile, vocoder  # noqa: E402
-from voicekit.errors import VoicekitError  # noqa: E402
+from tests import voice_audio
+from voicekit import conversion, formants, pitch, profile, vocoder
+from voicekit.errors import VoicekitError
 
 RATE = 16000
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite (Debian package) is not installed")
@@ -296,7 +295,7 @@ def test_long_audio_is_converted_in_pieces_cut_at_quiet_points():
     gap = np.zeros(int(0.3 * RATE), dtype=np.float32)
     audio = np.concatenate([piece, gap] * 12)  # 51.6 s
     cuts = voiceclone.split_points(audio, RATE, max_s=10.0)
-    assert cuts and all(b - a <= 10 * RATE for a, b in zip([0, *cuts], [*cuts, len(audio)]))
+    assert cuts and all(b - a <= 10 * RATE for a, b in zip([0, *cuts], [*cuts, len(audio)], strict=True))
     assert all(np.max(np.abs(audio[c - 80: c + 80])) < 1e-6 for c in cuts)  # in the pauses
     settings = conversion.Settings(source_f0=(math.log(140.0), 0.02), target_f0=(math.log(180.0), 0.02))
     out = voiceclone.synthesize_converted(audio, RATE, settings, duration_s=40.0)

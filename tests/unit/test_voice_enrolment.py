@@ -9,10 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from tests import voice_audio  # also puts triton_models/voicekit on sys.path
-
-from voicekit import decode, enrolment, pitch, profile, psola  # noqa: E402
-from voicekit.errors import VoicekitError  # noqa: E402
+from tests import voice_audio
+from voicekit import decode, enrolment, pitch, profile, psola
+from voicekit.errors import VoicekitError
 
 RATE = 16000
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite (Debian package) is not installed")

@@ -19,6 +19,7 @@ if _VOICEKIT_HOME not in sys.path:
 
 import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
+
 from voicekit import speaker_encoder as ge2e  # noqa: E402
 from voicekit.errors import VoicekitError  # noqa: E402
 from voicekit.triton_io import answer, input_array, input_scalar  # noqa: E402
@@ -73,7 +74,8 @@ class TritonPythonModel:
         good = [index for index, value in prepared.items() if not isinstance(value, Exception)]
         if good:
             try:
-                for index, embedding in zip(good, embed_many([prepared[i] for i in good], self.encoder.weights)):
+                embeddings = embed_many([prepared[i] for i in good], self.encoder.weights)
+                for index, embedding in zip(good, embeddings, strict=True):
                     prepared[index] = embedding
             except Exception as exc:  # pragma: no cover - a bug: every request of the batch gets it
                 for index in good:

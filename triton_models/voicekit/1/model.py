@@ -12,6 +12,7 @@ if _VOICEKIT_HOME not in sys.path:
     sys.path.insert(0, _VOICEKIT_HOME)
 
 import triton_python_backend_utils as pb_utils  # noqa: E402
+
 from voicekit.info import describe  # noqa: E402
 from voicekit.triton_io import answer, string_tensor  # noqa: E402
 

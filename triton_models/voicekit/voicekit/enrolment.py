@@ -87,11 +87,39 @@ def enroll(data: bytes, *, voices: tuple[str, ...] | None = None, budget_s: floa
     return enroll_samples(samples, RATE, container=container, voices=voices, budget_s=budget_s, bank=bank)
 
 
-def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None = None, *,
-                   voices: tuple[str, ...] | None = None, budget_s: float | None = None,
-                   bank: voiceclone.BaseBank | None = None) -> Enrolment:
-    """The checks and measurements of :func:`enroll` on decoded mono samples (at ``RATE``)."""
-    started = time.monotonic()
+@dataclass(frozen=True)
+class Screened:
+    """A reference that passed the checks, with what every enrolment method needs of it."""
+
+    speech: np.ndarray            # trimmed samples at ``RATE``
+    duration_s: float
+    speech_s: float
+    clipped: float
+    f0: pitch.F0Stats
+    pitch_voice: str
+    loudness_dbfs: float
+    peak_dbfs: float
+    embedding: np.ndarray         # GE2E, fixed level
+    rate: int = RATE
+
+    def measurements(self, container: str | None) -> dict:
+        """The profile fields every method shares."""
+        return {
+            "pitchVoice": self.pitch_voice,
+            "sampleRate": self.rate,
+            "container": container,
+            "durationS": round(self.duration_s, 3),
+            "speechS": round(self.speech_s, 3),
+            "loudnessDbfs": round(self.loudness_dbfs, 2),
+            "peakDbfs": round(self.peak_dbfs, 2),
+            "clippedRatio": round(self.clipped, 5),
+            "f0": self.f0.to_dict(),
+            "embedding": [round(float(v), 5) for v in self.embedding],
+        }
+
+
+def screen(samples: np.ndarray, rate: int = RATE) -> Screened:
+    """The refusals of :func:`enroll` and the measurements before any voice search (raises ``VoicekitError``)."""
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     duration = len(samples) / rate
     if duration > MAX_DURATION_S:
@@ -127,12 +155,23 @@ def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None 
         raise VoicekitError("no_voiced_speech", f"no clear voice found in the reference audio ({voiced_s:.1f} s of "
                                                 f"voiced sound; at least {MIN_VOICED_S:.0f} s needed); upload a "
                                                 f"recording of one person speaking")
-    pitch_voice = closest_base_voice(f0.log_mean)
     active_rms = rms[first: last + 1][sounding[first: last + 1]]
+    return Screened(speech=speech, duration_s=duration, speech_s=speech_s, clipped=clipped, f0=f0,
+                    pitch_voice=closest_base_voice(f0.log_mean),
+                    loudness_dbfs=_db(float(np.median(active_rms))), peak_dbfs=_db(float(np.max(np.abs(speech)))),
+                    embedding=speaker_encoder.embed(speech, rate, fixed_level=True), rate=rate)
 
-    # The voice itself: speaker embedding, vocoder analysis, formants; then the conversion tuned on it.
+
+def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None = None, *,
+                   voices: tuple[str, ...] | None = None, budget_s: float | None = None,
+                   bank: voiceclone.BaseBank | None = None) -> Enrolment:
+    """The checks and measurements of :func:`enroll` on decoded mono samples (at ``RATE``)."""
+    started = time.monotonic()
+    screened = screen(samples, rate)
+    speech, embedding, f0 = screened.speech, screened.embedding, screened.f0
+
+    # The voice itself: vocoder analysis, formants; then the conversion tuned on it.
     analysed = speech[: int(ANALYSIS_MAX_S * rate)]
-    embedding = speaker_encoder.embed(speech, rate, fixed_level=True)
     target = voiceclone.analyse(analysed, rate, embedding=embedding, max_seconds=ANALYSIS_MAX_S)
     allowed = tuple(v for v in (voices or voiceclone.BASE_VOICES) if v in voiceclone.BASE_VOICES)
     if not allowed:
@@ -145,20 +184,11 @@ def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None 
         "version": PROFILE_VERSION,
         "method": "world-vc",
         "engineVoice": engine_voice,
-        "pitchVoice": pitch_voice,
         "baseVoiceF0": {"logMean": BASE_VOICE_F0[engine_voice][0], "logStd": BASE_VOICE_F0[engine_voice][1]},
-        "sampleRate": rate,
-        "container": container,
-        "durationS": round(duration, 3),
-        "speechS": round(speech_s, 3),
-        "loudnessDbfs": round(_db(float(np.median(active_rms))), 2),
-        "peakDbfs": round(_db(float(np.max(np.abs(speech)))), 2),
-        "clippedRatio": round(clipped, 5),
-        "f0": f0.to_dict(),
+        **screened.measurements(container),
         "formantsHz": [round(v, 1) for v in (formants.formants(analysed, rate) or [])],
         "envelopeDb": [] if envelope is None else [round(float(v), 2) for v in envelope],
-        "embedding": [round(float(v), 5) for v in embedding],
         "conversion": {**tuned.settings.to_dict(), "baseVoice": engine_voice, "tuning": tuned.report()},
     }
     profile["enrolS"] = round(time.monotonic() - started, 2)
-    return Enrolment(profile=profile, duration_s=duration, engine_voice=engine_voice)
+    return Enrolment(profile=profile, duration_s=screened.duration_s, engine_voice=engine_voice)

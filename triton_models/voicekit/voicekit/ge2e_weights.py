@@ -186,7 +186,7 @@ def load_legacy_checkpoint(path: str | Path, section: str | None = None) -> dict
         if base is None:
             raise CheckpointError(f"{path}: storage {ref.storage.key} of {name} is missing")
         itemsize = base.dtype.itemsize
-        last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride))
+        last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride, strict=True))
         if ref.offset < 0 or any(s < 0 for s in ref.stride) or (0 not in ref.shape and last >= base.size):
             raise CheckpointError(f"{path}: tensor {name} runs past its storage")
         view = np.lib.stride_tricks.as_strided(base[ref.offset:], shape=ref.shape,

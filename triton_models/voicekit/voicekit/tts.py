@@ -1,5 +1,9 @@
 """Text → speech with a system voice: validate, normalise, chunk at sentences, synthesise chunks, join them.
 
+Two engines: Kokoro-82M (:mod:`voicekit.kokoro`, the default system voices, 9 languages, 24 kHz) for Kokoro voice
+names (``af_heart`` ...) or a given style pack, and CMU Flite (``slt``, ``awb``, ``rms``, ``kal16``, ``kal``; English,
+16 kHz) as the fast fallback and the base of the older cloned-voice profiles.
+
 ``Synthesizer.speak`` adds what a request may ask on top: a cloned voice's profile (version 2: vocoder-based
 conversion, :mod:`voicekit.voiceclone`; version 1: PSOLA pitch shift, :func:`voicekit.profile.adapt`) and a target
 duration (the vocoder's frames are time-scaled, so the pitch stays). Without either, ``speak`` is exactly
@@ -16,6 +20,9 @@ from . import profile as voice_profile
 from . import voiceclone
 from .errors import VoicekitError
 from .flite import Flite
+from .g2p import LANGUAGES, script_language
+from .kokoro import SAMPLE_RATE as KOKORO_RATE
+from .kokoro import KokoroEngine, stock_voice, style_pack
 from .pcm import join_segments
 from .text import chunk_text, normalize_text
 
@@ -32,10 +39,60 @@ MAX_DURATION_FACTOR = 4.0  # a target duration may stretch or squeeze the natura
 class Synthesizer:
     """System-voice TTS. Chunks of one request are synthesised in parallel by ``workers`` flite processes."""
 
-    def __init__(self, flite: Flite | None = None, workers: int = 2) -> None:
+    def __init__(self, flite: Flite | None = None, workers: int = 2, kokoro: KokoroEngine | None = None) -> None:
         self.flite = flite or Flite()
         self.voices = self.flite.check()
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="flite")
+        self._kokoro = kokoro
+
+    @property
+    def kokoro(self) -> KokoroEngine:
+        """The Kokoro engine, loaded on first use (the Triton model touches it in ``initialize``)."""
+        if self._kokoro is None:
+            self._kokoro = KokoroEngine()
+        return self._kokoro
+
+    def is_kokoro_voice(self, voice: str) -> bool:
+        return stock_voice(voice.strip().lower()) is not None
+
+    def resolve_language(self, language: str | None, voice: str, text: str = "") -> str:
+        """The language to read the text in: the request's, else the voice's own (``en`` → the voice's English
+        variant or en-us, ``pt`` → pt-br) unless the text is plainly in another script (Chinese text sent to an
+        English voice is read as Chinese, not dropped as "nothing to say"). Raises ``unsupported_language``."""
+        own = stock_voice(voice)
+        wanted = (language or "").strip().lower().replace("_", "-")
+        if not wanted:
+            return script_language(text) or (own.language if own else "en-us")
+        if wanted == "en":
+            return own.language if own and own.language.startswith("en-") else "en-us"
+        wanted = {"pt": "pt-br", "pt-pt": "pt-br", "zh-cn": "zh", "cmn": "zh", "fr-fr": "fr"}.get(wanted, wanted)
+        if wanted not in LANGUAGES:
+            raise VoicekitError("unsupported_language", f"language {wanted[:32]!r} is not supported; supported: "
+                                                        f"{', '.join(LANGUAGES)}")
+        return wanted
+
+    def speak_kokoro(self, text: str, voice: str, speed: float = 1.0, duration_s: float | None = None,
+                     language: str | None = None, style=None) -> tuple[np.ndarray, int]:
+        """Kokoro: ``voice`` a stock voice name (its style pack and default language) unless ``style`` (a style
+        pack, [510, 256] or one [256] style) is given, in which case ``voice`` only gives the default language."""
+        voice = voice.strip().lower()
+        if style is None and voice not in self.kokoro.voices:
+            available = ", ".join(sorted(self.kokoro.voices))
+            raise VoicekitError("unknown_voice", f"voice {voice[:64]!r} is not available; Kokoro voices: {available}")
+        self._check_speed_and_size(text, speed)
+        duration_s = _checked_duration(duration_s)
+        lang = self.resolve_language(language, voice, text)
+        pack = style_pack(style) if style is not None else self.kokoro.voice_pack(voice)
+        audio = self.kokoro.speak(text, lang, pack, speed, duration_s,
+                                  check_duration=lambda natural: _check_duration_factor(duration_s, natural))
+        return audio, KOKORO_RATE
+
+    def _check_speed_and_size(self, text: str, speed: float) -> None:
+        if not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
+            raise VoicekitError("invalid_speed", f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
+        size = len(text.encode("utf-8"))
+        if size > MAX_TEXT_BYTES:
+            raise VoicekitError("text_too_long", f"text is {size} bytes; the maximum is {MAX_TEXT_BYTES}")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -45,11 +102,7 @@ class Synthesizer:
             available = ", ".join(sorted(self.voices))
             raise VoicekitError("unknown_voice",
                                 f"voice {voice[:64]!r} is not available; available voices: {available}")
-        if not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
-            raise VoicekitError("invalid_speed", f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
-        size = len(text.encode("utf-8"))
-        if size > MAX_TEXT_BYTES:
-            raise VoicekitError("text_too_long", f"text is {size} bytes; the maximum is {MAX_TEXT_BYTES}")
+        self._check_speed_and_size(text, speed)
 
     def synthesize(self, text: str, voice: str, speed: float = 1.0) -> tuple[np.ndarray, int]:
         """Returns (float32 mono samples in [-1, 1], sample rate). Voice names are case-insensitive."""
@@ -65,9 +118,12 @@ class Synthesizer:
         return audio, rate
 
     def speak(self, text: str, voice: str, speed: float = 1.0, profile: dict | None = None,
-              duration_s: float | None = None) -> tuple[np.ndarray, int]:
+              duration_s: float | None = None, language: str | None = None, style=None) -> tuple[np.ndarray, int]:
         """``synthesize`` plus a cloned voice (a parsed ``profile``) and a target total ``duration_s`` (seconds,
         including the leading/trailing silence; None or 0 = natural length at ``speed``).
+
+        A Kokoro voice name or a ``style`` pack (and no flite-based ``profile``): :meth:`speak_kokoro`, in
+        ``language`` (default: the voice's own). Otherwise the flite path:
 
         - version-2 profile: the profile's own base voice speaks at normal tempo, then the conversion and the
           tempo change (``speed`` and/or ``duration_s``) are done on vocoder frames (pitch unchanged);
@@ -75,12 +131,12 @@ class Synthesizer:
         - no profile: ``synthesize``, then ``duration_s`` by the vocoder if asked.
         """
         voice = voice.strip().lower()
-        if duration_s is not None and (not math.isfinite(duration_s) or duration_s < 0):
-            raise VoicekitError("invalid_duration", f"duration must be a positive number of seconds, got {duration_s}")
-        if duration_s is not None and duration_s > 0 and not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
-            raise VoicekitError("invalid_duration", f"duration must be between {MIN_DURATION_S} and "
-                                                    f"{MAX_DURATION_S:.0f} seconds, got {duration_s}")
-        duration_s = duration_s or None
+        flite_profile = bool(profile) and (profile.get("version") in (1, 2) or "conversion" in profile)
+        if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
+            return self.speak_kokoro(text, voice, speed, duration_s, language, style)
+        if language and self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
+            raise VoicekitError("unsupported_language", f"the flite voices speak English only, not {language!r}")
+        duration_s = _checked_duration(duration_s)
         settings = voice_profile.conversion_settings(profile)
         if settings is not None:
             self.validate(text, voice, speed)  # the requested voice must still be a real one
@@ -94,8 +150,23 @@ class Synthesizer:
                 return audio, rate
             speed = 1.0
         natural = len(audio) / rate / speed
-        if duration_s is not None and not 1.0 / MAX_DURATION_FACTOR <= duration_s / natural <= MAX_DURATION_FACTOR:
-            raise VoicekitError("invalid_duration", f"a duration of {duration_s:.2f} s is too far from this text's "
-                                                    f"natural length ({natural:.2f} s): at most "
-                                                    f"{MAX_DURATION_FACTOR:.0f}x longer or shorter")
+        if duration_s is not None:
+            _check_duration_factor(duration_s, natural)
         return voiceclone.synthesize_converted(audio, rate, settings, speed, duration_s), rate
+
+
+def _checked_duration(duration_s: float | None) -> float | None:
+    """A request's target duration: None (natural length) or seconds within the limits."""
+    if duration_s is not None and (not math.isfinite(duration_s) or duration_s < 0):
+        raise VoicekitError("invalid_duration", f"duration must be a positive number of seconds, got {duration_s}")
+    if duration_s is not None and duration_s > 0 and not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
+        raise VoicekitError("invalid_duration", f"duration must be between {MIN_DURATION_S} and "
+                                                f"{MAX_DURATION_S:.0f} seconds, got {duration_s}")
+    return duration_s or None
+
+
+def _check_duration_factor(duration_s: float, natural_s: float) -> None:
+    if not 1.0 / MAX_DURATION_FACTOR <= duration_s / max(natural_s, 1e-6) <= MAX_DURATION_FACTOR:
+        raise VoicekitError("invalid_duration", f"a duration of {duration_s:.2f} s is too far from this text's "
+                                                f"natural length ({natural_s:.2f} s): at most "
+                                                f"{MAX_DURATION_FACTOR:.0f}x longer or shorter")

@@ -196,7 +196,7 @@ def aperiodicity(x: np.ndarray, f0: np.ndarray, sample_rate: int, hop: int, fft_
         return out
     nyquist = sample_rate / 2.0
     edges = [e for e in AP_BANDS_HZ if e < nyquist] + [nyquist]
-    centres = np.array([(lo + hi) / 2.0 for lo, hi in zip(edges[:-1], edges[1:])])
+    centres = np.array([(lo + hi) / 2.0 for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
     freqs = frequencies(sample_rate, fft_size)
     size = 2 * fft_size  # six periods of the F0 floor fit
     grid = np.arange(size // 2 + 1) * (sample_rate / size)
@@ -218,7 +218,7 @@ def aperiodicity(x: np.ndarray, f0: np.ndarray, sample_rate: int, hop: int, fft_
             peaks = power[r][np.clip(window, 0, len(grid) - 1)].max(axis=1)
             valleys = np.interp(harmonics + 0.5 * f, grid, power[r])
             ratio_band = np.empty(len(centres))
-            for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+            for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
                 sel = (harmonics >= lo) & (harmonics < hi)
                 if not sel.any():
                     ratio_band[b] = 1.0
@@ -310,7 +310,7 @@ def _pulse_times(f0: np.ndarray, hop: int, length: int, sample_rate: int) -> tup
     pulses: list[np.ndarray] = []
     pulse_f0: list[np.ndarray] = []
     edges = np.flatnonzero(np.diff(np.concatenate(([0], voiced.astype(np.int8), [0]))))
-    for start, stop in zip(edges[0::2], edges[1::2]):
+    for start, stop in zip(edges[0::2], edges[1::2], strict=True):
         phase = np.cumsum(contour[start:stop] / sample_rate)
         phase -= phase[0]
         count = int(np.floor(phase[-1]))

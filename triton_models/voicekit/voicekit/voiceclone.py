@@ -266,7 +266,7 @@ def synthesize_converted(audio: np.ndarray, sample_rate: int, settings: Settings
     factor = duration_s / max(len(audio) / sample_rate, 1e-6) if duration_s else 1.0 / speed
     bounds = [0, *split_points(audio, sample_rate), len(audio)]
     pieces = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         features = vocoder.analyze(audio[lo:hi], sample_rate)
         if settings is not None:
             features = conversion.convert(features, settings)

@@ -1,122 +1,26 @@
-"""The service table and what `up`, `down` and `status` do with it.
+"""What `up`, `down` and `status` do with the service table (stack/registry.py).
 
-A Service says how to install itself (idempotent, behind markers), which processes it runs, how to tell it is
-healthy and what to do once its processes are up (e.g. MongoDB's replSetInitiate). Everything else here is
+A Service (stack/base.py) says how to install itself (idempotent, behind markers), which processes it runs, how to
+tell it is healthy and what to do once its processes are up (e.g. MongoDB's replSetInitiate). Everything here is
 generic: parallel starts in threads, skips of healthy services, deadlines, stops by verified pid.
 """
 from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
 
-from service_config import REPO_ROOT, Settings, load
+from service_config import Settings
 
 from . import process
-from .install import Markers, ensure_apt
-from .process import PidFiles, Proc, StackError, say
-
-
-class Context:
-    """Paths and settings every service function gets."""
-
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or load()
-        self.stack_dir = Path(self.settings.stack_dir).resolve()
-        self.logs = self.stack_dir / "logs"
-        self.run = self.stack_dir / "run"
-        self.markers = Markers(self.stack_dir / "markers")
-        self.pids = PidFiles(self.run)
-        self.repo_root = REPO_ROOT
-
-    def log(self, name: str) -> Path:
-        return self.logs / f"{name}.log"
-
-    @property
-    def venvs(self) -> Path:
-        return self.stack_dir / "venvs"
-
-
-@dataclass
-class Service:
-    name: str
-    procs: Callable[[Context], list[Proc]]  # cheap and pure: also used by down/status
-    healthy: Callable[[Context], bool]  # quick (<~2 s) and side-effect free
-    ports: Callable[[Settings], Sequence[int]]  # first one is shown by status; all must be free to start
-    install: Callable[[Context], bool] | None = None  # returns True when it did first-time work
-    prepare: Callable[[Context], None] | None = None  # write config files right before a start
-    ready: Callable[[Context, "Service", float], None] | None = None  # default: wait for healthy()
-    default: bool = True  # part of a plain `up`
-    requires: tuple[str, ...] = ()
-    start_timeout: float = 90.0
-    first_start_timeout: float = 300.0  # right after an install: cold JVM/page cache, first-time init
-
-    def wait_healthy(self, ctx: Context, timeout: float) -> None:
-        procs = self.procs(ctx)
-        process.wait_healthy(self.name, lambda: self.healthy(ctx), procs, ctx.pids, timeout,
-                             procs[0].log if procs else ctx.log(self.name))
-
-
-# ---------------------------------------------------------------- small health helpers
-
-
-def tcp_open(port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def http_status(url: str, timeout: float = 2.0) -> int | None:
-    """HTTP status of a GET, or None when nothing answered."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (OSError, ValueError):
-        return None
-
-
-# ---------------------------------------------------------------- registry
-
-
-def registry() -> dict[str, Service]:
-    # Imported here so `python -m stack env` does not load every service module.
-    from . import apps, kafka, mongo, redis, s3, triton
-
-    services = [kafka.SERVICE, mongo.SERVICE, redis.SERVICE, s3.SERVICE, triton.SERVICE, *apps.SERVICES]
-    return {service.name: service for service in services}
-
-
-def resolve(names: Sequence[str] | None, include_all: bool = False, with_requirements: bool = True) -> list[str]:
-    table = registry()
-    if include_all:
-        wanted = list(table)
-    elif not names:
-        wanted = [name for name, service in table.items() if service.default]
-    else:
-        unknown = [name for name in names if name not in table]
-        if unknown:
-            raise StackError("stack", f"unknown service(s): {', '.join(unknown)}; known: {', '.join(table)}")
-        wanted = list(dict.fromkeys(names))
-    if with_requirements:
-        todo = list(wanted)
-        while todo:
-            for requirement in table[todo.pop()].requires:
-                if requirement not in wanted:
-                    wanted.append(requirement)
-                    todo.append(requirement)
-    return [name for name in table if name in wanted]  # table order
+from .base import Context, Service, tcp_open
+from .install import ensure_apt
+from .process import StackError, say
+from .registry import registry, resolve
 
 
 @contextmanager
@@ -162,6 +66,8 @@ def up_one(ctx: Context, service: Service, timeout: float | None = None) -> None
     for proc in reversed(procs):  # half a service (a Swift server died), or old settings: start it whole
         if live[proc.name]:
             process.stop(proc, ctx.pids, service.name)
+        else:  # killed from outside: its children (Triton's stubs, gunicorn's workers) may still run
+            process.kill_leftovers(proc, ctx.pids, service.name)
 
     busy = [port for port in service.ports(ctx.settings) if tcp_open(port, 0.2)]
     if busy and not any(live.values()) and _quietly_healthy(ctx, service):
@@ -276,6 +182,7 @@ class Row:
     port: int
     healthy: bool
     rss_mib: float
+    leftovers: list[int] = field(default_factory=list)  # processes left by a dead one of ours (`up`/`down` stop them)
 
 
 def status(settings: Settings | None = None, names: Sequence[str] | None = None) -> list[Row]:
@@ -286,9 +193,12 @@ def status(settings: Settings | None = None, names: Sequence[str] | None = None)
 
     def check(name: str) -> None:
         service = table[name]
-        pids = [pid for pid in (ctx.pids.live_pid(proc) for proc in service.procs(ctx)) if pid]
+        procs = service.procs(ctx)
+        pids = [pid for pid in (ctx.pids.live_pid(proc) for proc in procs) if pid]
+        left = [pid for proc in procs for pid in process.leftovers(proc, ctx.pids)]
         rss = sum(process.rss_bytes(p) for pid in pids for p in [pid, *process.descendants(pid)])
-        rows[name] = Row(name, pids, service.ports(ctx.settings)[0], _quietly_healthy(ctx, service), rss / 2**20)
+        rows[name] = Row(name, pids, service.ports(ctx.settings)[0], _quietly_healthy(ctx, service), rss / 2**20,
+                         left)
 
     threads = [threading.Thread(target=check, args=(name,)) for name in wanted]
     for thread in threads:

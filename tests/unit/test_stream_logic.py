@@ -1,0 +1,81 @@
+"""The stream processors' decisions are plain functions: importable and testable without Faust, Kafka, MongoDB,
+boto3 or Triton; one stage template settles TTS and clone jobs alike."""
+import subprocess
+import sys
+
+import pytest
+
+from inference_client import InferenceError
+from schemas import messages as msg
+from streams import stage_logic
+
+PURE_MODULES = ("streams.ledger_logic", "streams.projection", "streams.stage_logic", "streams.timer_logic",
+                "schemas.messages", "schemas.catalogue")
+CLIENT_LIBRARIES = ("faust", "mode", "pymongo", "boto3", "botocore", "confluent_kafka", "tritonclient")
+
+TTS = msg.TtsJob(job_id="cl1", account_id="a", text="hi", format="wav",
+                 voice=msg.VoiceSummary(id=None, title="Reference upload", cover_image=None, type="REFERENCE"),
+                 engine_voice=None, profile=None, credits_used=2, created_at="2026-01-01T00:00:00.000Z",
+                 api="v1", speed=1.25, reference_key="jobs/a/cl1/reference.wav")
+CLONE = msg.CloneJob(job_id="v1", account_id="a", voice_id="v1", title="Mine", description=None, cover_image=None,
+                     tags=("calm",), duration=12.5, reference_key="voices/a/v1.wav", reference_mime_type="audio/wav",
+                     reference_format="wav", reference_bytes=1000, credits_used=1000,
+                     created_at="2026-01-01T00:00:00.000Z")
+
+
+def test_pure_modules_import_no_client_library():
+    code = (f"import sys\nfor m in {PURE_MODULES!r}: __import__(m)\n"
+            f"print(sorted({{n.split('.')[0] for n in sys.modules}} & set({CLIENT_LIBRARIES!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("job", [TTS, CLONE], ids=["tts", "clone"])
+def test_a_job_starts_then_is_settled_by_its_result_or_its_failure(job):
+    assert stage_logic.started(job) == msg.JobStarted(job_id=job.job_id, account_id="a", kind=job.kind)
+    result = (msg.SpeechResult(audio_key="k", duration=1.0, mime_type="audio/wav", format="wav", voice_id=None)
+              if job.kind == "tts" else msg.VoiceResult(engine_voice="awb", profile={}, enrolled_duration=12.0))
+    done, capture = stage_logic.settlement(job, result)
+    assert done == msg.JobCompleted(job_id=job.job_id, account_id="a", kind=job.kind, result=result)
+    assert capture == msg.CaptureJobCredits(command_id=f"capture:{job.job_id}", account_id="a", job_id=job.job_id,
+                                            amount=job.credits_used)
+    failed, release = stage_logic.settlement(job, "boom")
+    assert failed == msg.JobFailed(job_id=job.job_id, account_id="a", kind=job.kind, reason="boom")
+    assert release == msg.ReleaseJobCredits(command_id=f"release:{job.job_id}", account_id="a", job_id=job.job_id,
+                                            reason="failed")
+    # Job events go to the jobs topic under the job id, the credit commands to the account's partition.
+    assert (done.TOPIC, done.key(), capture.TOPIC, capture.key()) == ("jobs", job.job_id, "requests", "a")
+
+
+def test_failure_reasons_per_stage():
+    silent = InferenceError("the reference audio is silent", code="audio_silent")
+    down = InferenceError("the inference server is unavailable", code="unavailable", retryable=True)
+    assert stage_logic.tts_failure_reason(silent) == "The reference audio cannot be used: the reference audio is silent"
+    assert stage_logic.tts_failure_reason(down) == "synthesis failed: the inference server is unavailable"
+    assert stage_logic.clone_failure_reason(silent) == "The reference audio is silent"
+    assert stage_logic.tts_internal_failure(OSError()) == "internal error: OSError"
+    assert stage_logic.clone_internal_failure(OSError()) == "Voice cloning failed: internal error (OSError)"
+
+
+def test_the_v1_job_options_travel_and_are_left_out_when_unset():
+    payload = msg.ReserveCreditsForJob.for_job(TTS).to_payload()
+    assert payload["job"]["speed"] == 1.25 and payload["job"]["referenceKey"] == "jobs/a/cl1/reference.wav"
+    assert "durationS" not in payload["job"] and "parameters" not in payload["job"]
+    assert msg.ReserveCreditsForJob.from_payload(payload).job == TTS
+
+
+def test_a_job_of_another_kind_is_priced_and_handed_back_as_it_came():
+    from datetime import UTC, datetime, timedelta
+
+    import ledger
+    from streams import ledger_logic
+
+    raw = {"kind": "ledger-test", "jobId": "j1", "accountId": "a", "creditsUsed": 3, "text": "xyz"}
+    request = msg.ReserveCreditsForJob.for_job(msg.job_from_dict(raw))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    _, state = ledger.apply_command(None, ledger.OpenAccount(command_id="o", account_id="a", at=at,
+                                                             monthly_allowance=10, reset_at=at + timedelta(days=30)))
+    _, state = ledger.apply_command(state, ledger_logic.to_command(request, at, timedelta(minutes=15)))
+    reply = ledger_logic.reservation_reply(state, request)
+    assert isinstance(reply, msg.JobAccepted) and reply.kind == "ledger-test"
+    assert reply.to_payload()["job"] == raw

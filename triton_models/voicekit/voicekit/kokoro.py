@@ -1,0 +1,252 @@
+"""Kokoro-82M v1.0 (int8 ONNX) text-to-speech: phonemes → tokens → style row → ONNX Runtime → 24 kHz audio.
+
+No Triton imports: the ``synthesize`` model, tests, benchmarks and enrolment code use this directly.
+
+- Assets (``VOICEKIT_KOKORO_DIR``, default ``<repo>/.stack/kokoro``, installed and sha256-checked by
+  ``stack/kokoro_assets.py``): ``kokoro-v1.0.int8.onnx``, ``vocab.json`` (phoneme symbol → token id) and
+  ``voices/<name>.bin`` (54 stock voices, raw float32 [510, 256]).
+- A voice is a *style pack*: float32 [510, 256], one 256-d style per input length (row = number of phoneme tokens
+  - 1); the first 128 dims drive the decoder (timbre), the last 128 the prosody predictor.
+- The network takes ``tokens`` int64 [1, N+2] (0 at both ends, N ≤ 510), ``style`` float32 [1, 256] and
+  ``speed`` float32 [1] (durations divided by it; pitch unchanged).
+
+``KokoroEngine.speak`` does a whole request: sentences → phonemes (``voicekit.g2p``) → pieces of ≤ 510 tokens →
+audio, joined with pauses and fades (``voicekit.pcm.join_segments``); speeds the model handles badly (outside
+0.5-2) and exact durations are finished by WSOLA (``voicekit.stretch``), pitch unchanged.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import VoicekitError
+from .g2p import G2P, LANGUAGES
+from .pcm import join_segments
+from .stretch import wsola
+from .text import split_sentences
+
+SAMPLE_RATE = 24000
+STYLE_ROWS = 510
+STYLE_DIM = 256
+MAX_TOKENS = 510  # phoneme tokens per inference (the model's context is 512 with the two pads)
+MODEL_FILE = "kokoro-v1.0.int8.onnx"
+MODEL_SPEED_RANGE = (0.5, 2.0)  # beyond this the model's own speed input slurs or drags; WSOLA does the rest
+SENTENCE_GAP_S = 0.25
+
+# Stock voice names: <language letter><f|m>_<name> (Kokoro v1.0's convention)
+LANGUAGE_OF_PREFIX = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
+                      "p": "pt-br", "z": "zh"}
+LANGUAGE_NAMES = {"en-us": "American English", "en-gb": "British English", "es": "Spanish", "fr": "French",
+                  "hi": "Hindi", "it": "Italian", "ja": "Japanese", "pt-br": "Brazilian Portuguese",
+                  "zh": "Mandarin Chinese"}
+_VOICE_NAME = re.compile(r"^([abefhijpz])([fm])_[a-z]+$")
+
+
+@dataclass(frozen=True)
+class StockVoice:
+    name: str
+    language: str
+    gender: str  # "female" | "male"
+
+    @property
+    def description(self) -> str:
+        return f"{LANGUAGE_NAMES[self.language]}, {self.gender} (Kokoro-82M {self.name})"
+
+
+def stock_voice(name: str) -> StockVoice | None:
+    """``af_heart`` → StockVoice("af_heart", "en-us", "female"); None for a name outside the convention."""
+    match = _VOICE_NAME.match(name or "")
+    if not match:
+        return None
+    return StockVoice(name, LANGUAGE_OF_PREFIX[match.group(1)], "female" if match.group(2) == "f" else "male")
+
+
+def assets_dir() -> Path:
+    configured = os.environ.get("VOICEKIT_KOKORO_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[3] / ".stack" / "kokoro"  # <repo>/.stack/kokoro
+
+
+# ---------------------------------------------------------------------------------------------------- pure pieces
+
+def load_vocab(path: Path) -> dict[str, int]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return dict(data.get("vocab", data))
+
+
+def tokenize(phonemes: str, vocab: dict[str, int]) -> list[int]:
+    """Phoneme string → token ids; symbols outside the vocabulary are dropped (as Kokoro's own pipeline does)."""
+    return [vocab[symbol] for symbol in phonemes if symbol in vocab]
+
+
+def style_pack(data: bytes | np.ndarray) -> np.ndarray:
+    """A voice's style pack as float32 [510, 256] from raw bytes (a ``voices/*.bin``) or an array shaped
+    [510, 256], [510, 1, 256] or [1, 256] / [256] (one style for every length). Raises ``invalid_style``."""
+    array = np.frombuffer(data, dtype="<f4") if isinstance(data, (bytes, bytearray, memoryview)) else np.asarray(data)
+    array = np.asarray(array, dtype=np.float32)
+    if array.size == STYLE_DIM:
+        array = np.repeat(array.reshape(1, STYLE_DIM), STYLE_ROWS, axis=0)
+    if array.size != STYLE_ROWS * STYLE_DIM:
+        raise VoicekitError("invalid_style", f"a style pack holds {STYLE_ROWS}x{STYLE_DIM} float32 values "
+                                             f"(or one style of {STYLE_DIM}); got {array.size} values")
+    array = array.reshape(STYLE_ROWS, STYLE_DIM)
+    if not np.isfinite(array).all() or float(np.abs(array).max()) > 100.0:
+        raise VoicekitError("invalid_style", "the style pack holds NaN, infinite or absurdly large values")
+    return np.ascontiguousarray(array)
+
+
+def style_row(pack: np.ndarray, token_count: int) -> np.ndarray:
+    """The style for an input of ``token_count`` phoneme tokens: row ``token_count - 1`` (clamped), as [1, 256]."""
+    row = min(max(int(token_count), 1), len(pack)) - 1
+    return np.ascontiguousarray(pack[row].reshape(1, STYLE_DIM), dtype=np.float32)
+
+
+def split_phonemes(phonemes: str, vocab: dict[str, int], max_tokens: int = MAX_TOKENS) -> list[str]:
+    """Cut a phoneme string into pieces of at most ``max_tokens`` tokens: after punctuation where possible, then
+    at spaces, then anywhere."""
+    pieces: list[str] = []
+    rest = phonemes.strip()
+    while len(tokenize(rest, vocab)) > max_tokens:
+        limit = _prefix_chars(rest, vocab, max_tokens)
+        window = rest[:limit]
+        cut = max(window.rfind(mark) for mark in ",.!?;:—…")
+        if cut < limit // 3:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit - 1
+        pieces.append(rest[: cut + 1].strip())
+        rest = rest[cut + 1:].strip()
+    if rest:
+        pieces.append(rest)
+    return [piece for piece in pieces if any(s in vocab and s not in _SILENT for s in piece)]
+
+
+_SILENT = set(' ;:,.!?—…"()“”')  # punctuation and spaces: a piece of only these has nothing to say
+
+
+def _prefix_chars(text: str, vocab: dict[str, int], max_tokens: int) -> int:
+    """Length of the longest prefix of ``text`` holding at most ``max_tokens`` tokens."""
+    count = 0
+    for index, symbol in enumerate(text):
+        if symbol in vocab:
+            count += 1
+            if count > max_tokens:
+                return index
+    return len(text)
+
+
+_CJK_SENTENCE = re.compile(r"(?<=[。！？!?…])|(?<=[.;；।])(?=\s)")
+
+
+def sentences(text: str, language: str) -> list[str]:
+    """Sentences to synthesise one at a time: the flite path's splitter for space-separated scripts; after
+    ``。！？`` (and ``।``) for Chinese, Japanese and Hindi."""
+    if language in ("zh", "ja", "hi"):
+        return [piece.strip() for piece in _CJK_SENTENCE.split(text) if piece.strip()]
+    return split_sentences(re.sub(r"\s+", " ", text).strip())
+
+
+def model_speed(speed: float) -> tuple[float, float]:
+    """Split a requested speed into (the model's speed input, the rest as a WSOLA stretch factor)."""
+    lo, hi = MODEL_SPEED_RANGE
+    inner = min(max(speed, lo), hi)
+    return inner, inner / speed
+
+
+# ---------------------------------------------------------------------------------------------------- the engine
+
+class KokoroEngine:
+    """One ONNX Runtime session plus the vocabulary, the stock voices and the G2P. Thread-safe for ``speak``."""
+
+    def __init__(self, directory: str | os.PathLike | None = None, threads: int | None = None,
+                 providers: Sequence[str] | None = None, g2p: G2P | None = None) -> None:
+        self.directory = Path(directory) if directory else assets_dir()
+        model = self.directory / MODEL_FILE
+        if not model.exists():
+            raise VoicekitError("tts_unavailable", f"the Kokoro model is missing ({model}); run "
+                                                   "`python -m stack up triton` to install it",
+                                invalid_input=False)
+        import onnxruntime as ort  # imported here so the pure helpers above need no onnxruntime
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "2"))
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        available = ort.get_available_providers()
+        wanted = list(providers or ["CPUExecutionProvider"])  # names or (name, options) pairs
+        chosen = [p for p in wanted if (p[0] if isinstance(p, tuple) else p) in available]
+        self.session = ort.InferenceSession(str(model), sess_options=options,
+                                            providers=chosen or ["CPUExecutionProvider"])
+        self.providers = self.session.get_providers()  # what ONNX Runtime actually uses
+        self.vocab = load_vocab(self.directory / "vocab.json")
+        self.voices = {path.stem: stock_voice(path.stem) for path in sorted((self.directory / "voices").glob("*.bin"))
+                       if stock_voice(path.stem) is not None}
+        self._packs: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self.g2p = g2p or G2P()
+
+    def voice_pack(self, name: str) -> np.ndarray:
+        """A stock voice's style pack [510, 256] (read once, cached)."""
+        if name not in self.voices:
+            raise VoicekitError("unknown_voice", f"voice {name[:64]!r} is not a Kokoro voice")
+        with self._lock:
+            pack = self._packs.get(name)
+            if pack is None:
+                pack = self._packs[name] = style_pack((self.directory / "voices" / f"{name}.bin").read_bytes())
+        return pack
+
+    def infer(self, tokens: Sequence[int], pack: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        """One network call: ≤ 510 tokens → float32 audio at 24 kHz."""
+        if not tokens:
+            return np.zeros(0, np.float32)
+        if len(tokens) > MAX_TOKENS:
+            raise VoicekitError("invalid_text", f"{len(tokens)} phoneme tokens in one piece; at most {MAX_TOKENS}")
+        feeds = {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style_row(pack, len(tokens)),
+                 "speed": np.array([speed], dtype=np.float32)}
+        audio = self.session.run(None, feeds)[0]
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def phoneme_pieces(self, text: str, language: str) -> list[str]:
+        """Text → the phoneme strings that will each be one network call."""
+        if language not in LANGUAGES:
+            raise VoicekitError("unsupported_language", f"language {language!r} is not supported; supported: "
+                                                        f"{', '.join(LANGUAGES)}")
+        pieces: list[str] = []
+        for sentence in sentences(text, language):
+            pieces.extend(split_phonemes(self.g2p.phonemize(sentence, language), self.vocab))
+        return pieces
+
+    def speak(self, text: str, language: str, pack: np.ndarray, speed: float = 1.0,
+              duration_s: float | None = None,
+              check_duration: Callable[[float], None] | None = None) -> np.ndarray:
+        """A whole text → 24 kHz float32 audio: sentence by sentence, joined with pauses; ``speed`` (0.25-4) via
+        the model's speed input (0.5-2) and WSOLA for the rest; ``duration_s`` (total seconds) fitted exactly by
+        WSOLA after ``check_duration(natural_length_s)`` accepted it. Raises ``invalid_text`` if nothing is
+        speakable."""
+        pieces = self.phoneme_pieces(text, language)
+        if not pieces:
+            raise VoicekitError("invalid_text", "text contains nothing to say in "
+                                                f"{LANGUAGE_NAMES.get(language, language)}")
+        inner, stretch = model_speed(speed)
+        segments = [self.infer(tokenize(piece, self.vocab), pack, inner) for piece in pieces]
+        audio = join_segments(segments, SAMPLE_RATE, gap_s=SENTENCE_GAP_S / inner, edge_s=0.1)
+        if abs(stretch - 1.0) > 1e-4:
+            audio = wsola(audio, SAMPLE_RATE, stretch)
+        if duration_s:
+            natural = len(audio) / SAMPLE_RATE
+            if check_duration is not None:
+                check_duration(natural)
+            audio = wsola(audio, SAMPLE_RATE, duration_s * SAMPLE_RATE / max(len(audio), 1))
+            audio = audio[: int(round(duration_s * SAMPLE_RATE))]
+        peak = float(np.abs(audio).max()) if audio.size else 0.0
+        if peak > 0.99:  # the network can overshoot on loud styles; never clip
+            audio = audio * (0.99 / peak)
+        return audio.astype(np.float32, copy=False)

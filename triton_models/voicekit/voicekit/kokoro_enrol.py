@@ -1,0 +1,373 @@
+"""Finding a Kokoro voice for a reference speaker: enrolment as a search on the manifold of real voices.
+
+A Kokoro style pack is float32 [510, 256] (one 256-d style per input length; the first 128 dims drive the
+decoder — timbre —, the last 128 the prosody predictor — F0, durations, energy). A clone here is never a free
+vector: it is a **recipe over the English stock voices** (``BASIS``), two coefficient vectors — one for the timbre
+half, one for the prosody half — so every length row is the same mixture of real voices' rows (the per-length
+structure is kept) and a recipe is a few hundred bytes (the pack is rebuilt with :func:`style_pack`).
+
+Pure logic: the synthesizer, the speaker encoder and the F0 tracker are passed in as callables, so the search is
+unit-tested with toy functions and the ``enroll`` model wires in Kokoro + GE2E.
+
+**Bank** (built once at install/build time, :func:`build_bank`): the stock voices, random convex mixtures of 2-3
+voices of one sex and mild extrapolations away from a neighbour, each rendered saying ``PROXY_TEXT`` and
+embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
+
+1. the speaker's sex and pitch come from the reference's F0 (known before choosing): bank entries of the other
+   sex, or far in pitch, are not candidates;
+2. starting points from the bank, no synthesis: the nearest entries by embedding (with a pitch penalty), and
+   the non-negative mixture of the nearest entries whose embeddings best add up to the reference's;
+3. refinement within a time budget: a (1+1) evolution strategy on the coefficients, each candidate synthesised
+   (proxy text) and scored by GE2E similarity to the reference minus a penalty for leaving the stock voices'
+   hull (``MAX_OUTSIDE``: large extrapolations are where intelligibility breaks) and for a pitch far from the
+   speaker's.
+
+The result carries a confidence (``high`` / ``medium`` / ``low``) from the reference length and the similarity
+reached; 3 s references are cloned, marked ``low``.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+ROWS, DIM, HALF = 510, 256, 128
+# The English stock voices (kokoro-js 1.2.1 voices/): American (a) and British (b), female (f) and male (m).
+BASIS: tuple[str, ...] = (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova", "af_river",
+    "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam", "am_michael", "am_onyx",
+    "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
+    "bm_lewis",
+)
+PROXY_TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
+BANK_VERSION = 1
+
+# Sex from mean F0 (Hz): below MALE_MAX_HZ male, above FEMALE_MIN_HZ female, in between both are candidates.
+MALE_MAX_HZ = 150.0
+FEMALE_MIN_HZ = 170.0
+PITCH_WEIGHT = 0.25          # similarity points lost per unit |ln F0 difference| (0.1 ≈ 10 % pitch ≈ 0.025)
+HULL_WEIGHT = 0.5            # similarity points lost per unit of negative coefficient mass beyond MAX_OUTSIDE
+MAX_OUTSIDE = 0.35           # negative coefficient mass allowed free (a mild extrapolation of the stock voices)
+DEFAULT_BUDGET_S = 40.0
+MAX_EVALUATIONS = 24
+
+
+def sex_of(name: str) -> str:
+    """'f' or 'm' from a stock voice's name (``af_heart`` → 'f')."""
+    return name[1]
+
+
+# --------------------------------------------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A voice as two mixtures of the basis voices: ``timbre`` weights the first 128 style dims, ``prosody``
+    the last 128. Coefficients sum to 1; negative ones extrapolate away from a voice."""
+
+    basis: tuple[str, ...]
+    timbre: np.ndarray
+    prosody: np.ndarray
+
+    def to_dict(self, digits: int = 4) -> dict:
+        return {"basis": list(self.basis), "timbre": [round(float(v), digits) for v in self.timbre],
+                "prosody": [round(float(v), digits) for v in self.prosody]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        basis = tuple(str(v) for v in data["basis"])
+        timbre = np.asarray(data["timbre"], dtype=np.float64)
+        prosody = np.asarray(data["prosody"], dtype=np.float64)
+        if timbre.shape != (len(basis),) or prosody.shape != (len(basis),) \
+                or not (np.all(np.isfinite(timbre)) and np.all(np.isfinite(prosody))):
+            raise ValueError("a style recipe needs one finite timbre and prosody coefficient per basis voice")
+        return cls(basis, timbre, prosody)
+
+    @classmethod
+    def single(cls, basis: Sequence[str], coeffs: np.ndarray) -> "Recipe":
+        c = np.asarray(coeffs, dtype=np.float64)
+        return cls(tuple(basis), c.copy(), c.copy())
+
+
+def style_pack(recipe: Recipe, packs: dict[str, np.ndarray]) -> np.ndarray:
+    """The float32 [510, 256] style pack of a recipe, from the basis voices' packs."""
+    out = np.zeros((ROWS, DIM), dtype=np.float64)
+    for name, wt, wp in zip(recipe.basis, recipe.timbre, recipe.prosody):
+        if wt == 0 and wp == 0:
+            continue
+        pack = np.asarray(packs[name], dtype=np.float64).reshape(ROWS, DIM)
+        out[:, :HALF] += wt * pack[:, :HALF]
+        out[:, HALF:] += wp * pack[:, HALF:]
+    return out.astype(np.float32)
+
+
+def outside(coeffs: np.ndarray) -> float:
+    """How far a mixture is outside the basis voices' convex hull: its total negative coefficient mass."""
+    return float(-np.minimum(coeffs, 0).sum())
+
+
+def normalised(coeffs: np.ndarray) -> np.ndarray:
+    total = float(np.sum(coeffs))
+    return coeffs / total if abs(total) > 1e-9 else np.full_like(coeffs, 1.0 / len(coeffs))
+
+
+# --------------------------------------------------------------------------------------------------- bank
+
+
+@dataclass
+class Bank:
+    """Precomputed on-manifold voices: coefficients over ``basis`` (timbre = prosody), the GE2E embedding of each
+    entry saying ``proxy_text``, and its mean log-F0."""
+
+    basis: tuple[str, ...]
+    coeffs: np.ndarray            # [N, K]
+    embeddings: np.ndarray        # [N, D], L2-normalised
+    log_f0: np.ndarray            # [N]
+    proxy_text: str = PROXY_TEXT
+    labels: tuple[str, ...] = ()
+    version: int = BANK_VERSION
+
+    def __post_init__(self) -> None:
+        self.coeffs = np.asarray(self.coeffs, dtype=np.float64)
+        self.embeddings = np.asarray(self.embeddings, dtype=np.float64)
+        self.log_f0 = np.asarray(self.log_f0, dtype=np.float64)
+        n = len(self.coeffs)
+        if self.coeffs.shape != (n, len(self.basis)) or len(self.embeddings) != n or self.log_f0.shape != (n,):
+            raise ValueError("bank arrays disagree in size")
+
+    def __len__(self) -> int:
+        return len(self.coeffs)
+
+    def sexes(self) -> np.ndarray:
+        """Each entry's sex: that of its largest coefficient's voice."""
+        return np.array([sex_of(self.basis[int(np.argmax(c))]) for c in self.coeffs])
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, basis=np.array(self.basis), coeffs=self.coeffs.astype(np.float32),
+                            embeddings=self.embeddings.astype(np.float32), log_f0=self.log_f0.astype(np.float32),
+                            proxy_text=np.array(self.proxy_text), labels=np.array(self.labels),
+                            version=np.array(self.version))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Bank":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return cls(basis=tuple(str(v) for v in z["basis"]), coeffs=z["coeffs"], embeddings=z["embeddings"],
+                       log_f0=z["log_f0"], proxy_text=str(z["proxy_text"]),
+                       labels=tuple(str(v) for v in z["labels"]), version=int(z["version"]))
+
+
+def bank_recipes(basis: Sequence[str], *, mixtures: int = 80, extrapolations: int = 40,
+                 seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """The bank's voices as (label, coefficients): each basis voice; Dirichlet mixtures of 2-3 voices of one sex;
+    extrapolations v_a + t (v_a - v_b), t in [0.2, 0.5], between two voices of one sex."""
+    rng = np.random.default_rng(seed)
+    k = len(basis)
+    out = []
+    for i, name in enumerate(basis):
+        c = np.zeros(k)
+        c[i] = 1.0
+        out.append((name, c))
+    groups = [[i for i, n in enumerate(basis) if sex_of(n) == s] for s in ("f", "m")]
+    groups = [g for g in groups if len(g) >= 2]
+    for j in range(mixtures if groups else 0):
+        group = groups[j % len(groups)]
+        pick = rng.choice(group, size=min(len(group), int(rng.choice([2, 3]))), replace=False)
+        w = rng.dirichlet(np.ones(len(pick)))
+        c = np.zeros(k)
+        c[pick] = w
+        out.append(("mix:" + "+".join(f"{basis[p]}*{x:.2f}" for p, x in zip(pick, w)), c))
+    for j in range(extrapolations if groups else 0):
+        group = groups[j % len(groups)]
+        a, b = rng.choice(group, size=2, replace=False)
+        t = float(rng.uniform(0.2, 0.5))
+        c = np.zeros(k)
+        c[a], c[b] = 1.0 + t, -t
+        out.append((f"ext:{basis[a]}+{t:.2f}*({basis[a]}-{basis[b]})", c))
+    return out
+
+
+def build_bank(packs: dict[str, np.ndarray], speak: Callable[[np.ndarray], tuple[np.ndarray, int]],
+               embed: Callable[[np.ndarray, int], np.ndarray], log_f0: Callable[[np.ndarray, int], float],
+               *, basis: Sequence[str] = BASIS, proxy_text: str = PROXY_TEXT, mixtures: int = 80,
+               extrapolations: int = 40, seed: int = 0, log: Callable[[str], None] | None = None) -> Bank:
+    """Render and measure every bank voice. ``speak(pack)`` says the proxy text with a style pack."""
+    basis = tuple(n for n in basis if n in packs)
+    recipes = bank_recipes(basis, mixtures=mixtures, extrapolations=extrapolations, seed=seed)
+    embeddings, f0s = [], []
+    started = time.monotonic()
+    for i, (_, coeffs) in enumerate(recipes):
+        audio, rate = speak(style_pack(Recipe.single(basis, coeffs), packs))
+        e = np.asarray(embed(audio, rate), dtype=np.float64)
+        embeddings.append(e / (np.linalg.norm(e) + 1e-12))
+        f0s.append(log_f0(audio, rate))
+        if log is not None and (i + 1) % 20 == 0:
+            log(f"bank: {i + 1}/{len(recipes)} voices in {time.monotonic() - started:.0f} s")
+    return Bank(basis=basis, coeffs=np.array([c for _, c in recipes]), embeddings=np.array(embeddings),
+                log_f0=np.array(f0s, dtype=np.float64), proxy_text=proxy_text,
+                labels=tuple(label for label, _ in recipes))
+
+
+# --------------------------------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class Target:
+    """What enrolment knows of the speaker: GE2E embedding of the reference, its mean log-F0, speech length."""
+
+    embedding: np.ndarray
+    log_f0: float
+    speech_s: float
+
+    @property
+    def f0_hz(self) -> float:
+        return math.exp(self.log_f0)
+
+    def sexes(self) -> tuple[str, ...]:
+        if self.f0_hz < MALE_MAX_HZ:
+            return ("m",)
+        if self.f0_hz > FEMALE_MIN_HZ:
+            return ("f",)
+        return ("f", "m")
+
+
+@dataclass
+class Found:
+    recipe: Recipe
+    similarity: float              # GE2E cosine of the proxy speech to the reference
+    score: float                   # similarity minus penalties
+    start: str                     # the bank entry or rule the best candidate came from
+    evaluations: int
+    search_s: float
+    budget_exhausted: bool
+    confidence: str
+    history: list[tuple[str, float, float]] = field(default_factory=list)   # (what, similarity, score)
+
+    def report(self) -> dict:
+        return {"similarity": round(self.similarity, 4), "score": round(self.score, 4), "start": self.start,
+                "evaluations": self.evaluations, "searchS": round(self.search_s, 2),
+                "budgetExhausted": self.budget_exhausted, "confidence": self.confidence}
+
+
+def confidence(speech_s: float, similarity: float) -> str:
+    """How far to trust the clone: a short reference gives a noisy embedding; a low proxy similarity means the
+    bank has no voice near the speaker."""
+    if speech_s < 8.0 or similarity < 0.70:
+        return "low"
+    if speech_s < 20.0 or similarity < 0.80:
+        return "medium"
+    return "high"
+
+
+def _penalty(target: Target, coeffs: np.ndarray, log_f0: float | None) -> float:
+    p = HULL_WEIGHT * max(0.0, outside(coeffs) - MAX_OUTSIDE)
+    if log_f0 is not None and math.isfinite(log_f0):
+        p += PITCH_WEIGHT * abs(log_f0 - target.log_f0)
+    return p
+
+
+def candidates(target: Target, bank: Bank, *, nearest: int = 12) -> np.ndarray:
+    """Indices of the bank entries allowed for this speaker (sex), best first by similarity minus pitch penalty."""
+    allowed = np.isin(bank.sexes(), target.sexes())
+    score = bank.embeddings @ target.embedding - PITCH_WEIGHT * np.abs(bank.log_f0 - target.log_f0)
+    score = np.where(allowed & np.isfinite(score), score, -np.inf)
+    order = np.argsort(-score)
+    return order[: min(nearest, int(np.isfinite(score).sum()))]
+
+
+def nnls_mixture(target: Target, bank: Bank, indices: np.ndarray) -> np.ndarray:
+    """Coefficients over the basis: the non-negative combination of the given entries whose embeddings best add
+    up to the reference's (projected gradient on the simplex-free NNLS, a few hundred steps: tiny problem)."""
+    E = bank.embeddings[indices].T                      # [D, n]
+    w = np.full(len(indices), 1.0 / len(indices))
+    step = 1.0 / (np.linalg.norm(E, 2) ** 2 + 1e-9)
+    for _ in range(300):
+        w = np.maximum(0.0, w - step * (E.T @ (E @ w - target.embedding)))
+    if w.sum() <= 0:
+        w[0] = 1.0
+    return normalised(bank.coeffs[indices].T @ (w / w.sum()))
+
+
+def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.ndarray, int]],
+               embed: Callable[[np.ndarray, int], np.ndarray],
+               log_f0: Callable[[np.ndarray, int], float] | None = None, *,
+               budget_s: float = DEFAULT_BUDGET_S, max_evaluations: int = MAX_EVALUATIONS, seed: int = 0,
+               clock: Callable[[], float] = time.monotonic) -> Found:
+    """Search a recipe whose proxy speech sounds most like the target (see the module docstring).
+
+    ``speak(recipe)`` renders the bank's proxy text with a recipe; ``embed`` is the GE2E encoder; ``log_f0``
+    (optional) measures a candidate's mean log-F0 for the pitch penalty.
+    """
+    started = clock()
+    rng = np.random.default_rng(seed)
+    basis = bank.basis
+    pool = candidates(target, bank)
+    if len(pool) == 0:
+        pool = np.argsort(-(bank.embeddings @ target.embedding))[:12]
+    history: list[tuple[str, float, float]] = []
+    best: tuple[float, float, np.ndarray, np.ndarray, str] | None = None   # score, sim, timbre, prosody, what
+
+    # The nearest bank entry needs no synthesis: its proxy speech was measured when the bank was built.
+    top = int(pool[0])
+    sim0 = float(bank.embeddings[top] @ target.embedding)
+    score0 = sim0 - _penalty(target, bank.coeffs[top], float(bank.log_f0[top]))
+    best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top].copy(), f"bank:{bank.labels[top] if bank.labels else top}")
+    history.append((best[4], sim0, score0))
+    evaluations = 0
+    exhausted = False
+
+    def evaluate(timbre: np.ndarray, prosody: np.ndarray, what: str) -> tuple[float, float]:
+        nonlocal best, evaluations
+        audio, rate = speak(Recipe(basis, timbre, prosody))
+        evaluations += 1
+        e = np.asarray(embed(audio, rate), dtype=np.float64)
+        sim = float(e @ target.embedding / (np.linalg.norm(e) * np.linalg.norm(target.embedding) + 1e-12))
+        f0 = log_f0(audio, rate) if log_f0 is not None else None
+        score = sim - _penalty(target, timbre, f0) - HULL_WEIGHT * max(0.0, outside(prosody) - MAX_OUTSIDE)
+        history.append((what, sim, score))
+        if score > best[0]:
+            best = (score, sim, timbre.copy(), prosody.copy(), what)
+        return sim, score
+
+    def spent() -> bool:
+        nonlocal exhausted
+        if evaluations >= max_evaluations:
+            return True
+        elapsed = clock() - started
+        # stop when one more evaluation (at the mean cost so far) would overrun the budget
+        per = elapsed / max(1, evaluations)
+        if elapsed + per > budget_s:
+            exhausted = True
+            return True
+        return False
+
+    # Starting points that need one synthesis each: the mixture of the nearest entries.
+    mix = nnls_mixture(target, bank, pool[:8])
+    if not spent():
+        evaluate(mix, mix, "nnls-mixture")
+
+    # (1+1)-ES around the incumbent: steps mix a few of the candidate pool's directions; the timbre half moves
+    # more than the prosody half (prosody carries intelligibility-relevant durations).
+    sigma = 0.35
+    directions = bank.coeffs[pool] - bank.coeffs[pool].mean(axis=0)
+    while not spent():
+        _, _, timbre, prosody, _ = best
+        step = rng.normal(size=len(directions)) @ directions
+        step -= step.mean()
+        step *= sigma / (np.linalg.norm(step) + 1e-12)
+        new_t = normalised(timbre + step)
+        new_p = normalised(prosody + 0.5 * step)
+        previous = best[0]
+        evaluate(new_t, new_p, f"es(sigma={sigma:.2f})")
+        sigma = sigma * 1.5 if best[0] > previous else sigma * 0.8
+        sigma = float(np.clip(sigma, 0.05, 1.0))
+
+    score, sim, timbre, prosody, what = best
+    return Found(recipe=Recipe(basis, timbre, prosody), similarity=sim, score=score, start=what,
+                 evaluations=evaluations, search_s=clock() - started, budget_exhausted=exhausted,
+                 confidence=confidence(target.speech_s, sim), history=history)
