@@ -11,7 +11,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NODEPS) | sha1sum | cut
 $(STAMP): pyproject.toml $(NODEPS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	@# setuptools' note on every editable install of a flat layout ("be careful with folders in your working
+	@# directory...") is not a problem here; only that warning is silenced.
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test]'
 	# The speaker encoder's weights ship in the resemblyzer wheel; its torch/librosa dependencies are not needed.
 	$(PY) -m pip install -q --no-deps -r $(NODEPS)
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)

@@ -11,6 +11,11 @@ seconds of audio it made (synthesis) or read (enrolment). RTF 0.1 = ten times fa
 concurrency 1 (requests one after another) and 4 (four clients at once); median and p99 per request, and the
 throughput: requests/s and seconds of audio per wall second.
 
+Kokoro (the default system voices) is measured with one English voice on the same sentences, with a sentence per
+language (``KOKORO_SENTENCES``), and with a speed change plus an exact duration; flite (the fallback voices) as
+before. ``--only kokoro-cpu`` runs Kokoro in this process per ONNX Runtime thread count and prints CPU-seconds per
+second of audio next to the wall RTF (the load-independent cost on a shared machine).
+
 **Batching** (section ``batching``): the same load against two configurations of a model - dynamic batching on
 (``max_batch_size`` 8, ragged AUDIO, 2 ms queue delay) and off (``max_batch_size`` 0) - each served by a private
 Triton on a temporary copy of ``triton_models/`` (only that model and ``voicekit``), one after the other, so they
@@ -48,6 +53,18 @@ SENTENCES = [
     ("When the sunlight strikes raindrops in the air, they act as a prism and form a rainbow. The rainbow is a "
      "division of white light into many beautiful colors. These take the shape of a long round arch, with its "
      "path high above, and its two ends apparently beyond the horizon."),
+]
+# One short sentence per Kokoro language, with its stock voice (the "kokoro, 9 languages" workload).
+KOKORO_SENTENCES = [
+    ("af_heart", "The quick brown fox jumps over the lazy dog, twice on the 3rd of May."),
+    ("bm_george", "Please call Stella and ask her to bring these things with her from the store."),
+    ("ef_dora", "El veloz murciélago hindú comía feliz cardillo y kiwi, a las 10 de la mañana."),
+    ("ff_siwis", "Le vif renard brun saute par-dessus le chien paresseux, deux fois par jour."),
+    ("if_sara", "La volpe marrone salta sopra il cane pigro, per la terza volta oggi."),
+    ("pf_dora", "A rápida raposa marrom pula sobre o cão preguiçoso, duas vezes por dia."),
+    ("hf_alpha", "तेज़ भूरी लोमड़ी आलसी कुत्ते के ऊपर से कूदती है, दिन में दो बार।"),
+    ("zf_xiaobei", "敏捷的棕色狐狸跳过了懒狗，一天两次。"),
+    ("jf_alpha", "素早い茶色の狐が怠け者の犬を飛び越えます、一日に二回。"),
 ]
 REFERENCE_TEXT = ("The north wind and the sun were disputing which was the stronger, when a traveler came along "
                   "wrapped in a warm cloak. They agreed that the one who first succeeded in making the traveler "
@@ -112,15 +129,18 @@ async def load_run(name: str, concurrency: int, requests: int,
 # ------------------------------------------------------------------------------------------------------ RTF section
 
 
-async def rtf_section(url: str, requests: int, concurrencies: list[int], timeout_s: float) -> list[Run]:
+async def rtf_section(url: str, requests: int, concurrencies: list[int], timeout_s: float,
+                      only: list[str] | None = None) -> list[Run]:
     runs: list[Run] = []
     async with InferenceClient(url, timeout_s=timeout_s) as client:
         # Inputs, made by the models themselves: a ~13 s reference recording (WAV) and its voice profile.
         reference_audio = await client.synthesize(REFERENCE_TEXT, "rms")
         reference = (await client.encode(reference_audio, "wav")).data
-        profile = await client.enroll(reference)
-        print(f"reference: {reference_audio.duration_s:.1f} s (rms, WAV {len(reference) // 1024} KiB); "
-              f"cloned profile: engine voice {profile.engine_voice}", flush=True)
+        needs_profile = not only or any(word in "flite cloned enroll" for word in only)
+        profile = await client.enroll(reference) if needs_profile else None
+        if profile is not None:
+            print(f"reference: {reference_audio.duration_s:.1f} s (rms, WAV {len(reference) // 1024} KiB); "
+                  f"cloned profile: engine voice {profile.engine_voice}", flush=True)
         for text in SENTENCES:  # warm-up: first calls import and cache
             await client.synthesize(text, "slt")
 
@@ -128,7 +148,25 @@ async def rtf_section(url: str, requests: int, concurrencies: list[int], timeout
             audio = await client.synthesize(SENTENCES[i % len(SENTENCES)], "slt")
             return audio.duration_s
 
+        async def kokoro_en(i: int) -> float:
+            audio = await client.synthesize(SENTENCES[i % len(SENTENCES)], "af_heart")
+            return audio.duration_s
+
+        async def kokoro_languages(i: int) -> float:
+            voice, text = KOKORO_SENTENCES[i % len(KOKORO_SENTENCES)]
+            return (await client.synthesize(text, voice)).duration_s
+
+        async def kokoro_duration(i: int) -> float:  # speed 1.3 (the model's input) + an exact duration (WSOLA)
+            text = SENTENCES[i % len(SENTENCES)]
+            audio = await client.synthesize_with_profile(text, "am_michael", None, speed=1.3,
+                                                         duration_s=0.06 * len(text))
+            return audio.duration_s
+
+        for voice, text in KOKORO_SENTENCES:  # warm-up: each language's front end
+            await client.synthesize(text, voice)
+
         async def synth_cloned(i: int) -> float:
+            assert profile is not None
             audio = await client.synthesize_with_profile(SENTENCES[i % len(SENTENCES)], profile.engine_voice,
                                                          profile.profile)
             return audio.duration_s
@@ -141,10 +179,14 @@ async def rtf_section(url: str, requests: int, concurrencies: list[int], timeout
         async def enrol(i: int) -> float:
             return (await client.enroll(reference)).duration_s
 
-        workloads = [("synthesize (system voice)", synth), ("synthesize (cloned voice)", synth_cloned),
-                     ("synthesize + encode mp3", synth_encoded),
+        workloads = [("kokoro af_heart (English)", kokoro_en), ("kokoro, 9 languages", kokoro_languages),
+                     ("kokoro speed+duration", kokoro_duration),
+                     ("flite slt (fallback)", synth), ("flite cloned (PROFILE v2)", synth_cloned),
+                     ("flite + encode mp3", synth_encoded),
                      (f"enroll ({reference_audio.duration_s:.0f} s WAV)", enrol)]
         for name, call in workloads:
+            if only and not any(word in name for word in only):
+                continue
             for concurrency in concurrencies:
                 n = max(requests, 2 * concurrency)
                 if name.startswith("enroll"):
@@ -284,6 +326,38 @@ def instances_section(requests: int, concurrency: int, models: list[str], counts
                           f"{1000 * percentile(run.latencies, 99):>9.0f}", flush=True)
 
 
+# --------------------------------------------------------------------------------------------- kokoro-cpu section
+
+
+def kokoro_cpu_section(threads: list[int], repeats: int, workers: list[int]) -> None:
+    """Kokoro in this process (no Triton), per thread count: wall RTF and CPU-seconds per second of audio. On a
+    shared machine the wall RTF depends on the load; the CPU cost does not (an idle machine's wall RTF lies between
+    cpu/threads and cpu), so both are printed with the load average."""
+    import os
+
+    from voicekit.kokoro import KokoroEngine
+
+    print(f"{'threads':>7} {'workers':>7} {'text':<8} {'audio s':>8} {'RTF wall':>9} {'CPU s/s':>8} {'load':>5}",
+          flush=True)
+    paragraph = ("af_heart", " ".join(SENTENCES))  # several sentences: the workers run them in parallel
+    for count, parallel in [(t, w) for t in threads for w in workers]:
+        engine = KokoroEngine(threads=count, workers=parallel)
+        for voice, text in [*KOKORO_SENTENCES, paragraph]:
+            language = engine.voices[voice].language
+            pack = engine.voice_pack(voice)
+            engine.speak(text, language, pack)  # warm-up (front end, allocations)
+            wall = cpu = audio_s = 0.0
+            for _ in range(repeats):
+                w0, c0 = time.perf_counter(), time.process_time()
+                audio = engine.speak(text, language, pack)
+                wall += time.perf_counter() - w0
+                cpu += time.process_time() - c0
+                audio_s += len(audio) / 24000
+            label = "en-para" if text is paragraph[1] else language
+            print(f"{count:>7} {parallel:>7} {label:<8} {audio_s / repeats:>8.2f} {wall / audio_s:>9.3f} "
+                  f"{cpu / audio_s:>8.3f} {os.getloadavg()[0]:>5.1f}", flush=True)
+
+
 # ------------------------------------------------------------------------------------------------------------- main
 
 
@@ -292,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="Triton gRPC address (default: TRITON_GRPC_URL / the stack's port)")
     parser.add_argument("--private", action="store_true",
                         help="serve a copy of triton_models/ on a private Triton (free ports) for the RTF section")
-    parser.add_argument("--only", choices=["rtf", "batching", "instances"],
+    parser.add_argument("--only", choices=["rtf", "batching", "instances", "kokoro-cpu"],
                         help="run one section (default: rtf and batching; instances only when asked)")
     parser.add_argument("--requests", type=int, default=12, help="requests per workload and concurrency")
     parser.add_argument("--concurrency", default="1,4", help="RTF section concurrency levels (default 1,4)")
@@ -303,9 +377,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance-models", default="synthesize,enroll", help="instances section models")
     parser.add_argument("--instance-counts", default="1,2", help="instances section: instance counts")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-request deadline, seconds")
+    parser.add_argument("--workloads", default="",
+                        help="RTF section: only workloads whose name contains one of these words (comma-separated)")
+    parser.add_argument("--kokoro-threads", default="1,2", help="kokoro-cpu section: ONNX Runtime thread counts")
+    parser.add_argument("--kokoro-repeats", type=int, default=2, help="kokoro-cpu section: runs per sentence")
+    parser.add_argument("--kokoro-workers", default="1,2", help="kokoro-cpu section: sentences run in parallel")
     args = parser.parse_args(argv)
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     url = args.url or load().triton_grpc_url
+    only = [word for word in args.workloads.split(",") if word]
 
     if args.only in (None, "rtf"):
         print(f"== RTF through Triton ({'private copy of ' + str(MODEL_REPO) if args.private else url})", flush=True)
@@ -313,14 +393,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.private:
             with tempfile.TemporaryDirectory(prefix="bench-rtf-") as tmp:
                 with PrivateTriton(copy_model_repository(Path(tmp) / "repo")) as server:
-                    asyncio.run(rtf_section(server.grpc_url, args.requests, concurrencies, args.timeout))
+                    asyncio.run(rtf_section(server.grpc_url, args.requests, concurrencies, args.timeout, only))
         else:
-            asyncio.run(rtf_section(url, args.requests, concurrencies, args.timeout))
+            asyncio.run(rtf_section(url, args.requests, concurrencies, args.timeout, only))
     if args.only in (None, "batching"):
         print("== dynamic batching on vs off (private Tritons, one at a time)", flush=True)
         batching_section(None if args.private else url, args.batch_requests,
                          [int(c) for c in args.batch_concurrency.split(",") if c],
                          [m for m in args.models.split(",") if m], args.rounds, args.timeout)
+    if args.only == "kokoro-cpu":
+        print("== Kokoro in process (no Triton)", flush=True)
+        kokoro_cpu_section([int(c) for c in args.kokoro_threads.split(",") if c], args.kokoro_repeats,
+                           [int(c) for c in args.kokoro_workers.split(",") if c])
     if args.only == "instances":
         print("== instance count (private Tritons, one at a time; concurrency 4)", flush=True)
         instances_section(max(args.requests, 8), 4, [m for m in args.instance_models.split(",") if m],

@@ -31,7 +31,8 @@ import ledger
 from bench import ledger_workload as workload
 from bench.stats import summary
 from ledger import records
-from schemas import events as ev, messages
+from schemas import events as ev
+from schemas import messages
 from service_config import REPO_ROOT, load
 
 REPLY_NAMES = (messages.JobAccepted.WIRE_NAME, messages.JobRejected.WIRE_NAME)

@@ -115,6 +115,37 @@ class Speaker:
         return join_segments([self.render(s) for s in sentences], RATE, gap_s=0.3)
 
 
+KOKORO_LEAVE_OUT = ("am_michael", "af_sarah", "bf_isabella", "bm_lewis")
+
+
+def kokoro_render(name: str) -> Callable[[str], np.ndarray]:
+    """A Kokoro stock voice as a target speaker (16 kHz). The Kokoro benchmark enrols it against a bank without
+    that voice (``Speaker.exclude``), so the clone has to be found, not looked up."""
+    from voicekit.kokoro import SAMPLE_RATE, KokoroEngine
+
+    engine = _kokoro_engine(KokoroEngine)
+    language = "en-gb" if name.startswith("b") else "en-us"
+
+    def render(text: str) -> np.ndarray:
+        return _resample(engine.speak(text, language, engine.voice_pack(name)), SAMPLE_RATE)
+
+    return render
+
+
+_ENGINES: dict = {}
+
+
+def _kokoro_engine(factory):
+    if "kokoro" not in _ENGINES:
+        _ENGINES["kokoro"] = factory()
+    return _ENGINES["kokoro"]
+
+
+def kokoro_speakers(names: tuple[str, ...] = KOKORO_LEAVE_OUT) -> list[Speaker]:
+    return [Speaker(f"kokoro-{n}", f"Kokoro stock voice {n}, left out of the enrolment bank", kokoro_render(n), (n,))
+            for n in names]
+
+
 def speakers() -> list[Speaker]:
     found = [
         Speaker("flite-awb", "flite awb (statistical, CMU ARCTIC awb, Scottish male)", flite_render("awb"),

@@ -20,7 +20,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential \
+ && apt-get install -y --no-install-recommends build-essential npm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -33,7 +33,9 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
 
 # Then the project itself (the build context is filtered by .dockerignore).
 COPY . .
-RUN pip wheel --no-deps --wheel-dir /wheels .
+# The API reference page's Scalar bundle (npm pack, pinned, sha256-checked) ships inside the wheel.
+RUN python frontdoor/v1/assets.py \
+ && pip wheel --no-deps --wheel-dir /wheels .
 
 ############################################################################### runtime
 FROM ${PYTHON_IMAGE}

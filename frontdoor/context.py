@@ -10,7 +10,8 @@ from adapters import kafka, mongo, wiring
 from adapters.blobstore import BlobStore
 from adapters.mongo import Database, DatabaseError
 from adapters.ratelimit import RateLimiter
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 from service_config import Settings
 from service_layer.ports import Ports
 

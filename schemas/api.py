@@ -4,6 +4,9 @@ Field names, defaults and bounds follow shared/seeds/000_608b8610c4e75f51.txt ex
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
@@ -250,7 +253,9 @@ def parse_tags(raw: str) -> list[str]:
 class TagsField(fields.String):
     """A string in the form (JSON array or comma-separated), loaded as a list of tags."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    # A String on the wire (and in the OpenAPI document) that loads as a list: hence the narrower override.
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,  # type: ignore[override]
+                     **kwargs: Any) -> list[str]:
         return parse_tags(super()._deserialize(value, attr, data, **kwargs))
 
 
@@ -308,7 +313,7 @@ class VoiceCloneFormSchema(Schema):
                                               "50 chars)", "example": '["male","young","energetic"]'})
 
     @pre_load
-    def _blank_is_absent(self, data, **kwargs):
+    def _blank_is_absent(self, data: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
         from marshmallow import missing
 
         out = {}

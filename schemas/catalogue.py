@@ -16,7 +16,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import ledger
 
-from . import events as ev, messages as msg
+from . import events as ev
+from . import messages as msg
 from .records import Record, field_hints, wire_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +187,8 @@ PUBLIC_TYPES: tuple[type[msg.Message], ...] = tuple(t for t in msg.MESSAGE_TYPES
 
 def asyncapi() -> dict[str, Any]:
     channel = f"voiceforge.{ev.TOPIC_COMPLETIONS}"
-    messages = {cls.__name__: {"name": cls.WIRE_NAME, "payload": {"$ref": f"#/components/schemas/{cls.__name__}Envelope"}}
+    messages = {cls.__name__: {"name": cls.WIRE_NAME,
+                               "payload": {"$ref": f"#/components/schemas/{cls.__name__}Envelope"}}
                 for cls in PUBLIC_TYPES}
     schemas: dict[str, Any] = {"Envelope": {
         "type": "object",

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 import ledger
 
 from . import events as ev
-from .records import JsonObject, MessageDecodeError, Record, meta
+from .records import JsonObject, Record, meta
+from .records import MessageDecodeError as MessageDecodeError  # raised by read / decode: part of this API
 
-JobKind = Literal["tts", "clone"]
 AudioFormat = Literal["mp3", "wav", "opus", "pcm"]
 
 _ACCOUNT_KEY = "account id"

@@ -5,6 +5,7 @@ both surfaces share every rule; and the wait of the synchronous mode.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,14 +61,15 @@ def request_cloning_speech(ports: Ports, account_id: str, request: CloningSpeech
         raise InvalidInput("Provide exactly one of audio_ref or custom_voice_id")
     price = price_of_text(request.text)
     reference_key = None
-    if request.reference is not None:
+    if request.custom_voice_id is not None:
+        # Only the caller's own USER voices are custom voices (system voices have no UUID).
+        voice: Doc = check_voice_ready(ports.store.find_own_voice(account_id, request.custom_voice_id))
+    else:
+        assert request.reference is not None  # exactly one of the two, checked above
         checked = check_reference(request.reference)
         if checked.type.name != "wav":
             raise InvalidInput(REFERENCE_NOT_WAV)
-        voice: Doc = REFERENCE_VOICE
-    else:
-        # Only the caller's own USER voices are custom voices (system voices have no UUID).
-        voice = check_voice_ready(ports.store.find_own_voice(account_id, request.custom_voice_id))
+        voice = REFERENCE_VOICE
     speech_id = ports.new_id("cl", 24)
     now = ports.clock()
     if request.reference is not None:
@@ -77,9 +79,10 @@ def request_cloning_speech(ports: Ports, account_id: str, request: CloningSpeech
         except Unavailable as exc:
             raise ServiceUnavailable("Storage is unavailable; nothing was charged. Retry shortly.") from exc
     job = tts_job(speech_id, account_id, request.text, request.fmt, voice, price, now)
-    job.update(api=API_V1, language=request.spoken_language, speed=request.speed, durationS=request.duration_s,
-               referenceKey=reference_key, parameters=parameters_of(request))
-    view = {**speech_view_fields(job, now), "api": API_V1, "parameters": job["parameters"]}
+    job = dataclasses.replace(job, api=API_V1, language=request.spoken_language, speed=request.speed,
+                              duration_s=request.duration_s, reference_key=reference_key,
+                              parameters=parameters_of(request))
+    view = {**speech_view_fields(job, now), "api": API_V1, "parameters": job.parameters}
 
     def write_view() -> None:
         ports.store.apply_job_transition(speech_id, jobs.PENDING_CREDITS, {}, view)
@@ -92,7 +95,7 @@ def request_cloning_speech(ports: Ports, account_id: str, request: CloningSpeech
                 pass  # an orphaned upload under jobs/ costs storage only
 
     decided = submit_paid_job(ports, job, write_view, on_unpublished=forget_reference, on_refused=forget_reference)
-    return SpeechAccepted(speech_id, request.text, request.fmt, price, job["createdAt"], decided)
+    return SpeechAccepted(speech_id, request.text, request.fmt, price, job.created_at, decided)
 
 
 def wait_for_speech(ports: Ports, account_id: str, speech_id: str, timeout_s: float, *, poll_s: float = 0.2,

@@ -11,7 +11,8 @@ from typing import Any
 
 import ledger
 from ledger.billing_period import add_months
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 
 from .errors import InvalidInput, ServiceUnavailable
 from .keys import require_account

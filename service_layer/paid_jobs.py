@@ -6,10 +6,10 @@ and the caller says so (HTTP 202) rather than guess.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 
 from .errors import InsufficientCredits, ServiceUnavailable
 from .ports import Ports, Unavailable
@@ -17,10 +17,9 @@ from .ports import Ports, Unavailable
 QUEUE_DOWN = "The request queue is unavailable; nothing was charged. Retry shortly."
 
 
-def reserve_command(job: Mapping[str, Any] | msg.Job) -> msg.ReserveCreditsForJob:
-    """ReserveCreditsForJob for ``job``: its id, account and price (``creditsUsed``) come from the job."""
-    return msg.ReserveCreditsForJob.for_job(job if isinstance(job, msg.TtsJob | msg.CloneJob)
-                                            else msg.job_from_dict(job))
+def reserve_command(job: msg.Job) -> msg.ReserveCreditsForJob:
+    """ReserveCreditsForJob for ``job``: its id, account and price (``credits_used``) come from the job."""
+    return msg.ReserveCreditsForJob.for_job(job)
 
 
 def refusal(decision: ev.Event | None, price: int) -> InsufficientCredits | None:
@@ -39,7 +38,7 @@ def _nothing() -> None:
     return None
 
 
-def submit_paid_job(ports: Ports, job: Mapping[str, Any], write_view: Callable[[], None], *,
+def submit_paid_job(ports: Ports, job: msg.Job, write_view: Callable[[], None], *,
                     on_unpublished: Callable[[], None] = _nothing,
                     on_refused: Callable[[], None] = _nothing) -> bool:
     """Reserve ``job``'s price and queue it; returns whether the ledger's acceptance arrived in time.
@@ -49,7 +48,7 @@ def submit_paid_job(ports: Ports, job: Mapping[str, Any], write_view: Callable[[
     before (e.g. an uploaded reference). Raises :class:`ServiceUnavailable` when the queue is down (nothing
     charged) and :class:`InsufficientCredits` when the ledger refused.
     """
-    wait_for_decision = ports.replies.expect(job["jobId"])  # before publishing: no reply can slip past
+    wait_for_decision = ports.replies.expect(job.job_id)  # before publishing: no reply can slip past
     try:
         command = reserve_command(job)
         ports.publisher.publish(command.TOPIC, command.key(), command.envelope())
@@ -59,7 +58,7 @@ def submit_paid_job(ports: Ports, job: Mapping[str, Any], write_view: Callable[[
         raise ServiceUnavailable(QUEUE_DOWN) from exc
     write_view()
     decision = wait_for_decision(ports.reply_timeout_s)
-    refused = refusal(decision, int(job["creditsUsed"]))
+    refused = refusal(decision, job.credits_used)
     if refused is not None:
         on_refused()
         raise refused

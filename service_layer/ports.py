@@ -5,6 +5,7 @@ tests pass fakes.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,10 @@ def _new_id(prefix: str = "cl", length: int = 24) -> str:
     return ids.new_id(prefix, length)
 
 
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
 @dataclass(frozen=True)
 class Ports:
     store: Store
@@ -95,3 +100,5 @@ class Ports:
     reply_timeout_s: float = 10.0  # how long a paid request waits for the ledger's decision
     clock: Callable[[], datetime] = ev.utc_now
     new_id: Callable[[str, int], str] = _new_id
+    # Voice ids are UUIDs: /v1 names a voice by UUID (custom_voice_id, /v1/custom-voices/{id}); one id per voice.
+    new_voice_id: Callable[[], str] = _new_uuid

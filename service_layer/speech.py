@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from schemas import events as ev
 from schemas import jobs
+from schemas import messages as msg
 from schemas.limits import AUDIO_FORMATS, MAX_TTS_BYTES
 
 from .errors import InvalidInput, NotFound
@@ -50,32 +51,31 @@ def voice_summary(voice: Doc) -> dict[str, Any]:
 
 
 def tts_job(speech_id: str, account_id: str, text: str, fmt: str, voice: Doc, price: int,
-            now: datetime) -> dict[str, Any]:
+            now: datetime) -> msg.TtsJob:
     """The job a TTS reservation carries to the orchestrator (pure)."""
-    return {
-        "kind": ev.JOB_KIND_TTS,
-        "jobId": speech_id,
-        "accountId": account_id,
-        "text": text,
-        "format": fmt,
-        "voice": voice_summary(voice),
-        "engineVoice": voice.get("engineVoice"),
-        "profile": voice.get("profile"),  # a cloned voice's profile (None for system voices)
-        "creditsUsed": price,
-        "createdAt": ev.iso_millis(now),
-    }
+    return msg.TtsJob(
+        job_id=speech_id,
+        account_id=account_id,
+        text=text,
+        format=cast(msg.AudioFormat, check_format(fmt)),
+        voice=msg.VoiceSummary.from_dict(voice_summary(voice)),
+        engine_voice=voice.get("engineVoice"),
+        profile=voice.get("profile"),  # a cloned voice's profile (None for system voices)
+        credits_used=price,
+        created_at=ev.iso_millis(now),
+    )
 
 
-def speech_view_fields(job: Doc, now: datetime) -> dict[str, Any]:
+def speech_view_fields(job: msg.TtsJob, now: datetime) -> dict[str, Any]:
     """The speech view's fields when the request is recorded (pure)."""
     return {
-        "accountId": job["accountId"],
-        "kind": job["kind"],
-        "text": job["text"],
-        "format": job["format"],
-        "voice": job["voice"],
-        "voiceId": job["voice"]["id"],
-        "creditsUsed": job["creditsUsed"],
+        "accountId": job.account_id,
+        "kind": job.kind,
+        "text": job.text,
+        "format": job.format,
+        "voice": job.voice.to_dict(),
+        "voiceId": job.voice.id,
+        "creditsUsed": job.credits_used,
         "audioKey": None,
         "duration": None,
         "error": None,
@@ -110,7 +110,7 @@ def request_speech(ports: Ports, account_id: str, voice_id: str, text: str, fmt:
         ports.store.apply_job_transition(speech_id, jobs.PENDING_CREDITS, {}, speech_view_fields(job, now))
 
     decided = submit_paid_job(ports, job, write_view)
-    return SpeechAccepted(speech_id, text, fmt, price, job["createdAt"], decided)
+    return SpeechAccepted(speech_id, text, fmt, price, job.created_at, decided)
 
 
 @dataclass(frozen=True)

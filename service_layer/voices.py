@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from schemas import events as ev
 from schemas import jobs
+from schemas import messages as msg
 from schemas.limits import (
     INVALID_VOICE_FILE_TYPE,
     MAX_COVER_IMAGE_URL_CHARS,
@@ -82,25 +83,24 @@ class VoiceDetails:
 
 
 def clone_job(voice_id: str, account_id: str, details: VoiceDetails, checked: CheckedAudio, key: str,
-              now: datetime) -> dict[str, Any]:
+              now: datetime) -> msg.CloneJob:
     """The job a clone reservation carries to the orchestrator (pure)."""
-    return {
-        "kind": ev.JOB_KIND_CLONE,
-        "jobId": voice_id,
-        "accountId": account_id,
-        "voiceId": voice_id,
-        "title": details.title or default_title(now),
-        "description": details.description,
-        "coverImage": details.cover_image,
-        "tags": list(details.tags),
-        "duration": round(checked.duration, 2),
-        "referenceKey": key,
-        "referenceMimeType": checked.type.mime_type,
-        "referenceFormat": checked.type.name,
-        "referenceBytes": checked.size,
-        "creditsUsed": VOICE_CLONE_CREDITS,
-        "createdAt": ev.iso_millis(now),
-    }
+    return msg.CloneJob(
+        job_id=voice_id,
+        account_id=account_id,
+        voice_id=voice_id,
+        title=details.title or default_title(now),
+        description=details.description,
+        cover_image=details.cover_image,
+        tags=tuple(details.tags),
+        duration=round(checked.duration, 2),
+        reference_key=key,
+        reference_mime_type=checked.type.mime_type,
+        reference_format=checked.type.name,
+        reference_bytes=checked.size,
+        credits_used=VOICE_CLONE_CREDITS,
+        created_at=ev.iso_millis(now),
+    )
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def clone_voice(ports: Ports, account_id: str, reference: IO[bytes], details: Vo
     Raises InvalidInput (audio), ServiceUnavailable (storage or queue), InsufficientCredits."""
     checked = check_reference(reference)
     now = ports.clock()
-    voice_id = ports.new_id("cl", 24)
+    voice_id = ports.new_voice_id()
     key = voice_reference_key(account_id, voice_id, checked.type.extension)
     try:
         ports.blobs.put_file(key, reference, checked.type.mime_type)
@@ -132,7 +132,7 @@ def clone_voice(ports: Ports, account_id: str, reference: IO[bytes], details: Vo
         log.warning("reference upload to %s failed: %s", key, exc)
         raise ServiceUnavailable(STORAGE_DOWN) from exc
     job = clone_job(voice_id, account_id, details, checked, key, now)
-    view = jobs.clone_job_view(job, now)
+    view = jobs.clone_job_view(job.to_dict(), now)
 
     def write_view() -> None:
         ports.store.apply_voice_transition(voice_id, jobs.PENDING_CREDITS, {}, view)
@@ -144,7 +144,7 @@ def clone_voice(ports: Ports, account_id: str, reference: IO[bytes], details: Vo
 
     decided = submit_paid_job(ports, job, write_view, on_unpublished=lambda: _forget(ports, key),
                               on_refused=refused)
-    return CloneAccepted(voice_id, job, ports.blobs.presigned_url(key), decided)
+    return CloneAccepted(voice_id, job.to_dict(), ports.blobs.presigned_url(key), decided)
 
 
 # --- list and read -------------------------------------------------------------------------------------------------

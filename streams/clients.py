@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass, field
 
 from adapters import mongo
-from adapters.mongo import Database
 from adapters.blobstore import BlobStore
+from adapters.mongo import Database
 from inference_client import InferenceClient
 from service_config import Settings
 

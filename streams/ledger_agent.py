@@ -30,7 +30,8 @@ from datetime import timedelta
 
 import ledger
 from ledger import records
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 
 from .app import app, dead_letter, ledger_topic, requests_topic, send, settings
 from .ledger_gaps import Progress, handle_with_gaps

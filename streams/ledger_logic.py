@@ -6,14 +6,13 @@ from datetime import datetime, timedelta
 
 import ledger
 from ledger import records
-from schemas import events as ev, messages as msg
-
-# The requests the ledger agent decides (LedgerCommand carries any other ledger command as it is).
-LedgerRequest = msg.ReserveCreditsForJob | msg.CaptureJobCredits | msg.ReleaseJobCredits | msg.LedgerCommand
+from schemas import events as ev
+from schemas import messages as msg
 
 
 def to_command(request: msg.Message, at: datetime, reservation_ttl: timedelta) -> ledger.Command:
-    """The ledger command a request stands for; ``at`` is the request's time (its envelope's occurredAt)."""
+    """The ledger command a request stands for; ``at`` is the request's time (its envelope's occurredAt).
+    LedgerCommand carries any other ledger command (open, grant, expire, reset) as it is."""
     match request:
         case msg.ReserveCreditsForJob():
             return ledger.Reserve(command_id=request.command_id, account_id=request.account_id, at=at,

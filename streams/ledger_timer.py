@@ -19,7 +19,8 @@ from datetime import datetime
 
 import ledger
 from adapters import mongo
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 
 from . import clients
 from .app import app, ledger_topic, requests_topic, send, settings

@@ -1,10 +1,11 @@
 """Publishes public completion events for outside consumers (the documented completions topic)."""
 from __future__ import annotations
 
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 
 from .app import app, dead_letter, jobs_topic, send
-from .projection import public_envelope, public_message
+from .projection_logic import public_envelope, public_message
 
 
 @app.agent(jobs_topic)

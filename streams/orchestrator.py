@@ -15,7 +15,9 @@ from typing import Any
 from adapters import mongo
 from adapters.blobstore import speech_key
 from inference_client import InferenceError
-from schemas import events as ev, jobs, messages as msg
+from schemas import events as ev
+from schemas import jobs
+from schemas import messages as msg
 
 from . import clients
 from .app import app, dead_letter, jobs_topic, send
@@ -75,9 +77,10 @@ async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
         enrolled = await c.inference().enroll(await asyncio.to_thread(c.blobs.get, job.reference_key))
         engine_voice, profile = enrolled.engine_voice, enrolled.profile
     # A cloned voice's profile moves its engine voice toward the reference; none = the system voice as is.
-    # speed / durationS (the /v1 options) change the tempo, never the pitch.
+    # speed / durationS (the /v1 options) change the tempo, never the pitch; language None: the voice's own.
     audio = await c.inference().synthesize_with_profile(job.text, engine_voice or "slt", profile,
-                                                        speed=job.speed or 1.0, duration_s=job.duration_s)
+                                                        speed=job.speed or 1.0, duration_s=job.duration_s,
+                                                        language=job.language)
     encoded = await c.inference().encode(audio, job.format)
     key = speech_key(job.account_id, job.job_id, job.format)
     await asyncio.to_thread(c.blobs.put, key, encoded.data, encoded.mime_type)

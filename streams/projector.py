@@ -7,12 +7,13 @@ import logging
 import ledger
 from adapters import mongo
 from ledger.history import entry_document
-from schemas import events as ev, messages as msg
+from schemas import events as ev
+from schemas import messages as msg
 
 from . import clients
 from .app import app, dead_letter, jobs_topic, ledger_topic
 from .ledger_gaps import MongoProgress, handle_with_gaps
-from .projection import JobEvent, is_clone_event, job_view_fields, target_state, voice_used, voice_view_fields
+from .projection_logic import JobEvent, is_clone_event, job_view_fields, target_state, voice_used, voice_view_fields
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,9 @@ from aiokafka.partitioner import murmur2  # a pure hash function; nothing here t
 import ledger
 from ledger import records
 from ledger.schedule import due_commands
-from schemas import events as ev, jobs, messages as msg
+from schemas import events as ev
+from schemas import jobs
+from schemas import messages as msg
 
 from .ledger_logic import CoreCache
 

@@ -1,11 +1,12 @@
 """Installs the API reference's browser bundle: `@scalar/api-reference`'s standalone build, from npm.
 
 Pinned version, checked by sha256, fetched with `npm pack` at install time (never from a CDN at run time) and
-kept out of git (it is ~5 MB). `make setup` runs ``python -m frontdoor.v1.assets``; a second run is a no-op.
+kept out of git (it is ~5 MB). `make setup` runs ``assets.main()``; a second run is a no-op.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -26,12 +27,26 @@ def scalar_installed() -> bool:
     return SCALAR_BUNDLE.is_file() and SCALAR_BUNDLE.stat().st_size > 0
 
 
+def _npm() -> str:
+    """npm, installed from Debian when missing (root or passwordless sudo), as stack/kokoro_assets.py does."""
+    npm = shutil.which("npm")
+    if npm:
+        return npm
+    prefix = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if prefix is None:
+        raise RuntimeError("npm is needed once to fetch the API reference bundle; install it: apt-get install -y npm")
+    subprocess.run(prefix + ["apt-get", "install", "-y", "--no-install-recommends", "npm"], check=True,
+                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=1800)
+    npm = shutil.which("npm")
+    if not npm:
+        raise RuntimeError("npm still missing after apt-get install npm")
+    return npm
+
+
 def install_scalar() -> Path:
     if scalar_installed():
         return SCALAR_BUNDLE
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed to install the API reference bundle (apt-get install npm)")
+    npm = _npm()
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([npm, "pack", f"{SCALAR_PACKAGE}@{SCALAR_VERSION}", "--silent"], cwd=tmp, check=True,
                        stdout=subprocess.DEVNULL, timeout=600)

@@ -18,8 +18,8 @@ ASSET_PREFIXES = ("/api/reference/assets/", "/sandbox/assets/")  # static files:
 @blp.get("/api/reference")
 def reference():
     if not assets.scalar_installed():
-        return ("The API reference bundle is not installed; run `python -m frontdoor.v1.assets` "
-                "(make setup does). The raw schema is at /api/openapi.", 503, {"Content-Type": "text/plain"})
+        return ("The API reference bundle is not installed; run `make setup` (frontdoor/v1/assets.py). "
+                "The raw schema is at /api/openapi.", 503, {"Content-Type": "text/plain"})
     return render_template("reference.html", bundle=assets.SCALAR_BUNDLE.name)
 
 

@@ -11,8 +11,13 @@ from ..context import ports
 from ..errors import invalid
 from .common import ERROR_401, SECURITY, V1_VOICE_STATUS, iso, multipart_blueprint
 from .schemas import (
-    CustomVoiceCreateFormSchema, CustomVoiceListQuerySchema, CustomVoiceListSchema, CustomVoiceSchema,
-    CustomVoiceUpdateSchema, DeletedSchema, is_uuid,
+    CustomVoiceCreateFormSchema,
+    CustomVoiceListQuerySchema,
+    CustomVoiceListSchema,
+    CustomVoiceSchema,
+    CustomVoiceUpdateSchema,
+    DeletedSchema,
+    is_uuid,
 )
 
 DESCRIPTION = ("Your custom voices (X-API-Key): the same voices as /api/v1/voices (your USER voices), by UUID. "

@@ -7,7 +7,8 @@ import requests
 
 import ledger
 from adapters import kafka, mongo
-from schemas import events as ev, messages
+from schemas import events as ev
+from schemas import messages
 from service_config import load
 
 from .conftest import wait_for

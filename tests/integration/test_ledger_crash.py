@@ -9,7 +9,8 @@ import pytest
 
 import ledger
 from adapters import kafka
-from schemas import events as ev, messages
+from schemas import events as ev
+from schemas import messages
 from service_config import load
 
 from .conftest import wait_for

@@ -346,6 +346,10 @@ def test_speed_and_duration_change_the_length_but_not_the_pitch(base_url, alice,
     slow, rate_slow = synthesize(base_url, alice, alice_voice["id"], speed="0.5")
     fixed, rate_fixed = synthesize(base_url, alice, alice_voice["id"], duration=str(round(natural_s * 1.5, 2)))
 
+    print(f"natural {natural_s:.2f}s f0 {natural_f0:.1f}Hz | speed 2: {len(fast) / rate_fast:.2f}s "
+          f"f0 {voice_audio.median_f0(fast, rate_fast):.1f} | speed 0.5: {len(slow) / rate_slow:.2f}s "
+          f"f0 {voice_audio.median_f0(slow, rate_slow):.1f} | duration {natural_s * 1.5:.2f}: "
+          f"{len(fixed) / rate_fixed:.2f}s f0 {voice_audio.median_f0(fixed, rate_fixed):.1f}")
     assert len(fast) / rate_fast == pytest.approx(natural_s / 2, rel=0.15)
     assert len(slow) / rate_slow == pytest.approx(natural_s * 2, rel=0.15)
     assert len(fixed) / rate_fixed == pytest.approx(natural_s * 1.5, rel=0.05)

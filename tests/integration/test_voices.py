@@ -499,9 +499,15 @@ def test_list_filters_and_sorts(base_url, catalogue):
     assert [v["title"] for v in failed] == ["Echo"] and failed[0]["error"] == "The reference audio is silent"
     assert titles(status="PROCESSING") == ["Foxtrot"]
     everything = list_voices(base_url, headers, limit=100).json()
-    assert everything["pagination"]["total"] == 7 + 4  # own voices + the public system voices
-    system = list_voices(base_url, headers, type="SYSTEM").json()["voices"]
-    assert {v["id"] for v in system} == {"sys_slt", "sys_awb", "sys_rms", "sys_kal"}
+    from schemas.voices import system_voice_documents
+
+    system_ids = {doc["_id"] for doc in system_voice_documents()}  # 54 Kokoro voices + the 4 flite fallbacks
+    assert everything["pagination"]["total"] == 7 + len(system_ids)  # own voices + the public system voices
+    system = list_voices(base_url, headers, type="SYSTEM", limit=100).json()["voices"]
+    assert {v["id"] for v in system} == system_ids and {"sys_slt", "sys_awb", "sys_rms", "sys_kal"} <= system_ids
+    by_id = {v["id"]: v for v in system}  # language and sex are in the tags (items keep the seed's fields)
+    assert {"female", "en-us"} <= set(by_id["sys_af_heart"]["tags"]) and {"male", "zh"} <= set(
+        by_id["sys_zm_yunxi"]["tags"])
     assert all(v["audioUrl"] is None and v["isPublic"] and v["status"] == "COMPLETED" for v in system)
     assert all(set(v) == LIST_KEYS for v in system)
 

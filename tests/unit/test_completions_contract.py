@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from schemas import messages as msg
-from streams import projection
+from streams import projection_logic as projection
 
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "completions.asyncapi.json").read_text())
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 import ledger
-from schemas import catalogue, events as ev, messages as msg
+from schemas import catalogue
+from schemas import events as ev
+from schemas import messages as msg
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-01-01T00:00:00.000Z"
@@ -124,3 +126,11 @@ def test_no_event_is_built_from_a_dict_literal_outside_schemas():
                 if re.search(r"\bev\.Event\(|\bevents\.Event\(", line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}")
     assert offenders == []
+
+
+def test_the_audio_formats_of_the_events_are_the_api_s():
+    from typing import get_args
+
+    from schemas.limits import AUDIO_FORMATS
+
+    assert get_args(msg.AudioFormat) == tuple(AUDIO_FORMATS)

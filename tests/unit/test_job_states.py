@@ -2,7 +2,8 @@ import itertools
 
 import pytest
 
-from schemas import jobs, messages as msg
+from schemas import jobs
+from schemas import messages as msg
 
 HAPPY_PATH = [jobs.JOB_REQUESTED, msg.JobAccepted.WIRE_NAME, msg.JobStarted.WIRE_NAME, msg.JobCompleted.WIRE_NAME]
 

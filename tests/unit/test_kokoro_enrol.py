@@ -121,3 +121,12 @@ def test_search_respects_the_time_budget_and_marks_short_references():
     assert found.budget_exhausted and found.evaluations < 50
     assert found.confidence == "low"
     assert found.report()["confidence"] == "low"
+
+
+def test_bank_without_a_voice_forgets_every_entry_that_used_it():
+    bank = toy_bank(mixtures=12, extrapolations=6)
+    smaller = bank.without(["af_a"])
+    assert "af_a" not in smaller.basis and len(smaller.basis) == len(BASIS) - 1
+    assert 0 < len(smaller) < len(bank)
+    assert np.allclose(smaller.coeffs.sum(axis=1), 1.0)
+    assert not any("af_a" in label for label in smaller.labels)

@@ -228,3 +228,72 @@ def test_system_voices_are_the_kokoro_voices_plus_the_flite_fallbacks():
     for doc in kokoro_docs:  # each voice's sex and language agree with its engine name
         voice = kokoro.stock_voice(doc["engineVoice"])
         assert voice is not None and (voice.language, voice.gender) == (doc["language"], doc["gender"])
+
+
+# ---------------------------------------------------------------------------------------------------- whole requests
+
+class _ToneSession:
+    """Stands in for the ONNX session: 60 ms of a 150 Hz tone per token (at the given speed), so the joining,
+    pausing and fitting around the network can be checked exactly."""
+
+    def __init__(self):
+        self.calls: list[tuple[int, float]] = []
+
+    def run(self, _outputs, feeds):
+        tokens = feeds["tokens"].shape[1] - 2
+        speed = float(feeds["speed"][0])
+        self.calls.append((tokens, speed))
+        n = int(0.06 * kokoro.SAMPLE_RATE * tokens / speed)
+        t = np.arange(n) / kokoro.SAMPLE_RATE
+        return [(0.5 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)[None, :]]
+
+
+@pytest.fixture()
+def tone_engine(vocab, g2p):
+    engine = kokoro.KokoroEngine.__new__(kokoro.KokoroEngine)  # everything but the ONNX model
+    engine.vocab, engine.g2p, engine.session = vocab, g2p, _ToneSession()
+    return engine
+
+
+def test_long_text_is_spoken_sentence_by_sentence_and_joined_without_clicks(tone_engine):
+    pack = np.zeros((510, 256), np.float32)
+    text = "First sentence here. Second one follows! And a third? " * 4
+    audio = tone_engine.speak(text, "en-us", pack)
+    assert len(tone_engine.session.calls) == 12  # one network call per sentence
+    gaps = 11 * int(kokoro.SENTENCE_GAP_S * kokoro.SAMPLE_RATE)
+    assert len(audio) > gaps + 2 * int(0.1 * kokoro.SAMPLE_RATE)
+    assert abs(audio[0]) < 1e-6 and abs(audio[-1]) < 1e-6  # silent edges
+    # no clicks: every sample-to-sample step stays within what the tone itself does (the fades end at zero)
+    assert float(np.max(np.abs(np.diff(audio)))) <= 2 * np.pi * 150 / kokoro.SAMPLE_RATE * 0.5 + 1e-3
+
+
+def test_speed_goes_to_the_model_then_wsola_and_duration_is_exact(tone_engine):
+    pack = np.zeros((510, 256), np.float32)
+    normal = tone_engine.speak("One sentence only.", "en-us", pack, speed=1.0)
+    fast = tone_engine.speak("One sentence only.", "en-us", pack, speed=3.0)
+    assert [speed for _, speed in tone_engine.session.calls] == [1.0, 2.0]  # the model gets at most 2
+    edges = 2 * int(kokoro.EDGE_S * kokoro.SAMPLE_RATE)  # the silence around the speech is not sped up
+    assert len(fast) - edges == pytest.approx((len(normal) - edges) / 3, rel=0.02)
+    fitted = tone_engine.speak("One sentence only.", "en-us", pack, duration_s=2.5)
+    assert len(fitted) == int(2.5 * kokoro.SAMPLE_RATE)
+    with pytest.raises(VoicekitError) as exc:
+        tone_engine.speak("!!! ...", "en-us", pack)
+    assert exc.value.code == "invalid_text"
+
+
+def test_the_gpu_config_is_the_cpu_config_on_a_gpu():
+    """configs/gpu.pbtxt (tritonserver --model-config-name=gpu) must keep the tensors of config.pbtxt."""
+    import re
+    from pathlib import Path
+
+    model = Path(kokoro.__file__).resolve().parents[2] / "synthesize"
+
+    def body(text: str) -> list[str]:
+        lines = [line.split("#", 1)[0].rstrip() for line in text.splitlines()]
+        return [line for line in lines if line.strip() and not line.lstrip().startswith("instance_group")]
+
+    cpu = (model / "config.pbtxt").read_text()
+    gpu = (model / "configs" / "gpu.pbtxt").read_text()
+    assert body(cpu) == body(gpu)
+    assert re.search(r"instance_group\s*\[\s*\{\s*kind:\s*KIND_GPU", gpu)
+    assert re.search(r"instance_group\s*\[\s*\{\s*kind:\s*KIND_CPU", cpu)

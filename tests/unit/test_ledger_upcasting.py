@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import ledger
-from schemas import events as ev, messages
+from schemas import events as ev
+from schemas import messages
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

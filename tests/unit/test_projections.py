@@ -2,8 +2,9 @@
 public events."""
 from datetime import datetime, timezone
 
-from schemas import events as ev, messages as msg
-from streams import projection
+from schemas import events as ev
+from schemas import messages as msg
+from streams import projection_logic as projection
 
 AT = datetime(2026, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
 JOB = msg.TtsJob(job_id="cl1", account_id="a", text="hi", format="mp3",

@@ -195,7 +195,7 @@ def make_ports(decision: Callable[[str], ev.Event | None] | None = None, *, kafk
     replies = FakeReplies()
     ports = Ports(store=FakeStore(), publisher=FakePublisher(kafka_down), blobs=FakeBlobs(s3_down),
                   replies=replies, reply_timeout_s=3.0, clock=lambda: NOW,
-                  new_id=lambda prefix, length: prefix + next(ids))
+                  new_id=lambda prefix, length: prefix + next(ids), new_voice_id=lambda: "cl" + next(ids))
     replies.decision = decision("clid0") if decision else None
     return ports
 

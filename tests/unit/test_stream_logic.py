@@ -9,7 +9,7 @@ from inference_client import InferenceError
 from schemas import messages as msg
 from streams import stage_logic
 
-PURE_MODULES = ("streams.ledger_logic", "streams.projection", "streams.stage_logic", "streams.timer_logic",
+PURE_MODULES = ("streams.ledger_logic", "streams.projection_logic", "streams.stage_logic", "streams.timer_logic",
                 "schemas.messages", "schemas.catalogue")
 CLIENT_LIBRARIES = ("faust", "mode", "pymongo", "boto3", "botocore", "confluent_kafka", "tritonclient")
 

@@ -16,7 +16,8 @@ from frontdoor import uploads, voices
 from inference_client import InferenceError
 from schemas import api, jobs
 from schemas import messages as msg
-from streams import projection, stage_logic
+from streams import projection_logic as projection
+from streams import stage_logic
 from tests import voice_audio
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

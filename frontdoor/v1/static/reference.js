@@ -3,6 +3,7 @@ Scalar.createApiReference('#app', {
   url: '/api/openapi',
   withDefaultFonts: false,
   agent: { disabled: true },
+  showDeveloperTools: 'never',
   hideDownloadButton: false,
   authentication: { preferredSecurityScheme: 'apiKeyHeader' },
   metaData: { title: 'VoiceForge API reference' },

@@ -1,4 +1,12 @@
-"""Triton Python backend model `enroll`: tensors in and out only; the work is in voicekit.enrolment."""
+"""Triton Python backend model `enroll`: tensors in and out only; the work is in voicekit.enrolment (checks and
+measurements) and voicekit.kokoro_enrol (finding the Kokoro voice: a style recipe over the stock voices).
+
+Method: `$VOICEKIT_ENROL_METHOD` = `kokoro` (profile version 3, needs the Kokoro assets and the bank) or `world-vc`
+(default for now: the flite voice-conversion profile, version 2, which the `synthesize` model and the integration
+tests expect until version-3 profiles are synthesised from their recipe). When Kokoro is not installed the model
+falls back to `world-vc` and says so in the log.
+"""
+import os
 import sys
 from pathlib import Path
 
@@ -8,22 +16,34 @@ if _VOICEKIT_HOME not in sys.path:
 
 import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
-
-from voicekit import enrolment  # noqa: E402
+from voicekit import decode, enrolment  # noqa: E402
 from voicekit.errors import VoicekitError  # noqa: E402
 from voicekit.triton_io import answer, input_array, string_tensor  # noqa: E402
 
 
 class TritonPythonModel:
     def initialize(self, args):
-        # Load the speaker encoder and render + analyse the system voices' proxy speech now (a few seconds), so
-        # the first enrolment does not pay for it and a missing flite or encoder fails the load.
-        from voicekit import speaker_encoder, voiceclone
+        # Load the speaker encoder, Kokoro and the enrolment bank now, so the first enrolment does not pay for them
+        # and a missing encoder fails the load.
+        from voicekit import speaker_encoder
 
         speaker_encoder.default_encoder()
-        bank = voiceclone.default_bank()
-        for voice in voiceclone.BASE_VOICES:
-            bank.get(voice)
+        self.kokoro = None
+        method = os.environ.get("VOICEKIT_ENROL_METHOD", "world-vc").strip().lower()
+        if method == "kokoro":
+            try:
+                from voicekit import kokoro_enrol
+                from voicekit.kokoro import KokoroEngine
+
+                self.kokoro = kokoro_enrol.Enroller(KokoroEngine())
+            except (VoicekitError, OSError, ValueError) as exc:
+                pb_utils.Logger.log_warn(f"enroll: Kokoro enrolment unavailable ({exc}); using world-vc")
+        if self.kokoro is None:
+            from voicekit import voiceclone
+
+            bank = voiceclone.default_bank()
+            for voice in voiceclone.BASE_VOICES:
+                bank.get(voice)
 
     def execute(self, requests):
         return answer(requests, self._enroll, pb_utils.Logger)
@@ -32,9 +52,20 @@ class TritonPythonModel:
         values = input_array(request, "AUDIO").reshape(-1)
         if values.size != 1 or not isinstance(values[0], (bytes, bytearray)):
             raise VoicekitError("invalid_request", "input AUDIO must hold exactly one file's bytes")
-        result = enrolment.enroll(bytes(values[0]))
+        data = bytes(values[0])
+        if self.kokoro is None:
+            result = enrolment.enroll(data)
+            profile_json, engine_voice, duration = result.profile_json, result.engine_voice, result.duration_s
+        else:
+            if not data:
+                raise VoicekitError("invalid_audio", "the reference audio is empty")
+            samples, container = decode.decode(data, rate=enrolment.RATE, max_seconds=enrolment.MAX_DURATION_S)
+            screened = enrolment.screen(samples, enrolment.RATE)
+            profile, _ = self.kokoro.enroll(screened, container)
+            profile_json = enrolment.Enrolment(profile, screened.duration_s, profile["engineVoice"]).profile_json
+            engine_voice, duration = profile["engineVoice"], screened.duration_s
         return [
-            string_tensor("PROFILE", result.profile_json),
-            string_tensor("ENGINE_VOICE", result.engine_voice),
-            pb_utils.Tensor("DURATION", np.array([result.duration_s], dtype=np.float32)),
+            string_tensor("PROFILE", profile_json),
+            string_tensor("ENGINE_VOICE", engine_voice),
+            pb_utils.Tensor("DURATION", np.array([duration], dtype=np.float32)),
         ]

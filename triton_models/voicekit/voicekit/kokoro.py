@@ -20,6 +20,7 @@ import json
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,6 +40,7 @@ MAX_TOKENS = 510  # phoneme tokens per inference (the model's context is 512 wit
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
 MODEL_SPEED_RANGE = (0.5, 2.0)  # beyond this the model's own speed input slurs or drags; WSOLA does the rest
 SENTENCE_GAP_S = 0.25
+EDGE_S = 0.1  # silence before and after the speech
 
 # Stock voice names: <language letter><f|m>_<name> (Kokoro v1.0's convention)
 LANGUAGE_OF_PREFIX = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
@@ -167,7 +169,8 @@ class KokoroEngine:
     """One ONNX Runtime session plus the vocabulary, the stock voices and the G2P. Thread-safe for ``speak``."""
 
     def __init__(self, directory: str | os.PathLike | None = None, threads: int | None = None,
-                 providers: Sequence[str] | None = None, g2p: G2P | None = None) -> None:
+                 providers: Sequence[str] | None = None, g2p: G2P | None = None,
+                 workers: int | None = None) -> None:
         self.directory = Path(directory) if directory else assets_dir()
         model = self.directory / MODEL_FILE
         if not model.exists():
@@ -177,9 +180,13 @@ class KokoroEngine:
         import onnxruntime as ort  # imported here so the pure helpers above need no onnxruntime
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "2"))
+        options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "1"))
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
+            preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21: CUDA/cuDNN from pip packages
+            if preload is not None:
+                preload()
         available = ort.get_available_providers()
         wanted = list(providers or ["CPUExecutionProvider"])  # names or (name, options) pairs
         chosen = [p for p in wanted if (p[0] if isinstance(p, tuple) else p) in available]
@@ -189,6 +196,10 @@ class KokoroEngine:
         self.vocab = load_vocab(self.directory / "vocab.json")
         self.voices = {path.stem: stock_voice(path.stem) for path in sorted((self.directory / "voices").glob("*.bin"))
                        if stock_voice(path.stem) is not None}
+        # Sentences of one request run in parallel (ONNX Runtime releases the GIL): cheaper per second of audio
+        # than more intra-op threads on one sentence (docs/inference.md, "Kokoro ... threads").
+        self.workers = max(1, workers or int(os.environ.get("VOICEKIT_KOKORO_WORKERS", "2")))
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kokoro")
         self._packs: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.g2p = g2p or G2P()
@@ -236,10 +247,16 @@ class KokoroEngine:
             raise VoicekitError("invalid_text", "text contains nothing to say in "
                                                 f"{LANGUAGE_NAMES.get(language, language)}")
         inner, stretch = model_speed(speed)
-        segments = [self.infer(tokenize(piece, self.vocab), pack, inner) for piece in pieces]
-        audio = join_segments(segments, SAMPLE_RATE, gap_s=SENTENCE_GAP_S / inner, edge_s=0.1)
-        if abs(stretch - 1.0) > 1e-4:
-            audio = wsola(audio, SAMPLE_RATE, stretch)
+        calls = [tokenize(piece, self.vocab) for piece in pieces]
+        pool = getattr(self, "_pool", None)
+        if pool is not None and len(calls) > 1:
+            segments = list(pool.map(lambda tokens: self.infer(tokens, pack, inner), calls))
+        else:
+            segments = [self.infer(tokens, pack, inner) for tokens in calls]
+        if abs(stretch - 1.0) > 1e-4:  # the part of the speed the model does not do well
+            segments = [wsola(segment, SAMPLE_RATE, stretch) for segment in segments]
+        # pauses scale with the speed like the speech; the 0.1 s edges do not (as on the flite path)
+        audio = join_segments(segments, SAMPLE_RATE, gap_s=SENTENCE_GAP_S / speed, edge_s=EDGE_S)
         if duration_s:
             natural = len(audio) / SAMPLE_RATE
             if check_duration is not None:

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -96,7 +98,7 @@ class Recipe:
 def style_pack(recipe: Recipe, packs: dict[str, np.ndarray]) -> np.ndarray:
     """The float32 [510, 256] style pack of a recipe, from the basis voices' packs."""
     out = np.zeros((ROWS, DIM), dtype=np.float64)
-    for name, wt, wp in zip(recipe.basis, recipe.timbre, recipe.prosody):
+    for name, wt, wp in zip(recipe.basis, recipe.timbre, recipe.prosody, strict=True):
         if wt == 0 and wp == 0:
             continue
         pack = np.asarray(packs[name], dtype=np.float64).reshape(ROWS, DIM)
@@ -146,6 +148,16 @@ class Bank:
         """Each entry's sex: that of its largest coefficient's voice."""
         return np.array([sex_of(self.basis[int(np.argmax(c))]) for c in self.coeffs])
 
+    def without(self, names: Sequence[str]) -> "Bank":
+        """The bank with the given basis voices, and every entry that uses them, removed (the benchmark's
+        leave-out targets: a stock voice enrolled against a bank that has never heard it)."""
+        drop = [i for i, n in enumerate(self.basis) if n in set(names)]
+        keep_cols = [i for i in range(len(self.basis)) if i not in drop]
+        keep = np.all(np.abs(self.coeffs[:, drop]) < 1e-12, axis=1) if drop else np.ones(len(self), bool)
+        return Bank(basis=tuple(self.basis[i] for i in keep_cols), coeffs=self.coeffs[keep][:, keep_cols],
+                    embeddings=self.embeddings[keep], log_f0=self.log_f0[keep], proxy_text=self.proxy_text,
+                    labels=tuple(lab for lab, k in zip(self.labels, keep, strict=False) if k), version=self.version)
+
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, basis=np.array(self.basis), coeffs=self.coeffs.astype(np.float32),
@@ -181,7 +193,7 @@ def bank_recipes(basis: Sequence[str], *, mixtures: int = 80, extrapolations: in
         w = rng.dirichlet(np.ones(len(pick)))
         c = np.zeros(k)
         c[pick] = w
-        out.append(("mix:" + "+".join(f"{basis[p]}*{x:.2f}" for p, x in zip(pick, w)), c))
+        out.append(("mix:" + "+".join(f"{basis[p]}*{x:.2f}" for p, x in zip(pick, w, strict=True)), c))
     for j in range(extrapolations if groups else 0):
         group = groups[j % len(groups)]
         a, b = rng.choice(group, size=2, replace=False)
@@ -316,7 +328,8 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     top = int(pool[0])
     sim0 = float(bank.embeddings[top] @ target.embedding)
     score0 = sim0 - _penalty(target, bank.coeffs[top], float(bank.log_f0[top]))
-    best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top].copy(), f"bank:{bank.labels[top] if bank.labels else top}")
+    label = bank.labels[top] if bank.labels else str(top)
+    best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top].copy(), f"bank:{label}")
     history.append((best[4], sim0, score0))
     evaluations = 0
     exhausted = False
@@ -371,3 +384,105 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     return Found(recipe=Recipe(basis, timbre, prosody), similarity=sim, score=score, start=what,
                  evaluations=evaluations, search_s=clock() - started, budget_exhausted=exhausted,
                  confidence=confidence(target.speech_s, sim), history=history)
+
+
+# --------------------------------------------------------------------------------------------------- wiring
+
+PROFILE_VERSION = 3
+METHOD = "kokoro-style"
+
+
+def proxy_speaker(engine, text: str = PROXY_TEXT, language: str = "en-us",
+                  basis: Sequence[str] = BASIS) -> tuple[Callable[[Recipe], tuple[np.ndarray, int]],
+                                                         dict[str, np.ndarray]]:
+    """``speak(recipe)`` for the search, over a ``voicekit.kokoro.KokoroEngine``: the proxy text is phonemized
+    once, each call is one network run per piece. Also returns the basis voices' packs."""
+    from .kokoro import SAMPLE_RATE, tokenize
+
+    pieces = [tokenize(piece, engine.vocab) for piece in engine.phoneme_pieces(text, language)]
+    packs = {name: engine.voice_pack(name) for name in basis if name in engine.voices}
+
+    def speak(recipe: Recipe) -> tuple[np.ndarray, int]:
+        pack = style_pack(recipe, packs)
+        return np.concatenate([engine.infer(tokens, pack) for tokens in pieces]), SAMPLE_RATE
+
+    return speak, packs
+
+
+def main_voice(recipe: Recipe) -> str:
+    """The basis voice with the largest timbre weight: the clone's nearest stock voice (its language and sex)."""
+    return recipe.basis[int(np.argmax(recipe.timbre))]
+
+
+def profile(measurements: dict, found: Found, enrol_s: float) -> dict:
+    """Voice profile version 3 (method ``kokoro-style``): the shared measurements (``enrolment.Screened``), the
+    style recipe (rebuild the pack with :func:`style_pack` over the stock voices) and how the search went."""
+    voice = main_voice(found.recipe)
+    return {
+        "version": PROFILE_VERSION,
+        "method": METHOD,
+        "engineVoice": voice,
+        "language": "en-gb" if voice.startswith("b") else "en-us",
+        **measurements,
+        "style": found.recipe.to_dict(),
+        "clone": found.report(),
+        "enrolS": round(enrol_s, 2),
+    }
+
+
+def recipe_of(profile_: dict) -> Recipe | None:
+    """The style recipe of a version-3 profile (None for other profiles); raises ValueError if malformed."""
+    if not isinstance(profile_, dict) or profile_.get("method") != METHOD:
+        return None
+    return Recipe.from_dict(profile_["style"])
+
+
+BANK_FILE = Path(__file__).resolve().parent / "data" / "kokoro_enrol_bank.npz"
+BUDGET_ENV = "VOICEKIT_KOKORO_ENROL_BUDGET_S"
+
+
+def load_bank(path: str | os.PathLike | None = None) -> Bank:
+    """The bank shipped with voicekit (``data/kokoro_enrol_bank.npz``, made by ``bench/build_enrol_bank.py``)."""
+    return Bank.from_bytes(Path(path or BANK_FILE).read_bytes())
+
+
+def budget_s() -> float:
+    """Seconds the search may take (``$VOICEKIT_KOKORO_ENROL_BUDGET_S``, default ``DEFAULT_BUDGET_S``)."""
+    try:
+        value = float(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET_S))
+    except ValueError:
+        return DEFAULT_BUDGET_S
+    return value if math.isfinite(value) and value >= 0 else DEFAULT_BUDGET_S
+
+
+class Enroller:
+    """Kokoro enrolment over an engine: a screened reference (``enrolment.screen``) → a version-3 profile."""
+
+    def __init__(self, engine, bank: Bank | None = None,
+                 embed: Callable[[np.ndarray, int], np.ndarray] | None = None) -> None:
+        from . import speaker_encoder
+
+        self.bank = bank or load_bank()
+        self.speak, self.packs = proxy_speaker(engine, self.bank.proxy_text, basis=self.bank.basis)
+        missing = [name for name in self.bank.basis if name not in self.packs]
+        if missing:
+            raise ValueError(f"the Kokoro voices {missing} of the enrolment bank are not installed")
+        self.embed = embed or (lambda audio, rate: speaker_encoder.embed(audio, rate, fixed_level=True))
+
+    @staticmethod
+    def log_f0(audio: np.ndarray, rate: int) -> float:
+        from . import pitch
+
+        stats = pitch.stats(pitch.track(audio, rate))
+        return stats.log_mean if stats is not None else float("nan")
+
+    def enroll(self, screened, container: str | None, *, budget: float | None = None) -> tuple[dict, Found]:
+        started = time.monotonic()
+        target = Target(embedding=np.asarray(screened.embedding, dtype=np.float64),
+                        log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
+        found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
+                           budget_s=budget_s() if budget is None else budget)
+        return profile(screened.measurements(container), found, time.monotonic() - started), found
+
+    def pack(self, recipe: Recipe) -> np.ndarray:
+        return style_pack(recipe, self.packs)

@@ -41,8 +41,11 @@ def wsola(samples: np.ndarray, sample_rate: int, factor: float, frame_s: float =
             if len(region) < frame or not np.any(wanted):
                 start = nominal
             else:
+                # normalised cross-correlation: the most *similar* candidate, not merely the loudest one
                 corr = np.correlate(region, wanted, mode="valid")
-                start = lo + int(np.argmax(corr))
+                energy = np.cumsum(np.concatenate([[0.0], region.astype(np.float64) ** 2]))
+                norms = np.sqrt(np.maximum(energy[frame:] - energy[:-frame], 1e-12))[: len(corr)]
+                start = lo + int(np.argmax(corr / norms))
         if start + frame > len(pad):
             break
         out[k * hop_out: k * hop_out + frame] += pad[start: start + frame] * window

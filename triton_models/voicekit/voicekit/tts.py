@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import kokoro_enrol, voiceclone
 from . import profile as voice_profile
-from . import voiceclone
 from .errors import VoicekitError
 from .flite import Flite
 from .g2p import LANGUAGES, script_language
@@ -51,6 +51,16 @@ class Synthesizer:
         if self._kokoro is None:
             self._kokoro = KokoroEngine()
         return self._kokoro
+
+    def recipe_style(self, profile: dict) -> np.ndarray:
+        """The style pack of a version-3 profile: its recipe over the stock voices (``kokoro_enrol``)."""
+        try:
+            recipe = kokoro_enrol.recipe_of(profile)
+            if recipe is None or any(stock_voice(name) is None for name in recipe.basis):
+                raise ValueError("unknown basis voice")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VoicekitError("invalid_profile", f"profile.style is not a valid style recipe: {exc}") from exc
+        return kokoro_enrol.style_pack(recipe, {name: self.kokoro.voice_pack(name) for name in recipe.basis})
 
     def is_kokoro_voice(self, voice: str) -> bool:
         return stock_voice(voice.strip().lower()) is not None
@@ -131,6 +141,8 @@ class Synthesizer:
         - no profile: ``synthesize``, then ``duration_s`` by the vocoder if asked.
         """
         voice = voice.strip().lower()
+        if style is None and profile and profile.get("method") == kokoro_enrol.METHOD:
+            style = self.recipe_style(profile)  # a Kokoro clone (profile version 3): its pack from the recipe
         flite_profile = bool(profile) and (profile.get("version") in (1, 2) or "conversion" in profile)
         if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
             return self.speak_kokoro(text, voice, speed, duration_s, language, style)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schemas import events as ev, jobs, messages as msg
+from schemas import events as ev
+from schemas import jobs
+from schemas import messages as msg
 
 JobEvent = msg.JobAccepted | msg.JobRejected | msg.JobStarted | msg.JobCompleted | msg.JobFailed
 JOB_EVENTS = (msg.JobAccepted, msg.JobRejected, msg.JobStarted, msg.JobCompleted, msg.JobFailed)
