@@ -19,6 +19,10 @@ API_DESCRIPTION = """Voice cloning and text-to-speech API.
 
 Authenticate with `Authorization: Bearer YOUR_API_KEY` (or `X-API-Key`). Every error is `{"code", "error"}`.
 Rate-limit headers `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` come on every response.
+
+Two surfaces over the same accounts, keys, credits, voices and jobs: `/api/v1/*` and `/v1/*` (cloning TTS with a
+reference upload or a custom voice, sync or async jobs, presigned results; integrations send `X-API-Key`).
+Try `/v1` in the browser at [/sandbox](/sandbox).
 """
 
 
