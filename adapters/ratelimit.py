@@ -24,16 +24,17 @@ class RateDecision:
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str, limit: int, window_s: int = 60):
+    def __init__(self, redis_url: str, limit: int, window_s: int = 60, namespace: str = "ratelimit"):
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.limit = limit
         self.window_s = window_s
+        self.namespace = namespace  # one counter family per budget (all requests, job reads)
 
     def hit(self, caller: str, now: float | None = None) -> RateDecision:
         now = time.time() if now is None else now
         window = int(now // self.window_s)
         reset_at = (window + 1) * self.window_s
-        key = f"ratelimit:{caller}:{window}"
+        key = f"{self.namespace}:{caller}:{window}"
         pipe = self._redis.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, self.window_s + 5)

@@ -1,7 +1,7 @@
 """Builds the service layer's ports from the settings: once per front-door process, once per CLI command."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
@@ -9,20 +9,26 @@ from pymongo.database import Database
 
 from schemas import events as ev
 from service_config import Settings
-from service_layer.ports import NoReplies, Ports, ReplyWaiter
+from service_layer.ports import JobChanges, NoReplies, PollingChanges, Ports, ReplyWaiter, WebhookPorts
 
-from . import kafka, mongo
+from . import kafka, mongo, webhook_http, webhook_store
 from .blobstore import BlobStore, GuardedBlobs
 
 
 def build_ports(settings: Settings, db: Database, publisher: kafka.EventPublisher, blobs: BlobStore,
-                replies: ReplyWaiter | None = None) -> Ports:
+                replies: ReplyWaiter | None = None, *, job_changes: JobChanges | None = None,
+                request_id: Callable[[], str | None] | None = None) -> Ports:
+    extra = {"request_id": request_id} if request_id is not None else {}
     return Ports(
         store=mongo.MongoStore(db),
         publisher=publisher,
         blobs=GuardedBlobs(blobs),
         replies=replies or NoReplies(),
         reply_timeout_s=settings.ledger_reply_timeout_s,
+        job_changes=job_changes or PollingChanges(),
+        webhooks=WebhookPorts(store=webhook_store.MongoWebhookStore(db), resolve=webhook_http.resolve_host,
+                              allow_private_targets=settings.webhook_allow_private_targets),
+        **extra,
     )
 
 

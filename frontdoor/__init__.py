@@ -1,7 +1,6 @@
 """The HTTP front door: a Flask + flask-smorest app that validates, authenticates, rate-limits and publishes."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask, jsonify, send_from_directory
@@ -12,7 +11,7 @@ import schemas
 from adapters import mongo
 from service_config import Settings, load
 
-from . import auth, credits, errors, keys, ratelimits, tts, usage, v1, voices
+from . import abuse, auth, credits, errors, idempotency, keys, ratelimits, request_ids, tts, usage, v1, voices
 from .context import Services, services
 
 API_DESCRIPTION = """Voice cloning and text-to-speech API.
@@ -28,7 +27,7 @@ Try `/v1` in the browser at [/sandbox](/sandbox).
 
 def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     settings = settings or load()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    request_ids.install_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Voice Clone & Text-to-Speech API",
@@ -54,8 +53,11 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
     if connect:
         app.extensions["voiceforge"] = Services.connect(settings)
+    request_ids.register(app)  # first: every answer, refusals included, carries X-Request-Id
     ratelimits.register(app)  # before auth: failed key guesses are rate limited too
     auth.register(app, lambda: services().ports)
+    if connect:
+        abuse.register(app, settings)  # after auth: the upload limit counts per account
     api.register_blueprint(tts.blp)
     api.register_blueprint(voices.clone_blp)
     api.register_blueprint(voices.voices_blp)
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     api.register_blueprint(keys.blp)
     api.register_blueprint(usage.blp)
     v1.register(app, api)  # the second surface (seed 004), its API reference and sandbox pages
+    idempotency.install(app)  # after every blueprint: wraps each POST view of both surfaces
+    idempotency.document(api)
 
     @app.get("/api/docs/assets/<path:filename>")
     def docs_assets(filename):

@@ -7,6 +7,7 @@ import os
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
+from frontdoor import request_ids
 from service_config import load
 
 
@@ -14,9 +15,11 @@ def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """Gunicorn answers requests it cannot parse (request line too long, bad headers) itself, in HTML. Our
     contract is {"code", "error"} for every error, so its writer is replaced by one that speaks JSON."""
     code = "INVALID_PARAMETERS" if status_int < 500 else "INTERNAL_ERROR"
-    body = json.dumps({"code": code, "error": f"{reason}: {mesg}" if mesg else reason}).encode()
+    request_id = request_ids.new_id()  # the request could not be read: its own id is unknown
+    body = json.dumps({"code": code, "error": f"{reason}: {mesg}" if mesg else reason,
+                       "requestId": request_id}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode("latin1")
+            f"{request_ids.HEADER}: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n").encode("latin1")
     util.write_nonblock(sock, head + body)
 
 
@@ -49,6 +52,8 @@ def main() -> None:
             "timeout": 60,
             "limit_request_line": 8190,  # the largest gunicorn allows short of "unlimited"
             "accesslog": "-",
+            # The access log names each request by the id its answer carries (frontdoor/request_ids.py).
+            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms [%({x-request-id}o)s]',
         }
     ).run()
 

@@ -9,6 +9,7 @@ from service_layer import keys
 from service_layer.keys import KEY_PREFIX, generate_key, hash_key  # noqa: F401 (re-exported for callers)
 from service_layer.ports import Ports
 
+from . import abuse
 from .context import ports as current_ports
 from .errors import UNAUTHORIZED, ApiError
 
@@ -28,8 +29,10 @@ def authenticate(ports: Ports | None = None) -> str:
     key = presented_key()
     if not key:
         raise ApiError(401, UNAUTHORIZED, "Authentication required")
+    abuse.check_before_lookup(key)  # failed-authentication budgets: a guess past them costs no lookup
     account_id = keys.account_for_key(ports or current_ports(), key)
     if account_id is None:
+        abuse.record_failed_lookup()
         raise ApiError(401, UNAUTHORIZED, "Invalid API key")
     g.account_id = account_id
     return account_id

@@ -1,10 +1,13 @@
 """The Blueprint every API module uses: flask-smorest's, with a stricter JSON body parser."""
 from __future__ import annotations
 
+from typing import NoReturn
+
 import flask
 import flask_smorest
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from . import safe_json
 from .errors import invalid
 
 
@@ -14,7 +17,12 @@ class StrictJsonParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request):
         if not is_json_request(req):
             raise invalid("Content-Type must be application/json")
-        return super()._raw_load_json(req)
+        return safe_json.loads(req.get_data(cache=True))  # depth- and surrogate-checked: a 400, never a 500
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs) -> NoReturn:
+        # Plain syntax errors keep webargs' wording; a refused depth, encoding or surrogate says which.
+        raise invalid(f"Invalid JSON body: {error.msg}" if isinstance(error, safe_json.UnsafeJson)
+                      else "Invalid JSON body.")
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -11,6 +11,17 @@ EXEMPT_PATHS = ("/healthz", "/readyz")
 EXEMPT_PREFIXES = ("/api/docs/assets/", "/api/reference/assets/", "/sandbox/assets/")
 
 
+# Reads of one's own jobs count in their own window (JOB_READ_RATE_LIMIT_PER_MINUTE), so polling jobs never uses
+# up the budget of the requests that do work (RATE_LIMIT_PER_MINUTE). Endpoint names of flask-smorest's views.
+JOB_READ_ENDPOINTS = frozenset({"tts.SpeechStatus", "v1-jobs.JobStatus", "v1-jobs.JobResult"})
+
+
+def _limiter():
+    if request.method in ("GET", "HEAD") and request.endpoint in JOB_READ_ENDPOINTS:
+        return services().job_read_limiter
+    return services().limiter
+
+
 def _caller() -> str:
     key = presented_key()
     return f"key:{hash_key(key)}" if key else f"ip:{request.remote_addr}"
@@ -21,7 +32,7 @@ def register(app: Flask) -> None:
     def _limit():
         if request.path in EXEMPT_PATHS or request.path.startswith(EXEMPT_PREFIXES):
             return None
-        decision = services().limiter.hit(_caller())
+        decision = _limiter().hit(_caller())
         g.rate_decision = decision
         if not decision.allowed:
             raise ApiError(429, RATE_LIMITED, "Rate limit exceeded; retry after the window resets",

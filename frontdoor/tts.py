@@ -7,6 +7,7 @@ from flask.views import MethodView
 
 from schemas import api
 from schemas import events as ev
+from service_layer import jobs as job_cases
 from service_layer import speech as speech_service
 
 from .auth import authenticate
@@ -64,9 +65,19 @@ class TextToSpeech(MethodView):
 
 @blp.route("/<string:speech_id>")
 class SpeechStatus(MethodView):
+    @blp.arguments(api.WaitQuerySchema, location="query")
     @blp.response(200, api.SpeechStatusResponseSchema)
     @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
     @blp.alt_response(404, schema=api.ErrorBodySchema, description="Speech not found or access denied")
-    def get(self, speech_id):
-        """Query the status and details of a TTS generation task."""
-        return speech_body(speech_service.get_speech(ports(), authenticate(), speech_id))
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="wait out of range (0-30)")
+    def get(self, query, speech_id):
+        """Query the status and details of a TTS generation task.
+
+        With `wait=N` (seconds, up to 30) the answer comes as soon as the speech is COMPLETED or FAILED, or after
+        N seconds with its status then: one request instead of a polling loop.
+        """
+        account_id = authenticate()
+        found = job_cases.wait_until_ended(
+            ports(), speech_id, query["wait"], lambda: speech_service.get_speech(ports(), account_id, speech_id),
+            lambda speech: speech.doc.get("status") in job_cases.ENDED)
+        return speech_body(found)

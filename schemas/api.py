@@ -32,11 +32,27 @@ VOICE_TYPES = ("USER", "SYSTEM")
 class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"example": "INVALID_PARAMETERS"})
     error = fields.String(required=True, metadata={"example": "Text exceeds maximum length of 5000 bytes"})
+    requestId = fields.String(metadata={
+        "example": "req_3f2a9c0d6e1b4a7f8c5d2e9b0a1f6c3d",
+        "description": "The request's id, as in its X-Request-Id header: quote it when asking for support"})
 
 
 class UsageLimitErrorSchema(ErrorBodySchema):
     credits = fields.Integer(required=True, metadata={"example": 10})
     needCredits = fields.Integer(required=True, metadata={"example": 29})
+
+
+MAX_WAIT_S = 30  # service_layer.jobs.MAX_WAIT_S
+
+
+class WaitQuerySchema(Schema):
+    """``?wait=`` on a job read: answer as soon as the job ends, or after this many seconds with its state then."""
+    wait = fields.Float(
+        load_default=0.0, validate=validate.Range(min=0, max=MAX_WAIT_S,
+                                                  error=f"wait must be between 0 and {MAX_WAIT_S} seconds"),
+        metadata={"description": "Seconds to wait for the job to end (0-30; default 0: answer at once). The "
+                                 "answer comes as soon as the job completes or fails, else at the deadline with "
+                                 "the current state.", "example": 20})
 
 
 class TtsRequestSchema(Schema):
@@ -209,7 +225,8 @@ TAGS_FORMAT_ERROR = "tags must be a JSON array of strings or a comma-separated s
 
 
 def _has_control_characters(text: str) -> bool:
-    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)
+    # Lone surrogates (from a "\ud800" escape) count too: no UTF-8 store can take them.
+    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 or 0xD800 <= ord(ch) < 0xE000 for ch in text)
 
 
 def parse_tags(raw: str) -> list[str]:
@@ -225,7 +242,7 @@ def parse_tags(raw: str) -> list[str]:
     if text[0] in "[{\"":
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise ValidationError(TAGS_FORMAT_ERROR) from None
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):

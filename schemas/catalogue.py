@@ -31,11 +31,16 @@ TOPIC_NOTES = {
                      "always decode (tests/unit/test_ledger_upcasting.py).",
     ev.TOPIC_JOBS: "A job's life, from the ledger's answer to its result (key = job id).",
     ev.TOPIC_COMPLETIONS: "The public contract for outside consumers: schemas/completions.asyncapi.json, served at "
-                          "/api/asyncapi.json. At least once: deduplicate by envelope `id`.",
+                          "/api/asyncapi.json. One event per job that ended, either surface; key = account id, so "
+                          "an account's events stay in order. At least once: deduplicate by envelope `id` "
+                          "(examples/completions_consumer.py). The webhook agent POSTs the same envelopes.",
     ev.TOPIC_DEAD_LETTERS: "Messages a consumer could not decode or handle, kept for an operator.",
+    ev.TOPIC_WEBHOOKS: "The webhook delivery queue (docs/webhooks.md): one message per attempt still to make, key = "
+                       "delivery id. The delivery log (MongoDB) guards each attempt, so a redelivered message never "
+                       "records an attempt twice.",
 }
 NESTED: tuple[type[Record], ...] = (msg.TtsJob, msg.CloneJob, msg.OtherJob, msg.VoiceSummary, msg.SpeechResult,
-                                    msg.VoiceResult, msg.BalanceAfter)
+                                    msg.VoiceResult, msg.StageTimings, msg.BalanceAfter)
 
 
 def _type_name(tp: Any) -> str:
@@ -162,6 +167,8 @@ def _json_schema(tp: Any) -> dict[str, Any]:
         args = [a for a in get_args(tp) if a is not type(None)]
         if len(args) == 1 and args[0] in (str, int, float, bool):
             return {"type": [_json_type(args[0]), "null"]}
+        if len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], Record):
+            return {"oneOf": [payload_schema(args[0]), {"type": "null"}]}
         raise TypeError(f"no JSON schema for {tp!r}")
     return {"type": _json_type(tp)}
 
@@ -170,7 +177,7 @@ def _json_type(tp: Any) -> str:
     return {str: "string", int: "integer", float: "number", bool: "boolean"}[tp]
 
 
-def payload_schema(cls: type[msg.Message]) -> dict[str, Any]:
+def payload_schema(cls: type[Record]) -> dict[str, Any]:
     hints = field_hints(cls)
     properties: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -195,34 +202,38 @@ def asyncapi() -> dict[str, Any]:
         "required": ["name", "version", "id", "occurredAt", "correlationId", "payload"],
         "properties": {
             "name": {"type": "string"},
-            "version": {"type": "integer", "const": 1},
+            "version": {"type": "integer", "description": "The payload's version (each message's own, below)."},
             "id": {"type": "string", "description": "Stable across redeliveries: deduplicate by it."},
             "occurredAt": {"type": "string", "format": "date-time",
                            "description": "ISO-8601 UTC with milliseconds, e.g. 2024-01-01T00:00:15.000Z"},
-            "correlationId": {"type": "string", "description": "The speech id."},
+            "correlationId": {"type": "string", "description": "The job id (speech id or voice id)."},
             "payload": {"type": "object"},
         },
     }}
     for cls in PUBLIC_TYPES:
         schemas[f"{cls.__name__}Envelope"] = {"allOf": [
             {"$ref": "#/components/schemas/Envelope"},
-            {"type": "object", "properties": {"name": {"const": cls.WIRE_NAME}, "payload": payload_schema(cls)}},
+            {"type": "object", "properties": {"name": {"const": cls.WIRE_NAME}, "version": {"const": cls.VERSION},
+                                              "payload": payload_schema(cls)}},
         ]}
     return {
         "asyncapi": "2.6.0",
         "info": {
             "title": "VoiceForge public completion events",
             "version": "1.0.0",
-            "description": "One event per finished speech job on the Kafka topic `<KAFKA_TOPIC_PREFIX>.completions` "
-                           "(default `voiceforge.completions`). Key: the speech id (UTF-8). Value: a JSON event "
-                           "envelope. Delivery is at least once: a redelivered job event yields the same envelope "
-                           "`id`, so consumers deduplicate by `id`.",
+            "description": "One event per job that ended, on either API surface (speech: /api/v1/tts, /v1/tts; "
+                           "voice cloning: /api/v1/voice-clone, /v1/custom-voices), on the Kafka topic "
+                           "`<KAFKA_TOPIC_PREFIX>.completions` (default `voiceforge.completions`). Key: the account "
+                           "id (UTF-8), so each account's events arrive in order. Value: a JSON event envelope. "
+                           "Delivery is at least once: a redelivered job event yields the same envelope `id`, so "
+                           "consumers deduplicate by `id`. The same envelopes are POSTed to the account's webhooks "
+                           "(docs/webhooks.md).",
         },
         "defaultContentType": "application/json",
         "channels": {channel: {
-            "description": "Speech jobs that ended, COMPLETED or FAILED. The topic name's prefix follows "
-                           "KAFKA_TOPIC_PREFIX.",
-            "subscribe": {"operationId": "onSpeechFinished",
+            "description": "Jobs that ended, COMPLETED or FAILED: speech.completed, speech.failed, voice.ready, "
+                           "voice.failed. The topic name's prefix follows KAFKA_TOPIC_PREFIX.",
+            "subscribe": {"operationId": "onJobFinished",
                           "message": {"oneOf": [{"$ref": f"#/components/messages/{cls.__name__}"}
                                                 for cls in PUBLIC_TYPES]}},
         }},

@@ -15,10 +15,11 @@ from typing import Any, Mapping
 TOPIC_REQUESTS = "requests"        # ledger commands and job requests, key = account id
 TOPIC_LEDGER = "ledger"            # ledger events, the source of truth for credits, key = account id
 TOPIC_JOBS = "jobs"                # job lifecycle events, key = job id
-TOPIC_COMPLETIONS = "completions"  # public completion events for outside consumers, key = job id
+TOPIC_COMPLETIONS = "completions"  # public completion events for outside consumers, key = account id
 TOPIC_DEAD_LETTERS = "deadletters" # messages that could not be decoded or handled, key = original key
+TOPIC_WEBHOOKS = "webhookdeliveries"  # webhook delivery attempts waiting their turn, key = delivery id
 
-ALL_TOPICS = (TOPIC_REQUESTS, TOPIC_LEDGER, TOPIC_JOBS, TOPIC_COMPLETIONS, TOPIC_DEAD_LETTERS)
+ALL_TOPICS = (TOPIC_REQUESTS, TOPIC_LEDGER, TOPIC_JOBS, TOPIC_COMPLETIONS, TOPIC_DEAD_LETTERS, TOPIC_WEBHOOKS)
 
 # What travels on each topic, with its wire name: the message types of schemas/messages.py (catalogue:
 # docs/events.md). This module is only the envelope they all share.

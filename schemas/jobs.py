@@ -110,4 +110,5 @@ def clone_job_view(job: Mapping[str, Any], created_at: datetime,
         "creditsUsed": job.get("creditsUsed"),
         "createdAt": created_at,
         "updatedAt": updated_at or created_at,
+        **({"requestId": job["requestId"]} if job.get("requestId") else {}),  # the X-Request-Id that made it
     }

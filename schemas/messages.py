@@ -10,6 +10,7 @@ The event catalogue (docs/events.md) and the AsyncAPI document are generated fro
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 import ledger
 
 from . import events as ev
-from .records import JsonObject, Record, meta
+from .records import JsonObject, Record, encode_value, meta, wire_key
 from .records import MessageDecodeError as MessageDecodeError  # raised by read / decode: part of this API
 
 AudioFormat = Literal["mp3", "wav", "opus", "pcm"]
@@ -72,6 +73,8 @@ class TtsJob(Record):
         omit_none=True, doc="S3 key of a reference recording enrolled for this job only, deleted after it"))
     parameters: JsonObject | None = field(default=None, metadata=meta(
         omit_none=True, doc="the /v1 request as GET /v1/jobs/{id} shows it"))
+    request_id: str | None = field(default=None, metadata=meta(
+        omit_none=True, doc="the X-Request-Id of the HTTP request that made the job"))
 
     @classmethod
     def matches(cls, data: Mapping[str, Any]) -> bool:
@@ -96,6 +99,8 @@ class CloneJob(Record):
     reference_bytes: int
     credits_used: int
     created_at: str = field(metadata=meta(doc="ISO-8601 UTC with milliseconds"))
+    request_id: str | None = field(default=None, metadata=meta(
+        omit_none=True, doc="the X-Request-Id of the HTTP request that made the job"))
 
     @classmethod
     def matches(cls, data: Mapping[str, Any]) -> bool:
@@ -188,6 +193,19 @@ class VoiceResult(Record):
     engine_voice: str
     profile: JsonObject
     enrolled_duration: float = field(metadata=meta(doc="seconds of reference audio the profile was made from"))
+    reference_key: str | None = field(default=None, metadata=meta(
+        omit_none=True, doc="S3 key of the voice's reference recording (the public voice.ready event shows it)"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageTimings(Record):
+    """When a job was asked for, started and ended, and how long it waited and ran (measured by the orchestrator)."""
+    created_at: str | None = field(metadata=meta(doc="when the request was accepted (ISO-8601 UTC, ms)"))
+    started_at: str = field(metadata=meta(doc="when the stage began its work"))
+    finished_at: str = field(metadata=meta(doc="when the stage's work ended"))
+    queued_ms: int | None = field(metadata=meta(doc="createdAt to startedAt, in milliseconds",
+                                                schema={"minimum": 0}))
+    run_ms: int = field(metadata=meta(doc="startedAt to finishedAt, in milliseconds", schema={"minimum": 0}))
 
 
 # --- messages --------------------------------------------------------------------------------------------------------
@@ -457,7 +475,31 @@ class JobStarted(_JobEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class JobCompleted(_JobEvent):
+class _JobOutcome(_JobEvent):
+    """JobCompleted / JobFailed: besides the job's end, what its public completion event tells (all optional: the
+    timer's expiry failures and events written before these fields have none)."""
+    credits_used: int | None = field(default=None, metadata=meta(
+        omit_none=True, doc="the job's price: captured on completion, released on failure"))
+    api: str | None = field(default=None, metadata=meta(omit_none=True, doc='"v1" for a /v1 job'))
+    timings: StageTimings | None = field(default=None, metadata=meta(omit_none=True))
+    request_id: str | None = field(default=None, metadata=meta(
+        omit_none=True, doc="X-Request-Id of the request that asked for the job"))
+
+    def outcome_fields(self) -> JsonObject:
+        """The optional fields above, as JSON (None left out)."""
+        out: JsonObject = {}
+        for f in dataclasses.fields(_JobOutcome):
+            value = getattr(self, f.name)
+            if f.name in _OUTCOME_FIELDS and value is not None:
+                out[wire_key(f)] = encode_value(value)
+        return out
+
+
+_OUTCOME_FIELDS = ("credits_used", "api", "timings", "request_id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobCompleted(_JobOutcome):
     """A job's result: a speech's audio or a voice's profile, flat in the payload beside the job fields."""
     WIRE_NAME = "JobCompleted"
     PRODUCERS = (_ORCHESTRATOR,)
@@ -466,25 +508,26 @@ class JobCompleted(_JobEvent):
         flat=True, doc="flat in the payload: SpeechResult's fields (kind tts) or VoiceResult's (kind clone)"))
 
     def to_dict(self) -> JsonObject:
-        return {"jobId": self.job_id, "accountId": self.account_id, "kind": self.kind, **self.result.to_dict()}
+        return {"jobId": self.job_id, "accountId": self.account_id, "kind": self.kind, **self.result.to_dict(),
+                **self.outcome_fields()}
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> Self:
         kind = payload.get("kind")
-        result: SpeechResult | VoiceResult = field(metadata=meta(
-        flat=True, doc="flat in the payload: SpeechResult's fields (kind tts) or VoiceResult's (kind clone)"))
+        result: SpeechResult | VoiceResult
         if kind == ev.JOB_KIND_TTS:
             result = SpeechResult.from_dict(payload)
         elif kind == ev.JOB_KIND_CLONE:
             result = VoiceResult.from_dict(payload)
         else:
             raise MessageDecodeError(f"JobCompleted of unknown kind {kind!r}")
-        return cls(job_id=_text(payload, "jobId"), account_id=_text(payload, "accountId"), kind=kind,
-                   result=result)
+        outcome = JobFailed.from_dict({**payload, "reason": ""})  # the shared fields, decoded the same way
+        return cls(job_id=outcome.job_id, account_id=outcome.account_id, kind=kind, result=result,
+                   **{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
 
 
 @dataclass(frozen=True, kw_only=True)
-class JobFailed(_JobEvent):
+class JobFailed(_JobOutcome):
     """The job ended without a result; its price is released (no charge)."""
     WIRE_NAME = "JobFailed"
     PRODUCERS = (_ORCHESTRATOR, _TIMER)
@@ -493,37 +536,81 @@ class JobFailed(_JobEvent):
 
 
 # completions topic: the public contract (schemas/completions.asyncapi.json) ----------------------------------------
+# One event per job that ended, on either surface: speech (/api/v1/tts, /v1/tts) and voice cloning
+# (/api/v1/voice-clone, /v1/custom-voices). Key = ACCOUNT id, so each account's events keep their order.
+# Version 2 (issue 10): key moved from speech id to account id, fields added; version-1 events upcast (UPCASTERS).
+
+_WEBHOOKS = "streams/webhooks.py"
+
 
 @dataclass(frozen=True, kw_only=True)
 class _Completion(Message):
+    VERSION = 2
     TOPIC = ev.TOPIC_COMPLETIONS
-    KEY = "speech id"
+    KEY = _ACCOUNT_KEY
     PRODUCERS = (_NOTIFIER,)
-    CONSUMERS = ("outside consumers",)
-    speech_id: str
+    CONSUMERS = ("outside consumers", _WEBHOOKS)
+    job_id: str = field(metadata=meta(doc="The job's id: the speech id, or the voice id of a clone job."))
     account_id: str
+    api: str | None = field(metadata=meta(doc='"v1" for a job sent to /v1; null for /api/v1.'))
+    voice_id: str | None = field(metadata=meta(
+        doc="The voice spoken with (speech; null for a one-off reference recording) or made (voice)."))
+    credits_charged: int | None = field(metadata=meta(
+        doc="Credits spent on the job: its price when it succeeded, 0 when it failed (null: not recorded).",
+        schema={"minimum": 0}))
+    timings: StageTimings | None = field(metadata=meta(doc="Stage timings (null when the job never started)."))
+    request_id: str | None = field(metadata=meta(doc="X-Request-Id of the request that asked for the job."))
 
     def key(self) -> str:
-        return self.speech_id
+        return self.account_id
 
     def correlation_id(self) -> str | None:
-        return self.speech_id
+        return self.job_id
 
 
 @dataclass(frozen=True, kw_only=True)
 class SpeechCompleted(_Completion):
+    """A speech job produced its audio."""
     WIRE_NAME = "speech.completed"
     status: Literal["COMPLETED"] = "COMPLETED"
+    speech_id: str = field(metadata=meta(doc="Same as jobId (kept from version 1)."))
     format: AudioFormat
+    audio_key: str | None = field(metadata=meta(
+        doc="The audio's object key in the deployment's bucket (null only in events upcast from version 1)."))
     duration: float = field(metadata=meta(doc="Seconds of audio.", schema={"minimum": 0}))
     mime_type: str = field(metadata=meta(schema={"examples": ["audio/mpeg"]}))
 
 
 @dataclass(frozen=True, kw_only=True)
 class SpeechFailed(_Completion):
+    """A speech job ended without audio; its price was released."""
     WIRE_NAME = "speech.failed"
     status: Literal["FAILED"] = "FAILED"
+    speech_id: str = field(metadata=meta(doc="Same as jobId (kept from version 1)."))
     error: str | None = field(metadata=meta(doc="Why the job failed; no credits were charged."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceReady(_Completion):
+    """A cloned voice was enrolled and can be spoken with."""
+    WIRE_NAME = "voice.ready"
+    status: Literal["COMPLETED"] = "COMPLETED"
+    audio_key: str | None = field(metadata=meta(doc="The reference recording's object key."))
+    duration: float = field(metadata=meta(doc="Seconds of reference audio enrolled.", schema={"minimum": 0}))
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceFailed(_Completion):
+    """A voice could not be enrolled; its price was released."""
+    WIRE_NAME = "voice.failed"
+    status: Literal["FAILED"] = "FAILED"
+    error: str | None = field(metadata=meta(doc="Why enrolment failed; no credits were charged."))
+
+
+def _completion_v1_to_v2(payload: JsonObject) -> JsonObject:
+    """Version 1 (speech only, key = speech id) had no job id, voice, charge, timings nor request id."""
+    return {"jobId": payload.get("speechId"), "api": None, "voiceId": None, "creditsCharged": None,
+            "timings": None, "requestId": None, **({"audioKey": None} if "format" in payload else {}), **payload}
 
 
 # deadletters topic --------------------------------------------------------------------------------------------------
@@ -540,14 +627,37 @@ class DeadLetter(Message):
     raw: str = field(metadata=meta(doc="the original message body (UTF-8, undecodable bytes replaced)"))
 
 
+# webhookdeliveries topic: the webhook delivery queue (docs/webhooks.md) --------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookDeliveryDue(Message):
+    """One attempt to POST a completion event to one endpoint, due at ``dueAt``; a failed attempt sends the next
+    one (exponential backoff with jitter). On Kafka, so deliveries survive a worker restart."""
+    WIRE_NAME = "WebhookDeliveryDue"
+    TOPIC = ev.TOPIC_WEBHOOKS
+    KEY = "delivery id"
+    PRODUCERS = (_WEBHOOKS,)
+    CONSUMERS = (_WEBHOOKS,)
+    delivery_id: str = field(metadata=meta(doc='"<event id>.<endpoint id>": the delivery log\'s document id'))
+    endpoint_id: str
+    account_id: str
+    attempt: int = field(metadata=meta(doc="1 for the first attempt"))
+    due_at: str = field(metadata=meta(doc="not before (ISO-8601 UTC, ms)"))
+    body: str = field(metadata=meta(doc="the completion event's envelope, exactly as POSTed and signed"))
+
+    def key(self) -> str:
+        return self.delivery_id
+
+
 # --- registry --------------------------------------------------------------------------------------------------------
 
 MESSAGE_TYPES: tuple[type[Message], ...] = (
     ReserveCreditsForJob, CaptureJobCredits, ReleaseJobCredits, LedgerCommand,
     *LEDGER_RECORD_TYPES,
     JobAccepted, JobRejected, JobStarted, JobCompleted, JobFailed,
-    SpeechCompleted, SpeechFailed,
+    SpeechCompleted, SpeechFailed, VoiceReady, VoiceFailed,
     DeadLetter,
+    WebhookDeliveryDue,
 )
 
 
@@ -564,9 +674,13 @@ def _registry(types: tuple[type[Message], ...]) -> dict[str, type[Message]]:
 REGISTRY: dict[str, type[Message]] = _registry(MESSAGE_TYPES)
 
 # (wire name, old version) -> the payload one version later. A message whose fields change meaning gets VERSION + 1
-# and an entry here, so what is already on a topic (the ledger's: for ever) keeps decoding. None needed yet.
+# and an entry here, so what is already on a topic (the ledger's: for ever) keeps decoding. The public completion
+# events are at version 2 (issue 10).
 Upcaster = Callable[[JsonObject], JsonObject]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    (SpeechCompleted.WIRE_NAME, 1): _completion_v1_to_v2,
+    (SpeechFailed.WIRE_NAME, 1): _completion_v1_to_v2,
+}
 
 M = TypeVar("M", bound=Message)
 

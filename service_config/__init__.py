@@ -75,6 +75,30 @@ class Settings:
     # Retries on UNAVAILABLE / DEADLINE_EXCEEDED; with the capped backoff, 8 retries ride out ~10 s of outage.
     inference_max_retries: int = field(default_factory=lambda: _env_int("INFERENCE_MAX_RETRIES", 8))
     rate_limit_per_minute: int = field(default_factory=lambda: _env_int("RATE_LIMIT_PER_MINUTE", 120))
+    # Failed authentications (unknown, revoked or malformed keys) per client address and in all, per minute; past
+    # either budget a key is refused (429) before it is looked up (frontdoor/abuse.py, docs/api-decisions.md).
+    auth_failures_per_minute: int = field(default_factory=lambda: _env_int("AUTH_FAILURES_PER_MINUTE", 10))
+    auth_failures_global_per_minute: int = field(
+        default_factory=lambda: _env_int("AUTH_FAILURES_GLOBAL_PER_MINUTE", 300))
+    # Uploads (voice clone, custom voice, /v1 audio_ref) one account may have in progress at once.
+    max_concurrent_uploads: int = field(default_factory=lambda: _env_int("MAX_CONCURRENT_UPLOADS", 3))
+    # Reads of one's own jobs (GET /api/v1/tts/{id}, /v1/jobs/{id}[/result]) count in their own window, so polling
+    # never starves the requests that do work: 16 jobs polled every 0.5 s is 1920 a minute.
+    job_read_rate_limit_per_minute: int = field(
+        default_factory=lambda: _env_int("JOB_READ_RATE_LIMIT_PER_MINUTE", 2400))
+    # How long an Idempotency-Key's answer is replayed (at least 24 h).
+    idempotency_ttl_s: int = field(default_factory=lambda: _env_int("IDEMPOTENCY_TTL_S", 86400))
+    # Waiting reads (?wait=) each hold a gthread thread while they wait; at most this many per process at once
+    # (further ones answer at once), so the threads that serve other requests are never all waiting.
+    max_waiting_reads: int = field(default_factory=lambda: _env_int("MAX_WAITING_READS", 8))
+    # Webhooks (docs/webhooks.md). Targets on loopback, private, link-local or metadata addresses are refused unless
+    # the operator allows them (1: a deployment whose receivers live on its own network; the tests' local receiver).
+    webhook_allow_private_targets: bool = field(
+        default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "0").lower() in ("1", "true", "yes"))
+    webhook_retry_base_s: float = field(default_factory=lambda: _env_float("WEBHOOK_RETRY_BASE_S", 10.0))
+    webhook_retry_cap_s: float = field(default_factory=lambda: _env_float("WEBHOOK_RETRY_CAP_S", 900.0))
+    webhook_max_attempts: int = field(default_factory=lambda: _env_int("WEBHOOK_MAX_ATTEMPTS", 8))
+    webhook_timeout_s: float = field(default_factory=lambda: _env_float("WEBHOOK_TIMEOUT_S", 10.0))
     demo_credits: int = field(default_factory=lambda: _env_int("DEMO_CREDITS", 100000))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 

@@ -78,7 +78,7 @@ def request_cloning_speech(ports: Ports, account_id: str, request: CloningSpeech
             ports.blobs.put_file(reference_key, request.reference, "audio/wav")
         except Unavailable as exc:
             raise ServiceUnavailable("Storage is unavailable; nothing was charged. Retry shortly.") from exc
-    job = tts_job(speech_id, account_id, request.text, request.fmt, voice, price, now)
+    job = tts_job(speech_id, account_id, request.text, request.fmt, voice, price, now, ports.request_id())
     job = dataclasses.replace(job, api=API_V1, language=request.spoken_language, speed=request.speed,
                               duration_s=request.duration_s, reference_key=reference_key,
                               parameters=parameters_of(request))

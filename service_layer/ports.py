@@ -5,8 +5,10 @@ tests pass fakes.
 """
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Protocol
@@ -76,6 +78,53 @@ class Blobs(Protocol):
     def presigned_url(self, key: str) -> str: ...
 
 
+class Changes(Protocol):
+    """One waiting request's view of its job's changes."""
+
+    def wait(self, timeout_s: float) -> bool: ...  # True when the job changed (or may have); False at the timeout
+
+
+class JobChanges(Protocol):
+    """Wakes a request that waits for a job to end (``adapters.job_watch.JobWatcher``: a MongoDB change stream).
+    ``subscribe`` gives None when the process cannot take one more waiting request: answer at once then."""
+
+    def subscribe(self, job_id: str) -> AbstractContextManager[Changes | None]: ...
+
+
+class _Sleep:
+    def wait(self, timeout_s: float) -> bool:
+        time.sleep(max(0.0, min(timeout_s, 0.5)))
+        return True
+
+
+class PollingChanges:
+    """A :class:`JobChanges` without a watcher (operator CLI, unit tests): re-read every 0.5 s."""
+
+    @contextmanager
+    def subscribe(self, job_id: str) -> Iterator[Changes | None]:
+        yield _Sleep()
+
+
+class WebhookStore(Protocol):
+    """The accounts' webhook endpoints and their delivery log (``adapters.webhook_store.MongoWebhookStore``)."""
+
+    def insert_endpoint(self, doc: Doc) -> None: ...
+    def list_endpoints(self, account_id: str) -> list[dict[str, Any]]: ...
+    def count_endpoints(self, account_id: str) -> int: ...
+    def find_endpoint(self, endpoint_id: str, account_id: str | None = None) -> Doc | None: ...
+    def delete_endpoint(self, account_id: str, endpoint_id: str, now: datetime) -> bool: ...
+    def list_deliveries(self, account_id: str, endpoint_id: str, limit: int) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class WebhookPorts:
+    """What registering a webhook needs: its store, a DNS lookup (host, port) -> addresses, and whether the
+    operator lets targets be private addresses (WEBHOOK_ALLOW_PRIVATE_TARGETS)."""
+    store: WebhookStore
+    resolve: Callable[[str, int], list[str]]
+    allow_private_targets: bool = False
+
+
 class NoReplies:
     """A :class:`ReplyWaiter` for processes that never wait for the ledger (the operator CLI)."""
 
@@ -85,6 +134,10 @@ class NoReplies:
 
 def _new_id(prefix: str = "cl", length: int = 24) -> str:
     return ids.new_id(prefix, length)
+
+
+def _no_request() -> str | None:
+    return None
 
 
 def _new_uuid() -> str:
@@ -102,3 +155,7 @@ class Ports:
     new_id: Callable[[str, int], str] = _new_id
     # Voice ids are UUIDs: /v1 names a voice by UUID (custom_voice_id, /v1/custom-voices/{id}); one id per voice.
     new_voice_id: Callable[[], str] = _new_uuid
+    webhooks: WebhookPorts | None = None  # None: a process that does not manage webhooks
+    job_changes: JobChanges = field(default_factory=PollingChanges)  # wakes requests that wait for a job
+    # The id of the request being served (its X-Request-Id), carried by the jobs it makes; None outside a request.
+    request_id: Callable[[], str | None] = _no_request

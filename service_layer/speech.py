@@ -1,6 +1,7 @@
 """Text-to-speech use cases: request speech (paid, asynchronous) and read a speech job."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -18,11 +19,33 @@ VOICE_NOT_FOUND = "Voice not found or not available"
 SPEECH_NOT_FOUND = "Speech not found or access denied"
 
 
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def check_text_characters(text: str) -> None:
+    """Refuse (never silently clean: the price is the bytes sent) control characters other than tab, newline
+    and carriage return, and lone surrogates, which no UTF-8 store or model can take (pure; docs/api-decisions.md).
+    """
+    for position, char in enumerate(text):
+        if char.isprintable() or char in ALLOWED_CONTROLS or char == " ":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc" or category == "Cs":
+            kind = "a lone surrogate" if category == "Cs" else "a control character"
+            raise InvalidInput(f"text must not contain {kind} (U+{ord(char):04X} at position {position}); "
+                               "only tab, newline and carriage return are allowed")
+
+
 def price_of_text(text: str) -> int:
-    """1 credit per UTF-8 byte; raises :class:`InvalidInput` for empty or over-long text (pure)."""
+    """1 credit per UTF-8 byte; raises :class:`InvalidInput` for empty or over-long text and for characters
+    :func:`check_text_characters` refuses (pure)."""
+    too_long = InvalidInput(f"Text exceeds maximum length of {MAX_TTS_BYTES} bytes")
+    if len(text) > MAX_TTS_BYTES:  # each character is at least one byte: no need to look at a long text
+        raise too_long
+    check_text_characters(text)
     price = len(text.encode("utf-8"))
     if price > MAX_TTS_BYTES:
-        raise InvalidInput(f"Text exceeds maximum length of {MAX_TTS_BYTES} bytes")
+        raise too_long
     if not text.strip():
         raise InvalidInput("text must not be empty")
     return price
@@ -51,7 +74,7 @@ def voice_summary(voice: Doc) -> dict[str, Any]:
 
 
 def tts_job(speech_id: str, account_id: str, text: str, fmt: str, voice: Doc, price: int,
-            now: datetime) -> msg.TtsJob:
+            now: datetime, request_id: str | None = None) -> msg.TtsJob:
     """The job a TTS reservation carries to the orchestrator (pure)."""
     return msg.TtsJob(
         job_id=speech_id,
@@ -63,6 +86,7 @@ def tts_job(speech_id: str, account_id: str, text: str, fmt: str, voice: Doc, pr
         profile=voice.get("profile"),  # a cloned voice's profile (None for system voices)
         credits_used=price,
         created_at=ev.iso_millis(now),
+        request_id=request_id,
     )
 
 
@@ -81,6 +105,7 @@ def speech_view_fields(job: msg.TtsJob, now: datetime) -> dict[str, Any]:
         "error": None,
         "createdAt": now,
         "updatedAt": now,
+        **({"requestId": job.request_id} if job.request_id else {}),  # the X-Request-Id that made it
     }
 
 
@@ -104,7 +129,7 @@ def request_speech(ports: Ports, account_id: str, voice_id: str, text: str, fmt:
     voice = check_voice_ready(ports.store.find_usable_voice(account_id, voice_id))
     speech_id = ports.new_id("cl", 24)
     now = ports.clock()
-    job = tts_job(speech_id, account_id, text, fmt, voice, price, now)
+    job = tts_job(speech_id, account_id, text, fmt, voice, price, now, ports.request_id())
 
     def write_view() -> None:
         ports.store.apply_job_transition(speech_id, jobs.PENDING_CREDITS, {}, speech_view_fields(job, now))

@@ -83,7 +83,7 @@ class VoiceDetails:
 
 
 def clone_job(voice_id: str, account_id: str, details: VoiceDetails, checked: CheckedAudio, key: str,
-              now: datetime) -> msg.CloneJob:
+              now: datetime, request_id: str | None = None) -> msg.CloneJob:
     """The job a clone reservation carries to the orchestrator (pure)."""
     return msg.CloneJob(
         job_id=voice_id,
@@ -100,6 +100,7 @@ def clone_job(voice_id: str, account_id: str, details: VoiceDetails, checked: Ch
         reference_bytes=checked.size,
         credits_used=VOICE_CLONE_CREDITS,
         created_at=ev.iso_millis(now),
+        request_id=request_id,
     )
 
 
@@ -131,7 +132,7 @@ def clone_voice(ports: Ports, account_id: str, reference: IO[bytes], details: Vo
     except Unavailable as exc:
         log.warning("reference upload to %s failed: %s", key, exc)
         raise ServiceUnavailable(STORAGE_DOWN) from exc
-    job = clone_job(voice_id, account_id, details, checked, key, now)
+    job = clone_job(voice_id, account_id, details, checked, key, now, ports.request_id())
     view = jobs.clone_job_view(job.to_dict(), now)
 
     def write_view() -> None:

@@ -5,7 +5,15 @@ import sys
 
 from adapters import kafka
 
-from . import clients, ledger_agent, ledger_timer, notifier, orchestrator, projector  # noqa: F401  (registers the agents)
+from . import (  # noqa: F401  (registers the agents)
+    clients,
+    ledger_agent,
+    ledger_timer,
+    notifier,
+    orchestrator,
+    projector,
+    webhooks,
+)
 from .app import app, settings
 
 

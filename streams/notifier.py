@@ -1,11 +1,12 @@
-"""Publishes public completion events for outside consumers (the documented completions topic)."""
+"""Publishes public completion events for outside consumers (the documented completions topic, key = account
+id): SpeechCompleted / SpeechFailed / VoiceReady / VoiceFailed of every job that ended."""
 from __future__ import annotations
 
 from schemas import events as ev
 from schemas import messages as msg
 
 from .app import app, dead_letter, jobs_topic, send
-from .projection_logic import public_envelope, public_message
+from .completion_logic import public_envelope, public_message
 
 
 @app.agent(jobs_topic)

@@ -26,6 +26,7 @@ from .stage_logic import (
     clone_failure_reason,
     clone_internal_failure,
     settlement,
+    stage_timings,
     started,
     tts_failure_reason,
     tts_internal_failure,
@@ -47,6 +48,7 @@ async def run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
     if await asyncio.to_thread(stage.ended, c.db, job.job_id):
         log.info("%s job %s already finished; ignoring redelivered acceptance", job.kind, job.job_id)
         return
+    started_at = ev.utc_now()
     await send(started(job))
     outcome: msg.SpeechResult | msg.VoiceResult | str
     try:
@@ -60,7 +62,7 @@ async def run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
     finally:
         if stage.cleanup is not None:
             await stage.cleanup(c, job)
-    for message in settlement(job, outcome):
+    for message in settlement(job, outcome, stage_timings(job, started_at, ev.utc_now())):
         await send(message)
 
 

@@ -1,5 +1,5 @@
-"""What the projector and the notifier write, without Faust or MongoDB: the view fields of each job event (speech
-views for TTS jobs, voice documents for clone jobs) and the public completion event of a finished speech job."""
+"""What the projector writes, without Faust or MongoDB: the view fields of each job event (speech views for TTS
+jobs, voice documents for clone jobs). The notifier's public events: streams/completion_logic.py."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -70,19 +70,3 @@ def voice_view_fields(event: JobEvent, at: datetime) -> tuple[dict[str, Any], di
         seed = {"accountId": event.account_id, "type": "USER", "isPublic": False, "tags": [], "usageCount": 0,
                 "popularity": 0, "createdAt": at}
     return fields, seed
-
-
-def public_message(event: msg.Message) -> msg.SpeechCompleted | msg.SpeechFailed | None:
-    """The public completion event of a finished speech job (None for anything else)."""
-    if isinstance(event, msg.JobCompleted) and isinstance(event.result, msg.SpeechResult):
-        return msg.SpeechCompleted(speech_id=event.job_id, account_id=event.account_id, format=event.result.format,
-                                   duration=event.result.duration, mime_type=event.result.mime_type)
-    if isinstance(event, msg.JobFailed) and event.kind == ev.JOB_KIND_TTS:
-        return msg.SpeechFailed(speech_id=event.job_id, account_id=event.account_id, error=event.reason)
-    return None
-
-
-def public_envelope(job_envelope: ev.Event, public: msg.SpeechCompleted | msg.SpeechFailed) -> ev.Event:
-    """Its id derives from the job event's, so a redelivered job event yields the same public id (consumers
-    dedupe), and it keeps the job event's time."""
-    return public.envelope(id=f"{job_envelope.id}:public", occurred_at=job_envelope.occurred_at)

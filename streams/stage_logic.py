@@ -3,8 +3,11 @@ settles its price, and the error a user sees when a stage fails. Used by streams
 clone jobs alike."""
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from typing import Protocol
 
+from schemas import events as ev
 from schemas import messages as msg
 
 # The enrol model's words for reference audio it cannot use: shown to the user as they are.
@@ -24,13 +27,31 @@ def started(job: msg.Job) -> msg.JobStarted:
     return msg.JobStarted(job_id=job.job_id, account_id=job.account_id, kind=job.kind)
 
 
-def settlement(job: msg.Job, outcome: msg.SpeechResult | msg.VoiceResult | str) -> list[msg.Message]:
+def stage_timings(job: msg.Job, started_at: datetime, finished_at: datetime) -> msg.StageTimings:
+    """How long a job waited (from its request) and ran; its created_at is missing only for an OtherJob."""
+    created = getattr(job, "created_at", None)
+    queued_ms = None
+    if created:
+        queued_ms = max(0, round((started_at - ev.parse_iso(created)).total_seconds() * 1000))
+    return msg.StageTimings(created_at=created, started_at=ev.iso_millis(started_at),
+                            finished_at=ev.iso_millis(finished_at), queued_ms=queued_ms,
+                            run_ms=max(0, round((finished_at - started_at).total_seconds() * 1000)))
+
+
+def settlement(job: msg.Job, outcome: msg.SpeechResult | msg.VoiceResult | str,
+               timings: msg.StageTimings | None = None) -> list[msg.Message]:
     """What ends a job, in order: JobCompleted and the capture of its price for a result, JobFailed and the
-    release of its price for a failure (``outcome`` is then the reason the user sees)."""
+    release of its price for a failure (``outcome`` is then the reason the user sees). Both carry what the public
+    completion event tells: price, surface, timings and the asking request's id (once jobs carry one)."""
+    told = {"credits_used": job.credits_used, "api": getattr(job, "api", None), "timings": timings,
+            "request_id": getattr(job, "request_id", None)}
     if isinstance(outcome, str):
-        return [msg.JobFailed(job_id=job.job_id, account_id=job.account_id, kind=job.kind, reason=outcome),
+        return [msg.JobFailed(job_id=job.job_id, account_id=job.account_id, kind=job.kind, reason=outcome,
+                              **told),
                 msg.ReleaseJobCredits.for_job(job)]
-    return [msg.JobCompleted(job_id=job.job_id, account_id=job.account_id, kind=job.kind, result=outcome),
+    if isinstance(job, msg.CloneJob) and isinstance(outcome, msg.VoiceResult) and outcome.reference_key is None:
+        outcome = dataclasses.replace(outcome, reference_key=job.reference_key)
+    return [msg.JobCompleted(job_id=job.job_id, account_id=job.account_id, kind=job.kind, result=outcome, **told),
             msg.CaptureJobCredits.for_job(job)]
 
 

@@ -57,12 +57,21 @@ def job_view(job: job_cases.Job) -> dict:
 @blp.route("/<string:job_id>")
 class JobStatus(MethodView):
     @blp.doc(security=SECURITY)
+    @blp.arguments(api.WaitQuerySchema, location="query")
     @blp.response(200, JobSchema)
     @blp.alt_response(401, schema=api.ErrorBodySchema, **ERROR_401)
     @blp.alt_response(404, schema=api.ErrorBodySchema, description="Unknown job, or another account's")
-    def get(self, job_id):
-        """A job's status (queued, processing, completed, failed), timestamps, error and parameters."""
-        return job_view(job_cases.get_job(ports(), authenticate(), job_id))
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="wait out of range (0-30)")
+    def get(self, query, job_id):
+        """A job's status (queued, processing, completed, failed), timestamps, error and parameters.
+
+        With `wait=N` (seconds, up to 30) the answer comes as soon as the job completes or fails, or after N
+        seconds with its status then.
+        """
+        account_id = authenticate()
+        return job_view(job_cases.wait_until_ended(ports(), job_id, query["wait"],
+                                                   lambda: job_cases.get_job(ports(), account_id, job_id),
+                                                   job_cases.job_ended))
 
 
 @blp.route("/<string:job_id>/result")

@@ -81,6 +81,15 @@ def _blank_is_absent(data, keys):
     return out
 
 
+class FileField(Upload):
+    """A file part of the multipart body; a plain text field of the same name is refused (400, not a crash)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not hasattr(value, "stream") or not hasattr(value, "filename"):
+            raise ValidationError("must be a file sent as a multipart/form-data file part")
+        return value
+
+
 class CloningTtsFormSchema(Schema):
     """POST /v1/voice-cloning/tts, multipart/form-data."""
 
@@ -113,7 +122,7 @@ class CloningTtsFormSchema(Schema):
                                metadata={"description": "`true`: answer at once with the job id; `false` "
                                                         "(default): wait for the result up to the sync limit",
                                          "example": "true"})
-    audio_ref = Upload(load_default=None, metadata={
+    audio_ref = FileField(load_default=None, metadata={
         "description": "Reference speaker as a WAV file (max 20MB), enrolled for this job only (not kept as a "
                        "voice). Exactly one of audio_ref or custom_voice_id"})
     custom_voice_id = fields.String(load_default=None, validate=_uuid("custom_voice_id"), metadata={
@@ -259,7 +268,7 @@ class CustomVoiceCreateFormSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    audio = Upload(required=True, error_messages={"required": "audio file is required (WAV, MP3 or WebM, max 20MB)"},
+    audio = FileField(required=True, error_messages={"required": "audio file is required (WAV, MP3 or WebM, max 20MB)"},
                    metadata={"description": "Reference recording (WAV, MP3, WebM or Ogg; max 20MB; 10 s-5 min of "
                                             "speech). Costs 1000 credits, like /api/v1/voice-clone"})
     name = fields.String(load_default=None, **NAME_FIELD)

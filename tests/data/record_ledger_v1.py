@@ -1,4 +1,11 @@
-"""One-shot: record a ledger with TODAY's code (commit e2c0819), before the typed-event refactor.
+"""One-shot, kept as the fixture's provenance: recorded a ledger with the code of commit e2c0819, before the typed
+events (schemas/messages.py) existed. It imports names that no longer exist, so it runs only on that commit:
+
+    git archive e2c0819 | tar -x -C /tmp/v1 && cp tests/data/record_ledger_v1.py /tmp/v1/tests/data/ \
+        && cd /tmp/v1 && PYTHONPATH=. python tests/data/record_ledger_v1.py   # writes /tmp/v1/tests/data/*_v1.*
+
+Run again it gives the same ledger_v1.jsonl and balances byte for byte (ids derive from the commands); requests and
+replies get fresh random envelope ids / reply times.
 
 Requests are built exactly as today's producers build them (frontdoor/tts.py, frontdoor/voices.py, frontdoor/admin.py,
 streams/orchestrator.py, streams/ledger_timer.py), decoded from bytes, translated by streams.ledger_agent.to_command,

@@ -37,6 +37,15 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str, inter
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last error: {last_error!r}")
 
 
+def error_body(resp) -> dict:
+    """An error answer's body without its ``requestId``, after checking that it names the request as the
+    X-Request-Id header does (every error body carries it)."""
+    body = dict(resp.json())
+    request_id = resp.headers.get("X-Request-Id")
+    assert request_id and body.pop("requestId", None) == request_id, (resp.headers, body)
+    return body
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,6 +74,11 @@ def session_env(infra):
         "WORKER_WEB_PORT": str(free_port()),
         "FRONTDOOR_WORKERS": "1",
         "RATE_LIMIT_PER_MINUTE": "100000",
+        # The suite sends many bad keys and parallel uploads from 127.0.0.1 on purpose; the abuse budgets are tested
+        # on a front door of their own (tests/integration/test_abuse_limits.py).
+        "AUTH_FAILURES_PER_MINUTE": "100000",
+        "AUTH_FAILURES_GLOBAL_PER_MINUTE": "100000",
+        "MAX_CONCURRENT_UPLOADS": "1000",
         "LEDGER_REPLY_TIMEOUT_S": "15",
         "LEDGER_TIMER_INTERVAL_S": "1",  # expiries and monthly resets are looked for every second
         "BROKER_SESSION_TIMEOUT": "10",  # Faust: a killed worker is out of its consumer group in 10 s, not 60

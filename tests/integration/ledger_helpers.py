@@ -54,7 +54,7 @@ def publish_commands(commands, publisher: kafka.EventPublisher | None = None) ->
 def ledger_events(account_id: str) -> list[ledger.Event]:
     """Every event on the ledger topic for the account, duplicates included, in log order."""
     key = account_id.encode()
-    return [ledger.event_from_dict(ev.decode(value).payload["ledgerEvent"])
+    return [messages.read_as(value, messages.LedgerRecord)[1].ledger_event
             for _p, _o, k, value in kafka.read_topic(load(), ev.TOPIC_LEDGER) if k == key]
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from .conftest import wait_for
+from .conftest import error_body, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def auth(key: str) -> dict:
 def test_missing_key_is_401_with_the_seed_body(base_url, headers):
     resp = requests.get(f"{base_url}/api/v1/credits", headers=headers, timeout=10)
     assert resp.status_code == 401
-    assert resp.json() == {"code": "UNAUTHORIZED", "error": "Authentication required"}
+    assert error_body(resp) == {"code": "UNAUTHORIZED", "error": "Authentication required"}
 
 
 def test_wrong_key_is_401(base_url, app_processes):
@@ -85,7 +85,7 @@ def test_a_tenant_cannot_revoke_or_see_another_tenants_keys(base_url, fresh_acco
 def test_tts_validation_rules(base_url, fresh_account, body, message):
     resp = requests.post(f"{base_url}/api/v1/tts", headers=auth(fresh_account.api_key), json=body, timeout=10)
     assert resp.status_code == 400
-    assert resp.json() == {"code": "INVALID_PARAMETERS", "error": message}
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS", "error": message}
 
 
 def test_exactly_5000_bytes_is_accepted_and_priced_by_bytes(base_url, demo_account):
@@ -100,7 +100,7 @@ def test_unknown_voice_is_404(base_url, fresh_account):
     resp = requests.post(f"{base_url}/api/v1/tts", headers=auth(fresh_account.api_key),
                          json={"text": "hi", "voiceId": "clnope"}, timeout=10)
     assert resp.status_code == 404
-    assert resp.json() == {"code": "NOT_FOUND", "error": "Voice not found or not available"}
+    assert error_body(resp) == {"code": "NOT_FOUND", "error": "Voice not found or not available"}
 
 
 def test_another_tenants_speech_is_not_found(base_url, fresh_account, demo_account):
@@ -109,7 +109,7 @@ def test_another_tenants_speech_is_not_found(base_url, fresh_account, demo_accou
     speech_id = resp.json()["speechId"]
     other = requests.get(f"{base_url}/api/v1/tts/{speech_id}", headers=auth(fresh_account.api_key), timeout=10)
     assert other.status_code == 404
-    assert other.json() == {"code": "NOT_FOUND", "error": "Speech not found or access denied"}
+    assert error_body(other) == {"code": "NOT_FOUND", "error": "Speech not found or access denied"}
     assert requests.get(f"{base_url}/api/v1/tts/{speech_id}", headers=auth(demo_account.api_key),
                         timeout=10).status_code == 200
 
@@ -123,12 +123,12 @@ def test_malformed_bodies_are_400(base_url, fresh_account, headers, data, messag
     resp = requests.post(f"{base_url}/api/v1/tts", headers={**auth(fresh_account.api_key), **headers}, data=data,
                          timeout=10)
     assert resp.status_code == 400
-    assert resp.json() == {"code": "INVALID_PARAMETERS", "error": message}
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS", "error": message}
 
 
 def test_unknown_route_and_wrong_method(base_url, fresh_account):
     resp = requests.get(f"{base_url}/api/v1/nothing-here", headers=auth(fresh_account.api_key), timeout=10)
-    assert resp.status_code == 404 and resp.json() == {"code": "NOT_FOUND", "error": "Resource not found"}
+    assert resp.status_code == 404 and error_body(resp) == {"code": "NOT_FOUND", "error": "Resource not found"}
     resp = requests.delete(f"{base_url}/api/v1/tts", headers=auth(fresh_account.api_key), timeout=10)
     assert resp.status_code == 405 and resp.json()["code"] == "INVALID_PARAMETERS"
     assert "POST" in resp.headers["Allow"]
@@ -149,7 +149,7 @@ def test_body_too_large_is_refused_without_a_500(base_url, fresh_account):
                                                             "Content-Type": "application/json"},
                          data=b"x" * (22 * 1024 * 1024), timeout=30)
     assert resp.status_code == 413
-    assert resp.json() == {"code": "INVALID_PARAMETERS", "error": "Request body too large"}
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS", "error": "Request body too large"}
 
 
 # --- rate limits ---------------------------------------------------------------------------------------------------

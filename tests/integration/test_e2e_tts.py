@@ -7,7 +7,7 @@ import pytest
 import requests
 import soundfile
 
-from .conftest import wait_for
+from .conftest import error_body, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def test_other_formats_are_stored_and_served(base_url, demo_account, fmt):
 def test_missing_api_key_is_unauthorized(base_url, app_processes):
     resp = requests.post(f"{base_url}/api/v1/tts", json={"text": "hi", "voiceId": "sys_slt"}, timeout=10)
     assert resp.status_code == 401
-    assert resp.json() == {"code": "UNAUTHORIZED", "error": "Authentication required"}
+    assert error_body(resp) == {"code": "UNAUTHORIZED", "error": "Authentication required"}
     assert "X-RateLimit-Limit" in resp.headers
 
 

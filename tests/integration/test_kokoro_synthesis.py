@@ -127,7 +127,8 @@ def test_speeds_beyond_the_model_are_finished_by_wsola_with_the_pitch_kept(setti
 
     model_fastest, faster = run(settings, both)  # 3.0 = the model at 2.0, then 2/3 of that length by WSOLA
     speech = 2 * kokoro.EDGE_S  # the silent edges keep their length
-    assert faster.duration_s - speech == pytest.approx((model_fastest.duration_s - speech) * 2 / 3, rel=0.03)
+    # (each sentence is trimmed of its silence after the stretch, so a few ms move: 6 %)
+    assert faster.duration_s - speech == pytest.approx((model_fastest.duration_s - speech) * 2 / 3, rel=0.06)
     assert aligned_f0_ratio(model_fastest.samples, faster.samples) == pytest.approx(1.0, abs=0.03)
 
 

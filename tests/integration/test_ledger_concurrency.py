@@ -9,7 +9,7 @@ import requests
 
 import ledger
 
-from .conftest import wait_for
+from .conftest import error_body, wait_for
 from .ledger_helpers import auth, credit_view, ledger_events, new_account, wait_audit_clean
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def test_200_concurrent_reservations_against_100_credits_accept_exactly_100(base
 
     assert Counter(a.status_code for a in answers) == {200: 100, 429: 100}, [a.text for a in answers[:3]]
     for refused in (a for a in answers if a.status_code == 429):
-        assert refused.json() == {"code": "USAGE_LIMIT_EXCEEDED", "error": "Insufficient credits",
+        assert error_body(refused) == {"code": "USAGE_LIMIT_EXCEEDED", "error": "Insufficient credits",
                                   "credits": 0, "needCredits": 1}
     accepted = {a.json()["speechId"] for a in answers if a.status_code == 200}
     assert all(a.json()["creditsUsed"] == 1 for a in answers if a.status_code == 200)

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from .conftest import wait_for
+from .conftest import error_body, wait_for
 from .ledger_helpers import auth, credit_view, new_account, wait_audit_clean
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def test_bad_paging_parameters_are_invalid_parameters(base_url, query, app_proce
 
 def test_history_needs_a_key(base_url, app_processes):
     resp = requests.get(f"{base_url}/api/v1/credits/history", timeout=10)
-    assert resp.status_code == 401 and resp.json() == {"code": "UNAUTHORIZED", "error": "Authentication required"}
+    assert resp.status_code == 401 and error_body(resp) == {"code": "UNAUTHORIZED", "error": "Authentication required"}
 
 
 _shared: dict = {}

@@ -12,7 +12,7 @@ import requests
 from tests import voice_audio
 
 from . import v1_client as v1
-from .conftest import wait_for
+from .conftest import error_body, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def assert_invalid(resp, *words):
 def test_every_v1_route_needs_a_valid_x_api_key(base_url, app_processes, method, path, headers, message):
     resp = requests.request(method, base_url + path, headers=headers, files={"text": (None, "hi")}, timeout=10)
     assert resp.status_code == 401, resp.text
-    assert resp.json() == {"code": "UNAUTHORIZED", "error": message}
+    assert error_body(resp) == {"code": "UNAUTHORIZED", "error": message}
 
 
 def test_the_same_key_and_balance_serve_both_surfaces(base_url, alice):
@@ -116,6 +116,7 @@ def test_values_within_the_rules_pass_validation(base_url, alice, overrides):
     ({"language": "xx"}, ["language", "auto", "en"]),
     ({"custom_voice_id": "not-a-uuid"}, ["custom_voice_id", "UUID"]),
     ({"custom_voice_id": None}, ["exactly one of audio_ref or custom_voice_id"]),
+    ({"custom_voice_id": None, "audio_ref": "not a file"}, ["audio_ref", "file part"]),
 ])
 def test_each_parameter_rule_is_a_400_naming_it(base_url, alice, overrides, words):
     form = {k: v for k, v in valid(**overrides).items() if v is not None}
@@ -232,7 +233,7 @@ def test_insufficient_credits_is_429_with_the_usage_shape(base_url, app_processe
     poor = v1.new_account(base_url, "poor-v1", 10)
     resp = v1.tts(base_url, poor, {"text": SHORT_TEXT, "async_mode": "true"}, audio_ref=reference_wav)
     assert resp.status_code == 429, resp.text
-    assert resp.json() == {"code": "USAGE_LIMIT_EXCEEDED", "error": "Insufficient credits", "credits": 10,
+    assert error_body(resp) == {"code": "USAGE_LIMIT_EXCEEDED", "error": "Insufficient credits", "credits": 10,
                            "needCredits": len(SHORT_TEXT.encode())}
 
 
@@ -293,6 +294,8 @@ def test_custom_voice_list_is_paged(base_url, app_processes, reference_wav):
 def test_custom_voice_create_rules(base_url, alice, reference_wav):
     missing = requests.post(f"{base_url}/v1/custom-voices", headers=alice, files={"name": (None, "x")}, timeout=10)
     assert_invalid(missing, "audio")
+    as_text = requests.post(f"{base_url}/v1/custom-voices", headers=alice, files={"audio": (None, "x")}, timeout=10)
+    assert_invalid(as_text, "audio", "file part")
     assert_invalid(v1.create_voice(base_url, alice, b"garbage" * 20), "Invalid file type")
     assert_invalid(v1.create_voice(base_url, alice, reference_wav, name="n" * 101), "name")
 

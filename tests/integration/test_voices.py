@@ -16,7 +16,7 @@ import requests
 
 from tests import voice_audio
 
-from .conftest import wait_for
+from .conftest import error_body, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -275,7 +275,7 @@ def test_invalid_metadata_is_refused(base_url, alice, reference_wav, data, messa
     before = balance(base_url, alice)
     resp = clone(base_url, alice, reference_wav, filename="v.wav", data=data)
     assert resp.status_code == 400, resp.text
-    assert resp.json() == {"code": "INVALID_PARAMETERS", "error": message}
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS", "error": message}
     assert balance(base_url, alice) == before
 
 
@@ -287,7 +287,7 @@ def test_description_of_exactly_500_chars_is_fine(base_url, alice, reference_wav
 def test_missing_voice_file_is_refused(base_url, alice):
     resp = clone(base_url, alice, None, data={"title": "no file"})
     assert resp.status_code == 400
-    assert resp.json() == {"code": "INVALID_PARAMETERS",
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS",
                            "error": "voice: voice file is required (MP3, WAV or WebM, max 20MB)"}
     resp = clone(base_url, alice, None, data={"voice": "not a file"})
     assert resp.status_code == 400 and resp.json()["code"] == "INVALID_PARAMETERS"
@@ -296,7 +296,7 @@ def test_missing_voice_file_is_refused(base_url, alice):
 def test_clone_needs_an_api_key(base_url, reference_wav):
     resp = requests.post(f"{base_url}/api/v1/voice-clone", files={"voice": reference_wav}, timeout=30)
     assert resp.status_code == 401
-    assert resp.json() == {"code": "UNAUTHORIZED", "error": "Authentication required"}
+    assert error_body(resp) == {"code": "UNAUTHORIZED", "error": "Authentication required"}
     assert requests.get(f"{base_url}/api/v1/voices", timeout=10).status_code == 401
 
 
@@ -354,7 +354,7 @@ def test_unusable_reference_fails_with_a_reason_and_credits_come_back(base_url, 
     tts = requests.post(f"{base_url}/api/v1/tts", headers=headers, json={"text": "Hello.", "voiceId": voice["id"]},
                         timeout=30)
     assert tts.status_code == 400
-    assert tts.json() == {"code": "INVALID_PARAMETERS",
+    assert error_body(tts) == {"code": "INVALID_PARAMETERS",
                           "error": "Voice cloning failed for this voice; it cannot be used for speech"}
 
 
@@ -417,7 +417,7 @@ def test_tts_refuses_a_voice_still_processing(base_url, alice, app_processes):
     resp = requests.post(f"{base_url}/api/v1/tts", headers=alice, json={"text": "Hi.", "voiceId": voice_id},
                          timeout=30)
     assert resp.status_code == 400
-    assert resp.json() == {"code": "INVALID_PARAMETERS",
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS",
                            "error": "Voice is not ready (status PROCESSING); wait until it is COMPLETED"}
     assert find_voice(base_url, alice, voice_id)["status"] == "PROCESSING"
 
@@ -433,7 +433,7 @@ def test_another_tenant_can_neither_see_nor_use_a_voice(base_url, alice, bob, al
     tts = requests.post(f"{base_url}/api/v1/tts", headers=bob,
                         json={"text": "Borrowed voice.", "voiceId": alice_voice["id"]}, timeout=30)
     assert tts.status_code == 404
-    assert tts.json() == {"code": "NOT_FOUND", "error": "Voice not found or not available"}
+    assert error_body(tts) == {"code": "NOT_FOUND", "error": "Voice not found or not available"}
     assert balance(base_url, bob) == 5_000
     # Alice still sees and uses it.
     assert find_voice(base_url, alice, alice_voice["id"]) is not None

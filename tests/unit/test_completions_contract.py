@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from schemas import messages as msg
-from streams import projection_logic as projection
+from streams import completion_logic as completions
 
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "completions.asyncapi.json").read_text())
 
@@ -18,11 +18,15 @@ def _validator(schema_name: str):
 
 def public_event(job_event: msg.Message):
     envelope = job_event.envelope()
-    return projection.public_envelope(envelope, projection.public_message(job_event))
+    return completions.public_envelope(envelope, completions.public_message(job_event))
 
 
-COMPLETED = msg.JobCompleted(job_id="cl1", account_id="a", kind="tts", result=msg.SpeechResult(
-    audio_key="k", duration=1.25, mime_type="audio/mpeg", format="mp3", voice_id="sys_slt"))
+TIMINGS = msg.StageTimings(created_at="2026-01-01T00:00:00.000Z", started_at="2026-01-01T00:00:01.000Z",
+                           finished_at="2026-01-01T00:00:03.000Z", queued_ms=1000, run_ms=2000)
+COMPLETED = msg.JobCompleted(job_id="cl1", account_id="a", kind="tts", credits_used=2, timings=TIMINGS,
+                             request_id="req-1", result=msg.SpeechResult(
+                                 audio_key="k", duration=1.25, mime_type="audio/mpeg", format="mp3",
+                                 voice_id="sys_slt"))
 
 
 def test_completed_event_matches_the_contract():
@@ -34,8 +38,21 @@ def test_failed_event_matches_the_contract():
     _validator("SpeechFailedEnvelope").validate(public_event(job_event).to_dict())
 
 
+def test_voice_events_match_the_contract():
+    ready = msg.JobCompleted(job_id="v1", account_id="a", kind="clone", credits_used=1000, timings=TIMINGS,
+                             result=msg.VoiceResult(engine_voice="awb", profile={"version": 2}, enrolled_duration=9.5,
+                                                    reference_key="voices/a/v1.wav"))
+    _validator("VoiceReadyEnvelope").validate(public_event(ready).to_dict())
+    failed = msg.JobFailed(job_id="v1", account_id="a", kind="clone", reason="Audio too short")
+    _validator("VoiceFailedEnvelope").validate(public_event(failed).to_dict())
+
+
 def test_the_contract_rejects_what_consumers_must_not_receive():
     body = public_event(COMPLETED).to_dict()
-    body["payload"]["audioKey"] = "speeches/a/cl1.mp3"  # storage layout is not part of the contract
+    body["payload"]["profile"] = {"embedding": [0.1]}  # a voice's profile never leaves the service
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("SpeechCompletedEnvelope").validate(body)
+    body = public_event(COMPLETED).to_dict()
+    body["version"] = 1  # a version-2 payload under another version number
     with pytest.raises(jsonschema.ValidationError):
         _validator("SpeechCompletedEnvelope").validate(body)

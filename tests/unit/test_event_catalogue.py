@@ -48,9 +48,22 @@ SAMPLES: list[msg.Message] = [
     msg.JobCompleted(job_id="v1", account_id="a", kind="clone", result=msg.VoiceResult(
         engine_voice="awb", profile={"version": 2}, enrolled_duration=12.0)),
     msg.JobFailed(job_id="cl1", account_id="a", kind="tts", reason="boom"),
-    msg.SpeechCompleted(speech_id="cl1", account_id="a", format="mp3", duration=1.5, mime_type="audio/mpeg"),
-    msg.SpeechFailed(speech_id="cl1", account_id="a", error=None),
+    msg.JobCompleted(job_id="v1", account_id="a", kind="clone", credits_used=1000, api="v1", request_id="r1",
+                     timings=msg.StageTimings(created_at=AT, started_at=AT, finished_at=AT, queued_ms=0, run_ms=5),
+                     result=msg.VoiceResult(engine_voice="awb", profile={}, enrolled_duration=1.0, reference_key="k")),
+    msg.SpeechCompleted(job_id="cl1", speech_id="cl1", account_id="a", api=None, voice_id="sys_slt",
+                        credits_charged=2, timings=None, request_id=None, format="mp3", audio_key="k", duration=1.5,
+                        mime_type="audio/mpeg"),
+    msg.SpeechFailed(job_id="cl1", speech_id="cl1", account_id="a", api="v1", voice_id=None, credits_charged=0,
+                     timings=None, request_id="r1", error=None),
+    msg.VoiceReady(job_id="v1", account_id="a", api=None, voice_id="v1", credits_charged=1000, request_id=None,
+                   timings=msg.StageTimings(created_at=None, started_at=AT, finished_at=AT, queued_ms=None, run_ms=1),
+                   audio_key="voices/a/v1.wav", duration=12.0),
+    msg.VoiceFailed(job_id="v1", account_id="a", api=None, voice_id="v1", credits_charged=0, timings=None,
+                    request_id=None, error="Audio too short"),
     msg.DeadLetter(reason="not JSON", raw="{"),
+    msg.WebhookDeliveryDue(delivery_id="e1.wh1", endpoint_id="wh1", account_id="a", attempt=2, due_at=AT,
+                           body='{"name":"speech.completed"}'),
 ]
 
 

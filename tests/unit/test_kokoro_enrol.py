@@ -2,12 +2,14 @@
 "encoder" is a fixed random projection of the timbre coefficients (so the best answer is known)."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from voicekit import kokoro_enrol as ke
+from voicekit.errors import VoicekitError
 
 BASIS = ("af_a", "af_b", "af_c", "af_d", "am_e", "am_f", "am_g", "am_h")
 RNG = np.random.default_rng(7)
@@ -130,3 +132,87 @@ def test_bank_without_a_voice_forgets_every_entry_that_used_it():
     assert 0 < len(smaller) < len(bank)
     assert np.allclose(smaller.coeffs.sum(axis=1), 1.0)
     assert not any("af_a" in label for label in smaller.labels)
+
+
+def test_linear_optimum_stays_on_the_speakers_sex_and_within_the_allowed_extrapolation():
+    bank = toy_bank(mixtures=16, extrapolations=6)
+    target = target_of(np.array([0.1, 0.6, 0.3, 0, 0, 0, 0, 0]))
+    W = ke.linear_map(bank)
+    for max_outside in (0.0, 0.15):
+        c, predicted = ke.linear_optimum(target, bank, W, max_outside)
+        assert math.isclose(c.sum(), 1.0, abs_tol=1e-6)
+        assert c.min() >= -max_outside - 1e-9
+        assert np.all(c[4:] == 0)                                   # the male voices are not used
+        assert predicted >= float(bank.embeddings[ke.candidates(target, bank)[0]] @ target.embedding) - 0.02
+
+
+# --- wiring: Enroller over an engine, the version-3 profile, synthesis from the recipe ---------------------------
+
+class FakeEngine:
+    """The parts of voicekit.kokoro.KokoroEngine that enrolment and synthesis use; "audio" is the style row that
+    was asked for (so the toy encoder below can read the voice back)."""
+
+    def __init__(self):
+        self.vocab = {c: i + 1 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz ")}
+        self.voices = {name: object() for name in BASIS}
+        self.spoken = []
+
+    def voice_pack(self, name):
+        return PACKS[name]
+
+    def phoneme_pieces(self, text, language):
+        return [text.lower()[:40]]
+
+    def infer(self, tokens, pack, speed=1.0):
+        return np.asarray(pack[len(tokens) - 1], dtype=np.float32)
+
+    def speak(self, text, language, pack, speed=1.0, duration_s=None, check_duration=None):
+        self.spoken.append((text, language, np.asarray(pack)))
+        return np.zeros(2400, np.float32)
+
+
+ROW_BASIS = np.stack([PACKS[n][39] for n in BASIS], axis=1).astype(np.float64)   # the proxy's row (40 tokens)
+
+
+def row_embed(audio, rate):
+    coeffs, *_ = np.linalg.lstsq(ROW_BASIS[: ke.HALF], np.asarray(audio, np.float64)[: ke.HALF], rcond=None)
+    return toy_embed(coeffs, rate)
+
+
+def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_into_the_pack():
+    from voicekit import enrolment, pitch
+    from voicekit import profile as voice_profile
+
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    enroller = ke.Enroller(FakeEngine(), bank, embed=row_embed)
+    enroller.log_f0 = staticmethod(lambda audio, rate: 5.3)
+    target = target_of(np.array([0.2, 0.5, 0.3, 0, 0, 0, 0, 0]))
+    hz = math.exp(target.log_f0)
+    f0 = pitch.F0Stats(log_mean=target.log_f0, log_std=0.1, median_hz=hz, p10_hz=0.9 * hz, p90_hz=1.1 * hz,
+                       voiced_frames=600, voiced_ratio=0.6)
+    screened = enrolment.Screened(speech=np.zeros(16000), duration_s=12.5, speech_s=12.0, clipped=0.0, f0=f0,
+                                  pitch_voice="slt", loudness_dbfs=-20.0, peak_dbfs=-3.0,
+                                  embedding=target.embedding)
+    made, found = enroller.enroll(screened, "wav", budget=60)
+    assert made["version"] == 3 and made["method"] == "kokoro-style" and made["container"] == "wav"
+    assert made["engineVoice"] in BASIS[:4] and made["language"] == "en-us"
+    assert made["clone"]["confidence"] == found.confidence == "medium"              # 12 s of speech
+    text = json.dumps(made)
+    assert len(text) < voice_profile.MAX_PROFILE_BYTES
+    assert voice_profile.parse(text)["style"] == made["style"]                       # what synthesis reads
+    recipe = ke.recipe_of(json.loads(text))
+    assert np.allclose(recipe.timbre, found.recipe.timbre, atol=1e-4)
+    assert ke.recipe_of({"version": 2, "method": "world-vc"}) is None
+
+    from voicekit.tts import Synthesizer
+
+    engine = FakeEngine()
+    synthesizer = Synthesizer(kokoro=engine)
+    synthesizer.speak("Hello there.", made["engineVoice"], profile=json.loads(text))
+    _, language, pack = engine.spoken[-1]
+    assert language == "en-us"
+    assert np.allclose(pack, ke.style_pack(recipe, PACKS), atol=1e-5)
+    with pytest.raises(VoicekitError) as bad:
+        synthesizer.speak("Hello.", "af_a", profile={**made, "style": {"basis": ["nobody"], "timbre": [1],
+                                                                       "prosody": [1]}})
+    assert bad.value.code == "invalid_profile"

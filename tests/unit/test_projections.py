@@ -1,8 +1,7 @@
-"""Pure parts of the projector and notifier (streams/projection.py): which fields each job event writes, and the
-public events."""
+"""Pure parts of the projector (streams/projection_logic.py): which fields each job event writes. The public events:
+tests/unit/test_completion_events.py."""
 from datetime import datetime, timezone
 
-from schemas import events as ev
 from schemas import messages as msg
 from streams import projection_logic as projection
 
@@ -26,29 +25,3 @@ def test_completed_event_sets_audio_fields_and_rejected_explains_why():
     rejected = msg.JobRejected(job_id="cl1", account_id="a", kind="tts", job=JOB, credits=1, need_credits=2)
     fields, _ = projection.job_view_fields(rejected, AT)
     assert "Insufficient credits" in fields["error"]
-
-
-def _public(event: msg.Message):
-    envelope = event.envelope(id="job-event-1")
-    public = projection.public_message(msg.decode(envelope))
-    return None if public is None else projection.public_envelope(envelope, public)
-
-
-def test_public_events_only_for_finished_tts_jobs_with_stable_ids():
-    assert _public(msg.JobStarted(job_id="cl1", account_id="a", kind="tts")) is None
-    done = msg.JobCompleted(job_id="cl1", account_id="a", kind="tts", result=SPEECH)
-    first, second = _public(done), _public(done)
-    assert first.name == msg.SpeechCompleted.WIRE_NAME and first.payload["status"] == "COMPLETED"
-    assert first.id == second.id  # redelivery gives the same public id
-    assert "audioKey" not in first.payload  # storage layout is not part of the public contract
-    voice = msg.VoiceResult(engine_voice="awb", profile={"version": 1}, enrolled_duration=3.0)
-    assert _public(msg.JobCompleted(job_id="v1", account_id="a", kind="clone", result=voice)) is None
-    assert _public(msg.JobFailed(job_id="v1", account_id="a", kind="clone", reason="x")) is None
-
-
-def test_the_job_event_s_time_is_kept_on_the_public_event():
-    envelope = msg.JobFailed(job_id="cl1", account_id="a", kind="tts", reason="boom").envelope(
-        occurred_at="2026-01-01T00:00:15.000Z")
-    public = projection.public_envelope(envelope, projection.public_message(msg.decode(envelope)))
-    assert public.occurred_at == "2026-01-01T00:00:15.000Z" and public.payload["error"] == "boom"
-    assert public.correlation_id == "cl1" and ev.decode(public.encode()) == public

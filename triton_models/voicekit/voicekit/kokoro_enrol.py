@@ -21,8 +21,8 @@ embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
    best add up to the reference's;
 3. refinement within a time budget: a (1+1) evolution strategy on the coefficients, each candidate synthesised
    (proxy text) and scored by GE2E similarity to the reference minus a penalty for leaving the stock voices'
-   hull (``MAX_OUTSIDE``: large extrapolations are where intelligibility breaks) and for a pitch far from the
-   speaker's.
+   hull by more than ``MAX_OUTSIDE`` (large extrapolations are where intelligibility breaks) and for a pitch
+   far from the speaker's.
 
 The result carries a confidence (``high`` / ``medium`` / ``low``) from the reference length and the similarity
 reached; 3 s references are cloned, marked ``low``.
@@ -55,8 +55,8 @@ MALE_MAX_HZ = 150.0
 FEMALE_MIN_HZ = 170.0
 PITCH_WEIGHT = 0.25          # similarity points lost per unit |ln F0 difference| (0.1 ≈ 10 % pitch ≈ 0.025)
 HULL_WEIGHT = 0.5            # similarity points lost per unit of negative coefficient mass beyond MAX_OUTSIDE
-MAX_OUTSIDE = 0.35           # negative coefficient mass allowed free (a mild extrapolation of the stock voices)
-LINEAR_OUTSIDE = 0.15        # the extrapolated start: coefficients ≥ -0.15
+MAX_OUTSIDE = 1.0            # negative coefficient mass allowed free (measured: 0.96 kept WER at 7 %)
+LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 DEFAULT_BUDGET_S = 40.0
 MAX_EVALUATIONS = 24
 
@@ -388,11 +388,11 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
             return True
         return False
 
-    # Starting points that need one synthesis each: the optimum of the bank's linear model inside the stock
-    # voices' hull, then a mild extrapolation of it, then the mixture of the nearest entries.
+    # Starting points that need one synthesis each: the optimum of the bank's linear model slightly outside the
+    # stock voices' hull (best on held-out sentences in development), inside it, the mixture of the nearest entries.
     W = linear_map(bank)
-    starts = [(linear_optimum(target, bank, W, 0.0)[0], "linear-hull"),
-              (linear_optimum(target, bank, W, LINEAR_OUTSIDE)[0], f"linear-outside-{LINEAR_OUTSIDE}"),
+    starts = [(linear_optimum(target, bank, W, LINEAR_OUTSIDE)[0], f"linear-outside-{LINEAR_OUTSIDE}"),
+              (linear_optimum(target, bank, W, 0.0)[0], "linear-hull"),
               (nnls_mixture(target, bank, pool[:8]), "nnls-mixture")]
     for coeffs, what in starts:
         if spent():

@@ -1,0 +1,94 @@
+"""Webhook use cases: an account registers, lists and deletes the endpoints its completion events are POSTed to,
+and reads each endpoint's delivery log. Deliveries themselves: streams/webhooks.py; rules: webhook_logic.py.
+
+A target must resolve to public addresses only (checked here after DNS resolution, and again at every delivery),
+unless the operator allows private ones. The signing secret is returned once, by ``register_webhook``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schemas import events as ev
+from schemas import messages as msg
+
+from . import webhook_logic
+from .errors import InvalidInput, NotFound, ServiceUnavailable
+from .ports import Doc, Ports, WebhookPorts
+
+MAX_ENDPOINTS = 10          # per account
+MAX_DESCRIPTION = 200
+DEFAULT_LOG_LIMIT = 20
+MAX_LOG_LIMIT = 100
+# The event names an endpoint may subscribe to: every public completion event.
+EVENT_NAMES: tuple[str, ...] = tuple(t.WIRE_NAME for t in msg.MESSAGE_TYPES if t.TOPIC == ev.TOPIC_COMPLETIONS)
+
+
+@dataclass(frozen=True)
+class RegisteredWebhook:
+    record: Doc
+    secret: str  # shown once
+
+
+def _webhooks(ports: Ports) -> WebhookPorts:
+    if ports.webhooks is None:
+        raise ServiceUnavailable("webhooks are not available in this process")
+    return ports.webhooks
+
+
+def check_target(webhooks: WebhookPorts, url: str) -> str:
+    """The URL, once its host resolves to addresses deliveries may reach; InvalidInput otherwise."""
+    try:
+        target = webhook_logic.parse_url(url)
+        webhook_logic.check_addresses(target.host, webhooks.resolve(target.host, target.port),
+                                      allow_private=webhooks.allow_private_targets)
+    except webhook_logic.TargetRefused as exc:
+        raise InvalidInput(str(exc)) from exc
+    return url
+
+
+def check_events(events: list[str] | None) -> list[str]:
+    """The subscribed event names ([] or None: all of them)."""
+    if not events:
+        return list(EVENT_NAMES)
+    unknown = sorted(set(events) - set(EVENT_NAMES))
+    if unknown:
+        raise InvalidInput(f"unknown events {unknown}; choose from {list(EVENT_NAMES)}")
+    return [name for name in EVENT_NAMES if name in events]
+
+
+def register_webhook(ports: Ports, account_id: str, url: str, *, description: str | None = None,
+                     events: list[str] | None = None) -> RegisteredWebhook:
+    webhooks = _webhooks(ports)
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"description must be at most {MAX_DESCRIPTION} characters")
+    subscribed = check_events(events)
+    if webhooks.store.count_endpoints(account_id) >= MAX_ENDPOINTS:
+        raise InvalidInput(f"at most {MAX_ENDPOINTS} webhooks per account; delete one first")
+    check_target(webhooks, url)
+    secret = webhook_logic.new_secret()
+    record: dict[str, Any] = {"_id": ports.new_id("wh", 24), "accountId": account_id, "url": url,
+                              "description": description, "events": subscribed, "secret": secret,
+                              "createdAt": ports.clock(), "deletedAt": None}
+    webhooks.store.insert_endpoint(record)
+    return RegisteredWebhook(record=record, secret=secret)
+
+
+def list_webhooks(ports: Ports, account_id: str) -> list[Doc]:
+    return _webhooks(ports).store.list_endpoints(account_id)
+
+
+def delete_webhook(ports: Ports, account_id: str, webhook_id: str) -> None:
+    """Stops deliveries to it (pending retries are cancelled when they come due); its log stays readable."""
+    if not _webhooks(ports).store.delete_endpoint(account_id, webhook_id, ports.clock()):
+        raise NotFound("Webhook not found")
+
+
+def delivery_log(ports: Ports, account_id: str, webhook_id: str, limit: int = DEFAULT_LOG_LIMIT) -> list[Doc]:
+    """An endpoint's deliveries, newest first, with every attempt (deleted endpoints' logs too)."""
+    if not 1 <= limit <= MAX_LOG_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LOG_LIMIT}")
+    store = _webhooks(ports).store
+    if store.find_endpoint(webhook_id, account_id) is None:
+        raise NotFound("Webhook not found")
+    return store.list_deliveries(account_id, webhook_id, limit)
