@@ -37,6 +37,8 @@ def ensure_indexes(db: Database) -> None:
     db.voices.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
     db.voices.create_index([("type", ASCENDING), ("isPublic", ASCENDING)])
     db.speeches.create_index([("accountId", ASCENDING), ("createdAt", DESCENDING)])
+    db.speeches.create_index([("state", ASCENDING), ("createdAt", ASCENDING)])  # the sweeper's query
+    db.voices.create_index([("state", ASCENDING), ("createdAt", ASCENDING)])
     ensure_voice_list_indexes(db)
     db.ledger_entries.create_index([("accountId", ASCENDING), ("sequence", DESCENDING)], unique=True)
 
@@ -228,6 +230,20 @@ def credit_views(db: Database, account_id: str | None = None) -> list[dict[str, 
 def find_job(db: Database, job_id: str) -> Mapping[str, Any] | None:
     """A job view's owner, kind and state (no payload fields)."""
     return db.speeches.find_one({"_id": job_id}, {"accountId": 1, "kind": 1, "state": 1, "status": 1})
+
+
+def find_unfinished_jobs(db: Database, created_before: datetime, limit: int = 500,
+                         account_id: str | None = None) -> list[dict[str, Any]]:
+    """Job views (speeches, and USER voices as clone jobs) not ended and requested before ``created_before``,
+    oldest first: what the sweeper (streams/sweeper.py) fails. Each has _id, accountId, kind, state, createdAt."""
+    query: dict[str, Any] = {"state": {"$in": sorted(jobs.UNFINISHED)}, "createdAt": {"$lt": created_before}}
+    if account_id is not None:
+        query["accountId"] = account_id
+    fields = {"accountId": 1, "kind": 1, "state": 1, "createdAt": 1}
+    found = [dict(doc) for doc in db.speeches.find(query, fields).sort("createdAt", ASCENDING).limit(limit)]
+    voices = db.voices.find({**query, "type": "USER"}, fields).sort("createdAt", ASCENDING).limit(limit)
+    found += [{**doc, "kind": "clone"} for doc in voices]
+    return found
 
 
 def find_account(db: Database, account_id: str) -> Mapping[str, Any] | None:

@@ -1,7 +1,7 @@
 """Build the Kokoro enrolment bank (``voicekit/data/kokoro_enrol_bank.npz``) — run once when Kokoro, the GE2E
-encoder or ``kokoro_enrol.bank_recipes`` change; the result is committed (≈ 150 KB).
+encoder or ``kokoro_enrol.bank_recipes`` change; the result is committed (≈ 45 KB).
 
-    .venv/bin/python -m bench.build_enrol_bank [--out PATH] [--mixtures 60] [--extrapolations 30]
+    .venv/bin/python -m bench.build_enrol_bank [--out PATH] [--mixtures 32] [--extrapolations 12]
 
 Each bank voice (stock English voices, same-sex mixtures, mild extrapolations: ``kokoro_enrol.bank_recipes``)
 says ``kokoro_enrol.PROXY_TEXT`` through ``voicekit.kokoro.KokoroEngine``; its GE2E embedding (fixed level) and
@@ -24,8 +24,8 @@ from voicekit.kokoro import KokoroEngine
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ke.BANK_FILE))
-    parser.add_argument("--mixtures", type=int, default=60)
-    parser.add_argument("--extrapolations", type=int, default=30)
+    parser.add_argument("--mixtures", type=int, default=32)
+    parser.add_argument("--extrapolations", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     engine = KokoroEngine()

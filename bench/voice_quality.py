@@ -402,8 +402,42 @@ def main_kokoro(args, recogniser, with_dnsmos: bool, log) -> int:
           f"{np.mean([r.reference_s for r in results]):.1f} s references; profile ≤ "
           f"{max(r.profile_bytes for r in results)} bytes; {len(results)} speakers in {elapsed:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps([{k: v for k, v in r.__dict__.items() if k != "stats"}
-                                               for r in results], indent=1, default=float))
+        Path(args.json).write_text(json.dumps([_jsonable(r.__dict__) for r in results]))
+    return 0
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    return value
+
+
+def merge_kokoro(paths: list[str], with_wer: bool, with_dnsmos: bool) -> int:
+    """Join the JSON of several runs (e.g. speakers split over two processes): rankings need every speaker."""
+    results = []
+    for path in paths:
+        for item in json.loads(Path(path).read_text()):
+            stats = item.pop("stats")
+            stats = {k: (np.asarray(v) if k in ("reference", "enrol_average") else [np.asarray(x) for x in v])
+                     for k, v in stats.items()}
+            results.append(KokoroResult(**{**item, "stats": stats}))
+    kokoro_rankings(results)
+    print(kokoro_table(results, with_wer, with_dnsmos))
+    print()
+    for line in kokoro_verdict(results, with_wer):
+        print(line)
+    rtf = {c: sum(r.synth_s[c] for r in results) / max(1e-9, sum(r.audio_s[c] for r in results))
+           for c in ("base", "clone")}
+    enrol = [r.enrol_s for r in results]
+    print(f"synthesis RTF: stock voice {rtf['base']:.3f}, clone {rtf['clone']:.3f}; enrolment "
+          f"{statistics.median(enrol):.1f} s median ({min(enrol):.1f}-{max(enrol):.1f} s) for "
+          f"{np.mean([r.reference_s for r in results]):.1f} s references; {len(results)} speakers")
     return 0
 
 
@@ -422,7 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-s", type=float, default=None,
                         help="kokoro: cut every reference to its first S seconds (e.g. 3)")
     parser.add_argument("--bank", help="kokoro: enrolment bank file (default: voicekit's)")
+    parser.add_argument("--merge", help="kokoro: comma-separated --json files of earlier runs to join and report")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge_kokoro(args.merge.split(","), not args.no_wer, not args.no_dnsmos)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

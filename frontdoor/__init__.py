@@ -11,13 +11,17 @@ import schemas
 from adapters import mongo
 from service_config import Settings, load
 
-from . import abuse, auth, credits, errors, idempotency, keys, ratelimits, request_ids, tts, usage, v1, voices
+from . import abuse, auth, credits, errors, idempotency, keys, ratelimits, request_ids, tts, usage, v1, voices, webhooks
 from .context import Services, services
 
 API_DESCRIPTION = """Voice cloning and text-to-speech API.
 
-Authenticate with `Authorization: Bearer YOUR_API_KEY` (or `X-API-Key`). Every error is `{"code", "error"}`.
-Rate-limit headers `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` come on every response.
+Authenticate with `Authorization: Bearer YOUR_API_KEY` (or `X-API-Key`). Every error is `{"code", "error"}`, plus
+`requestId`: the `X-Request-Id` every response carries (send your own, up to 128 of `[A-Za-z0-9._-]`, to trace it).
+Rate-limit headers `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` come on every response;
+reads of your jobs (`GET /api/v1/tts/{id}`, `/v1/jobs/{id}`) have their own budget (2400/min) apart from the
+rest (120/min). Retry any POST safely with an `Idempotency-Key` header (the first answer is replayed, charged
+once). Wait for a job instead of polling: `GET /api/v1/tts/{id}?wait=25` answers as soon as it ends.
 
 Two surfaces over the same accounts, keys, credits, voices and jobs: `/api/v1/*` and `/v1/*` (cloning TTS with a
 reference upload or a custom voice, sync or async jobs, presigned results; integrations send `X-API-Key`).
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     api.register_blueprint(credits.blp)
     api.register_blueprint(keys.blp)
     api.register_blueprint(usage.blp)
+    api.register_blueprint(webhooks.blp)
     v1.register(app, api)  # the second surface (seed 004), its API reference and sandbox pages
     idempotency.install(app)  # after every blueprint: wraps each POST view of both surfaces
     idempotency.document(api)

@@ -48,7 +48,7 @@ def main() -> None:
             "bind": f"{os.environ.get('FRONTDOOR_HOST', '127.0.0.1')}:{settings.frontdoor_port}",
             "workers": int(os.environ.get("FRONTDOOR_WORKERS", "2")),
             "worker_class": "gthread",
-            "threads": int(os.environ.get("FRONTDOOR_THREADS", "16")),
+            "threads": int(os.environ.get("FRONTDOOR_THREADS", "48")),  # 32 may wait (MAX_WAITING_READS)
             "timeout": 60,
             "limit_request_line": 8190,  # the largest gunicorn allows short of "unlimited"
             "accesslog": "-",

@@ -46,6 +46,14 @@ def check_key(key: str) -> str:
     return key
 
 
+def _sha256_of(stream: Any) -> str:
+    content = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        content.update(chunk)
+    stream.seek(0)  # the handler reads it again
+    return content.hexdigest()
+
+
 def fingerprint(account_id: str) -> str:
     """What makes two requests "the same": method, path, account and the body's content. A JSON body counts by
     its value (key order and spacing do not matter); a form by its fields and files' bytes (not the multipart
@@ -57,11 +65,7 @@ def fingerprint(account_id: str) -> str:
         for name, value in sorted(request.form.items(multi=True)):
             digest.update(f"form:{name}={value}\0".encode())
         for name, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename or "")):
-            content = hashlib.sha256()
-            for chunk in iter(lambda: upload.stream.read(1 << 16), b""):
-                content.update(chunk)
-            upload.stream.seek(0)  # the handler reads it again
-            digest.update(f"file:{name}:{upload.filename}:{content.hexdigest()}\0".encode())
+            digest.update(f"file:{name}:{upload.filename}:{_sha256_of(upload.stream)}\0".encode())
     else:
         data = request.get_data(cache=True)
         try:

@@ -23,6 +23,7 @@ FAILED = "FAILED"
 REJECTED = "REJECTED"
 
 TERMINAL = frozenset({COMPLETED, FAILED, REJECTED})
+UNFINISHED = frozenset({PENDING_CREDITS, QUEUED, PROCESSING})
 
 # The front door records a request itself (PENDING_CREDITS, written before the ledger's answer): no message.
 JOB_REQUESTED = "JobRequested"

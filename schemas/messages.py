@@ -34,6 +34,7 @@ _LEDGER_AGENT = "streams/ledger_agent.py"
 _ORCHESTRATOR = "streams/orchestrator.py"
 _PROJECTOR = "streams/projector.py"
 _TIMER = "streams/ledger_timer.py"
+_SWEEPER = "streams/sweeper.py"
 _NOTIFIER = "streams/notifier.py"
 _REPLIES = "frontdoor/context.py"  # the front door's reply listener (adapters/kafka.py ReplyListener)
 _AUDIT = "the operator's ledger audit (python -m frontdoor.admin audit)"
@@ -297,7 +298,7 @@ class CaptureJobCredits(_JobCommand):
 class ReleaseJobCredits(_JobCommand):
     """Return a failed job's held price (ledger.Release)."""
     WIRE_NAME = "ReleaseJobCredits"
-    PRODUCERS = (_ORCHESTRATOR,)
+    PRODUCERS = (_ORCHESTRATOR, _SWEEPER)
     reason: str = field(default=ledger.ReleaseReason.FAILED.value, metadata=meta(doc="a ReleaseReason"))
 
     @classmethod
@@ -530,7 +531,7 @@ class JobCompleted(_JobOutcome):
 class JobFailed(_JobOutcome):
     """The job ended without a result; its price is released (no charge)."""
     WIRE_NAME = "JobFailed"
-    PRODUCERS = (_ORCHESTRATOR, _TIMER)
+    PRODUCERS = (_ORCHESTRATOR, _TIMER, _SWEEPER, _LEDGER_AGENT)
     CONSUMERS = (_PROJECTOR, _NOTIFIER)
     reason: str = field(metadata=meta(doc="what the user sees as the job's error"))
 

@@ -71,6 +71,11 @@ class Settings:
     reservation_ttl_s: int = field(default_factory=lambda: _env_int("RESERVATION_TTL_S", 900))
     # How often each worker looks for expired reservations and due monthly resets of the accounts it owns.
     ledger_timer_interval_s: float = field(default_factory=lambda: _env_float("LEDGER_TIMER_INTERVAL_S", 5.0))
+    # A job not ended this long after it was requested is failed by the sweeper (streams/sweeper.py) and its price
+    # released: later than a reservation's expiry (RESERVATION_TTL_S), which ends every job that holds credits.
+    job_deadline_s: float = field(default_factory=lambda: _env_float(
+        "JOB_DEADLINE_S", _env_int("RESERVATION_TTL_S", 900) + 300.0))
+    job_sweep_interval_s: float = field(default_factory=lambda: _env_float("JOB_SWEEP_INTERVAL_S", 30.0))
     inference_timeout_s: float = field(default_factory=lambda: _env_float("INFERENCE_TIMEOUT_S", 60.0))
     # Retries on UNAVAILABLE / DEADLINE_EXCEEDED; with the capped backoff, 8 retries ride out ~10 s of outage.
     inference_max_retries: int = field(default_factory=lambda: _env_int("INFERENCE_MAX_RETRIES", 8))
@@ -90,7 +95,7 @@ class Settings:
     idempotency_ttl_s: int = field(default_factory=lambda: _env_int("IDEMPOTENCY_TTL_S", 86400))
     # Waiting reads (?wait=) each hold a gthread thread while they wait; at most this many per process at once
     # (further ones answer at once), so the threads that serve other requests are never all waiting.
-    max_waiting_reads: int = field(default_factory=lambda: _env_int("MAX_WAITING_READS", 8))
+    max_waiting_reads: int = field(default_factory=lambda: _env_int("MAX_WAITING_READS", 32))
     # Webhooks (docs/webhooks.md). Targets on loopback, private, link-local or metadata addresses are refused unless
     # the operator allows them (1: a deployment whose receivers live on its own network; the tests' local receiver).
     webhook_allow_private_targets: bool = field(

@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (registers the agents)
     notifier,
     orchestrator,
     projector,
+    sweeper,
     webhooks,
 )
 from .app import app, settings

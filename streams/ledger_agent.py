@@ -36,6 +36,7 @@ from schemas import messages as msg
 from .app import app, dead_letter, ledger_topic, requests_topic, send, settings
 from .ledger_gaps import Progress, handle_with_gaps
 from .ledger_logic import CoreCache, ledger_records, reply_envelope, request_command, reservation_reply
+from .sweeper_logic import undecidable_reservation
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,11 @@ async def decide_one(message_key: bytes | None, raw: bytes | None, table) -> Non
     except (ev.EventDecodeError, ledger.SerializationError, ledger.DomainError, KeyError, ValueError,
             TypeError) as exc:
         await dead_letter(message_key, raw, f"ledger: undecodable request: {exc!r}")
+        # No reservation will ever exist for it: end its job now rather than leave it PENDING (the sweeper ends
+        # it later when even its job id cannot be read).
+        failed = undecidable_reservation(raw)
+        if failed is not None:
+            await send(*failed)
         return
     try:
         events = ledger.decide(state, command)

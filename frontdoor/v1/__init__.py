@@ -6,11 +6,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from . import jobs, pages, tts, voices
+from . import jobs, pages, tts, voices, webhooks
 
 
 def register(app: Flask, api: Api) -> None:
     api.register_blueprint(tts.blp)
     api.register_blueprint(voices.blp)
     api.register_blueprint(jobs.blp)
+    api.register_blueprint(webhooks.blp)
     app.register_blueprint(pages.blp)  # HTML pages: not part of the OpenAPI document

@@ -42,6 +42,7 @@ def job_view(job: job_cases.Job) -> dict:
         "completed_at": iso(doc.get("finishedAt")) if status in ("completed", "failed") else None,
         "error": (doc.get("error") or "Job failed") if status == "failed" else None,
         "credits_used": doc.get("creditsUsed"),
+        "request_id": doc.get("requestId"),
     }
     if job.kind == ev.JOB_KIND_TTS:
         view["parameters"] = _parameters(doc)

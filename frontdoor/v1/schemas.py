@@ -200,6 +200,9 @@ class JobSchema(Schema):
     parameters = fields.Nested(JobParametersSchema)
     result = fields.Dict(allow_none=True, metadata={
         "description": "completed only: {format, mime_type, duration}; the URL comes from /result"})
+    request_id = fields.String(allow_none=True, metadata={
+        "description": "X-Request-Id of the request that made the job (also in its completion event)",
+        "example": "req_3f2a9c0d6e1b4a7f8c5d2e9b0a1f6c3d"})
 
 
 class JobResultSchema(Schema):

@@ -82,6 +82,12 @@ def session_env(infra):
         "LEDGER_REPLY_TIMEOUT_S": "15",
         "LEDGER_TIMER_INTERVAL_S": "1",  # expiries and monthly resets are looked for every second
         "BROKER_SESSION_TIMEOUT": "10",  # Faust: a killed worker is out of its consumer group in 10 s, not 60
+        # Webhooks: the tests' receivers listen on 127.0.0.1, and retries come within seconds.
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
+        "WEBHOOK_RETRY_BASE_S": "0.5",
+        "WEBHOOK_RETRY_CAP_S": "2",
+        "WEBHOOK_MAX_ATTEMPTS": "6",
+        "WEBHOOK_TIMEOUT_S": "5",
     }
     os.environ.update(env)  # the in-process helpers (seeding, direct Mongo reads) see the same settings
     return env

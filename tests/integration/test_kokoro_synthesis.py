@@ -157,3 +157,31 @@ def test_bad_requests_are_clear_non_retryable_errors(settings, call, code):
     with pytest.raises(InferenceError) as exc:
         run(settings, call)
     assert exc.value.code == code and not exc.value.retryable and exc.value.reason
+
+
+@pytest.mark.parametrize("voice_id, text", [("sys_zf_xiaobei", "你好，世界。"), ("sys_af_heart", "Hello there.")])
+def test_a_kokoro_system_voice_speaks_through_the_public_api(base_url, demo_account, voice_id, text):
+    """POST /api/v1/tts with a Kokoro system voice → the job completes with 24 kHz speech (Chinese text, which the
+    flite voices could not say, included)."""
+    import io
+
+    import requests
+    import soundfile
+
+    from .conftest import wait_for
+
+    headers = {"Authorization": f"Bearer {demo_account.api_key}", "Content-Type": "application/json"}
+    resp = requests.post(f"{base_url}/api/v1/tts", headers=headers,
+                         json={"text": text, "voiceId": voice_id, "format": "wav"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    speech_id = resp.json()["speechId"]
+
+    def finished():
+        body = requests.get(f"{base_url}/api/v1/tts/{speech_id}", headers=headers, timeout=5).json()
+        return body["speech"] if body["speech"]["status"] in ("COMPLETED", "FAILED") else None
+
+    speech = wait_for(finished, 120, f"speech {speech_id} to finish", interval_s=0.25)
+    assert speech["status"] == "COMPLETED", speech
+    samples, rate = soundfile.read(io.BytesIO(requests.get(speech["audioUrl"], timeout=10).content))
+    assert rate == RATE and 0.6 < len(samples) / rate < 6.0
+    assert float(np.abs(samples).max()) > 0.05, "audio is silent"

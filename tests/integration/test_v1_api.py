@@ -317,6 +317,10 @@ def test_update_and_delete_a_custom_voice(base_url, alice, reference_wav):
     assert_invalid(requests.patch(url, headers=alice, json={"tags": "a"}, timeout=10), "tags")
     assert_invalid(requests.get(f"{base_url}/v1/custom-voices/sys_slt", headers=alice, timeout=10), "UUID")
 
+    from adapters import mongo
+    from service_config import load
+
+    assert mongo.connect(load()).voices.find_one({"_id": voice["id"]})["profile"]  # enrolled: a profile is kept
     reference_url = voice["reference_url"]
     assert requests.get(reference_url, timeout=10).status_code == 200
     deleted = requests.delete(url, headers=alice, timeout=10)
@@ -330,6 +334,16 @@ def test_update_and_delete_a_custom_voice(base_url, alice, reference_wav):
     listed = requests.get(f"{base_url}/api/v1/voices", headers=bearer, params={"type": "USER", "limit": 100},
                           timeout=10).json()["voices"]
     assert voice["id"] not in {v["id"] for v in listed}
+    tombstone = mongo.connect(load()).voices.find_one({"_id": voice["id"]})
+    assert tombstone is None or not tombstone.get("profile")  # the profile went with the voice
+
+
+def test_a_duration_the_text_cannot_reach_fails_the_job_and_releases_the_credits(base_url, alice, alice_voice):
+    before = v1.balance(base_url, alice)
+    resp = v1.tts(base_url, alice, {"text": "Hi.", "custom_voice_id": alice_voice["id"], "duration": "600"})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["code"] == "JOB_FAILED" and "duration" in resp.json()["error"], resp.json()
+    wait_for(lambda: v1.balance(base_url, alice) == before, 30, "the reserved credits to be released")
 
 
 # --- speed and duration change the length, not the pitch ---------------------------------------------------------

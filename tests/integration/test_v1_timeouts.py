@@ -3,6 +3,7 @@ presigned result URLs (S3_PRESIGN_TTL_S), which S3 itself must enforce."""
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -50,7 +51,7 @@ def test_presigned_result_urls_expire_and_s3_refuses_them(base_url, extra_frontd
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["expires_in"] == 3
-    signed_at = time.monotonic()
+    assert parse_qs(urlsplit(body["download_url"]).query)["X-Amz-Expires"] == ["3"]
     first = requests.get(body["download_url"], timeout=10)
     assert first.status_code == 200 and first.content[:4] == b"RIFF"
 
@@ -58,8 +59,8 @@ def test_presigned_result_urls_expire_and_s3_refuses_them(base_url, extra_frontd
         answer = requests.get(body["download_url"], timeout=10)
         return (answer.content or b"(empty)") if answer.status_code == 403 else None  # a 403 Response is falsy
 
+    # Served at first (above), refused once its lifetime has passed, and S3 says why.
     expired = wait_for(refused, 30, "S3 to refuse the expired URL", interval_s=0.5)
-    assert time.monotonic() - signed_at >= 2.5  # refused because it expired, not at once
     assert b"expired" in expired.lower(), expired
     # /result presigns afresh: a new URL works again.
     fresh = v1.result(short_lived, account, body["job_id"])

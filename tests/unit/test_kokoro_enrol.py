@@ -216,3 +216,19 @@ def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_in
         synthesizer.speak("Hello.", "af_a", profile={**made, "style": {"basis": ["nobody"], "timbre": [1],
                                                                        "prosody": [1]}})
     assert bad.value.code == "invalid_profile"
+
+
+def test_the_committed_bank_matches_the_code():
+    """data/kokoro_enrol_bank.npz is bench/build_enrol_bank.py's output: same basis, proxy text and recipes."""
+    bank = ke.load_bank()
+    assert bank.basis == ke.BASIS and bank.proxy_text == ke.PROXY_TEXT and bank.version == ke.BANK_VERSION
+    recipes = ke.bank_recipes(ke.BASIS, mixtures=32, extrapolations=12, seed=0)
+    assert [label for label, _ in recipes] == list(bank.labels)
+    assert np.allclose([c for _, c in recipes], bank.coeffs, atol=1e-6)
+    assert np.allclose(np.linalg.norm(bank.embeddings, axis=1), 1.0, atol=1e-4)
+    assert np.all(np.isfinite(bank.log_f0))
+    sexes = bank.sexes()
+    assert np.exp(bank.log_f0[sexes == "f"]).mean() > np.exp(bank.log_f0[sexes == "m"]).mean() + 40  # Hz
+    # each stock voice is its own nearest entry among the stock voices (the embeddings are the voices')
+    stock = bank.embeddings[: len(ke.BASIS)]
+    assert np.all(np.argmax(stock @ stock.T, axis=1) == np.arange(len(ke.BASIS)))

@@ -79,3 +79,17 @@ def test_a_url_s_host_and_default_port():
     assert wh.parse_url("https://Hooks.Example.com/v/1?x=1") == wh.Target("https", "hooks.example.com", 443)
     assert wh.parse_url("http://127.0.0.1:8123/hook") == wh.Target("http", "127.0.0.1", 8123)
     assert wh.parse_url("http://[::1]/hook").host == "::1"
+
+
+def test_the_example_receiver_checks_signatures_as_the_service_makes_them():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "webhook_receiver.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    header = wh.signature(SECRET, 1700000000, BODY)
+    assert example.verify(SECRET, "1700000000", header, BODY, now=1700000000)
+    assert not example.verify(SECRET, "1700000000", header, BODY + b"x", now=1700000000)
+    assert not example.verify(SECRET, "1700000000", header, BODY, now=1700000000 + wh.TOLERANCE_S + 1)

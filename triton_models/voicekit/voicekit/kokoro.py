@@ -204,6 +204,9 @@ class KokoroEngine:
         self._lock = threading.Lock()
         self.g2p = g2p or G2P()
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def voice_pack(self, name: str) -> np.ndarray:
         """A stock voice's style pack [510, 256] (read once, cached)."""
         if name not in self.voices:

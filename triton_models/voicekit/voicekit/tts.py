@@ -106,6 +106,8 @@ class Synthesizer:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._kokoro is not None:
+            self._kokoro.close()
 
     def validate(self, text: str, voice: str, speed: float) -> None:
         if voice not in self.voices:

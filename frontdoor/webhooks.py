@@ -1,0 +1,87 @@
+"""/api/v1/webhooks: register, list and delete the endpoints your completion events are POSTed to, and read each
+one's delivery log. Thin: the use cases are service_layer/webhooks.py; signing and retries: docs/webhooks.md."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask.views import MethodView
+
+from schemas import api
+from schemas import events as ev
+from schemas import webhooks as wh
+from service_layer import webhooks as webhook_cases
+
+from .auth import authenticate
+from .blueprint import Blueprint
+from .context import ports
+
+DESCRIPTION = ("Webhooks: your completion events (speech.completed, speech.failed, voice.ready, voice.failed) "
+               "POSTed to your URL, signed with HMAC-SHA256 (the secret is shown once, at registration), retried "
+               "with exponential backoff and jitter until a 2xx answer; every attempt is in the delivery log.")
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description=DESCRIPTION)
+
+
+def _iso(value) -> str | None:
+    return ev.iso_millis(value) if value is not None else None
+
+
+def webhook_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": doc["_id"], "url": doc["url"], "description": doc.get("description"),
+            "events": list(doc.get("events") or []), "createdAt": _iso(doc.get("createdAt"))}
+
+
+def delivery_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """One delivery of the log (camelCase; /v1 renames the keys)."""
+    return {"id": doc["_id"], "eventId": doc.get("eventId"), "eventName": doc.get("eventName"),
+            "jobId": doc.get("jobId"), "status": doc.get("status"), "attemptCount": int(doc.get("attemptCount") or 0),
+            "nextRetryAt": _iso(doc.get("nextRetryAt")) if doc.get("status") == "pending" else None,
+            "attempts": [{"attempt": a["attempt"], "at": _iso(a.get("at")), "statusCode": a.get("statusCode"),
+                          "error": a.get("error"), "durationMs": a.get("durationMs")}
+                         for a in doc.get("attempts") or []],
+            "createdAt": _iso(doc.get("createdAt")), "updatedAt": _iso(doc.get("updatedAt"))}
+
+
+@blp.route("")
+class Webhooks(MethodView):
+    @blp.response(200, wh.WebhookListResponseSchema)
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    def get(self):
+        """List your webhooks (their secrets are never shown again)."""
+        docs = webhook_cases.list_webhooks(ports(), authenticate())
+        return {"success": True, "webhooks": [webhook_view(d) for d in docs]}
+
+    @blp.arguments(wh.WebhookCreateRequestSchema, location="json")
+    @blp.response(201, wh.WebhookCreatedResponseSchema)
+    @blp.alt_response(400, schema=api.ErrorBodySchema,
+                      description="Invalid URL, a refused target address, unknown events, or too many webhooks")
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    def post(self, body):
+        """Register a webhook. The response holds its signing secret: it is shown only this once."""
+        made = webhook_cases.register_webhook(ports(), authenticate(), body["url"],
+                                              description=body.get("description"), events=body.get("events"))
+        return {"success": True, "secret": made.secret, "webhook": webhook_view(made.record)}
+
+
+@blp.route("/<string:webhook_id>")
+class Webhook(MethodView):
+    @blp.response(200, api.SuccessSchema)
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    def delete(self, webhook_id):
+        """Delete a webhook: nothing more is sent to it (pending retries are cancelled); its log stays readable."""
+        webhook_cases.delete_webhook(ports(), authenticate(), webhook_id)
+        return {"success": True}
+
+
+@blp.route("/<string:webhook_id>/deliveries")
+class Deliveries(MethodView):
+    @blp.arguments(wh.DeliveryLogQuerySchema, location="query")
+    @blp.response(200, wh.DeliveryLogResponseSchema)
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="Invalid limit")
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    def get(self, query, webhook_id):
+        """A webhook's delivery log, newest first: each event's attempts, status codes and next retry."""
+        docs = webhook_cases.delivery_log(ports(), authenticate(), webhook_id, query["limit"])
+        return {"success": True, "deliveries": [delivery_view(d) for d in docs]}

@@ -1,0 +1,185 @@
+"""Webhooks on the real stack: registered through both surfaces, a real job's completion POSTed to a local receiver
+(examples/webhook_receiver.py) that verifies each signature and fails the first attempts, retried with backoff,
+every attempt in the delivery log, survival of a worker restart, and refused private targets."""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _receiver_module():
+    spec = importlib.util.spec_from_file_location("webhook_receiver_example", REPO / "examples" / "webhook_receiver.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def receiver():
+    started = []
+
+    def start(**kwargs):
+        made = _receiver_module().Receiver(**kwargs).start()
+        started.append(made)
+        return made
+
+    yield start
+    for made in started:
+        if made.hold is not None:
+            made.hold.set()
+        made.stop()
+
+
+def _headers(account) -> dict:
+    return {"Authorization": f"Bearer {account.api_key}"}
+
+
+def _register(base_url, account, url, prefix="/api/v1", **extra) -> requests.Response:
+    return requests.post(f"{base_url}{prefix}/webhooks", headers=_headers(account), json={"url": url, **extra},
+                         timeout=10)
+
+
+def _speak(base_url, account, text="Signed and delivered.") -> str:
+    resp = requests.post(f"{base_url}/api/v1/tts", headers=_headers(account),
+                         json={"text": text, "voiceId": "sys_slt", "format": "mp3"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["speechId"]
+
+
+def _log(base_url, account, webhook_id, prefix="/api/v1") -> list[dict]:
+    resp = requests.get(f"{base_url}{prefix}/webhooks/{webhook_id}/deliveries", headers=_headers(account), timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["deliveries" if prefix == "/api/v1" else "items"]
+
+
+def test_register_list_and_delete_on_both_surfaces(base_url, fresh_account, receiver):
+    target = receiver()
+    made = _register(base_url, fresh_account, target.url, description="mine", events=["speech.completed"])
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["secret"].startswith("whsec_") and body["webhook"]["events"] == ["speech.completed"]
+    webhook_id = body["webhook"]["id"]
+    listed = requests.get(f"{base_url}/api/v1/webhooks", headers=_headers(fresh_account), timeout=10).json()
+    assert [w["id"] for w in listed["webhooks"]] == [webhook_id] and "secret" not in json.dumps(listed)
+    v1 = requests.get(f"{base_url}/v1/webhooks", headers={"X-API-Key": fresh_account.api_key}, timeout=10).json()
+    assert [w["id"] for w in v1["items"]] == [webhook_id] and v1["items"][0]["created_at"].endswith("Z")
+    second = _register(base_url, fresh_account, target.url, prefix="/v1")
+    assert second.status_code == 201 and second.json()["secret"] != body["secret"]
+
+    other = requests.delete(f"{base_url}/api/v1/webhooks/{webhook_id}", timeout=10,
+                            headers={"Authorization": "Bearer not-a-key"})
+    assert other.status_code == 401
+    gone = requests.delete(f"{base_url}/v1/webhooks/{second.json()['id']}",
+                           headers={"X-API-Key": fresh_account.api_key}, timeout=10)
+    assert gone.json() == {"id": second.json()["id"], "deleted": True}
+    assert requests.delete(f"{base_url}/api/v1/webhooks/{webhook_id}", headers=_headers(fresh_account),
+                           timeout=10).json() == {"success": True}
+    again = requests.delete(f"{base_url}/api/v1/webhooks/{webhook_id}", headers=_headers(fresh_account), timeout=10)
+    assert again.status_code == 404 and again.json()["code"] == "NOT_FOUND"
+    bad = _register(base_url, fresh_account, "ftp://example.com/x")
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_PARAMETERS"
+
+    spec = requests.get(f"{base_url}/api/openapi.json", timeout=10).json()
+    for path in ("/api/v1/webhooks", "/v1/webhooks", "/api/v1/webhooks/{webhook_id}/deliveries",
+                 "/v1/webhooks/{webhook_id}/deliveries"):
+        assert path in spec["paths"]
+
+
+def test_a_job_s_event_is_signed_retried_with_backoff_and_logged(base_url, fresh_account, receiver):
+    target = receiver(fail_first=2)
+    made = _register(base_url, fresh_account, target.url).json()
+    target.secret = made["secret"]  # the receiver verifies with the secret shown once
+    speech_id = _speak(base_url, fresh_account)
+
+    event = wait_for(lambda: next((e for e in target.events.values() if e["correlationId"] == speech_id), None),
+                     120, "the speech's event to be accepted by the receiver")
+    assert event["name"] == "speech.completed" and event["payload"]["accountId"] == fresh_account.account_id
+    tries = [r for r in target.requests if r["eventId"] == event["id"]]
+    assert [r["attempt"] for r in tries] == [1, 2, 3] and all(r["verified"] for r in tries)
+    assert [r["status"] for r in tries] == [500, 500, 200]
+    assert tries[1]["at"] - tries[0]["at"] >= 0.25 and tries[2]["at"] - tries[1]["at"] >= 0.5  # backoff (jittered)
+
+    def logged():
+        deliveries = [d for d in _log(base_url, fresh_account, made["webhook"]["id"]) if d["eventId"] == event["id"]]
+        return deliveries[0] if deliveries and deliveries[0]["status"] == "succeeded" else None
+
+    delivery = wait_for(logged, 30, "the delivery log to show the success")
+    assert [a["statusCode"] for a in delivery["attempts"]] == [500, 500, 200]
+    assert delivery["attemptCount"] == 3 and delivery["nextRetryAt"] is None and delivery["jobId"] == speech_id
+    v1 = _log(base_url, fresh_account, made["webhook"]["id"], prefix="/v1")
+    assert v1[0]["attempts"][0]["status_code"] == 500 and v1[0]["event_id"] == event["id"]
+
+
+def test_a_failing_receiver_shows_the_next_retry_then_gives_up(base_url, fresh_account, receiver):
+    target = receiver(fail_first=100)
+    made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+    target.secret = made["secret"]
+    speech_id = _speak(base_url, fresh_account, "Nobody is listening.")
+
+    def pending_with_retry():
+        deliveries = [d for d in _log(base_url, fresh_account, made["webhook"]["id"]) if d["jobId"] == speech_id]
+        return deliveries and deliveries[0]["status"] == "pending" and deliveries[0]["nextRetryAt"]
+
+    wait_for(pending_with_retry, 120, "a pending delivery with its next retry")
+
+    def given_up():
+        deliveries = [d for d in _log(base_url, fresh_account, made["webhook"]["id"]) if d["jobId"] == speech_id]
+        return deliveries[0] if deliveries and deliveries[0]["status"] == "failed" else None
+
+    delivery = wait_for(given_up, 60, "the delivery to give up after its last attempt")
+    assert delivery["attemptCount"] == 6 and delivery["nextRetryAt"] is None  # WEBHOOK_MAX_ATTEMPTS=6 (conftest)
+    assert {a["statusCode"] for a in delivery["attempts"]} == {500}
+
+
+def test_a_delivery_in_flight_survives_a_worker_restart(base_url, fresh_account, receiver, restart_workers):
+    target = receiver()
+    target.hold = threading.Event()  # keep the first attempt in flight
+    made = _register(base_url, fresh_account, target.url).json()
+    target.secret = made["secret"]
+    speech_id = _speak(base_url, fresh_account, "Survive the restart.")
+    wait_for(lambda: any(json.loads(r["body"])["correlationId"] == speech_id for r in target.requests), 120,
+             "the first attempt to reach the receiver")
+    restart_workers()  # SIGKILL while the attempt waits for its answer: only Kafka knows of it now
+    target.hold.set()
+
+    def delivered():
+        deliveries = [d for d in _log(base_url, fresh_account, made["webhook"]["id"]) if d["jobId"] == speech_id]
+        return deliveries[0] if deliveries and deliveries[0]["status"] == "succeeded" else None
+
+    delivery = wait_for(delivered, 150, "the delivery to succeed after the restart")
+    assert any(e["correlationId"] == speech_id for e in target.events.values())
+    assert sum(1 for r in target.requests if r["eventId"] == delivery["eventId"]) >= 2  # asked again after restart
+
+
+def test_private_targets_are_refused_unless_the_operator_allows_them(fresh_account, extra_frontdoor, receiver):
+    strict = extra_frontdoor("strict-webhooks", WEBHOOK_ALLOW_PRIVATE_TARGETS="0")
+    target = receiver()
+    for url in (target.url, target.url.replace("127.0.0.1", "localhost"), "http://169.254.169.254/latest/",
+                "http://10.0.0.1/hook", "http://[::1]/hook"):
+        resp = _register(strict, fresh_account, url)
+        assert resp.status_code == 400, (url, resp.text)
+        assert resp.json()["code"] == "INVALID_PARAMETERS" and "address" in resp.json()["error"]
+
+    # At delivery time the address is checked again, on the connection's own DNS answer.
+    from adapters import webhook_http
+
+    outcome = asyncio.run(webhook_http.post(target.url.replace("127.0.0.1", "localhost"), b"{}", {},
+                                            allow_private=False, timeout_s=5))
+    assert outcome.status_code is None and outcome.error.startswith("refused")
+    assert target.requests == []
+    allowed = asyncio.run(webhook_http.post(target.url, b"{}", {"X-VoiceForge-Event-Id": uuid.uuid4().hex},
+                                            allow_private=True, timeout_s=5))
+    assert allowed.status_code == 401  # reached it: the receiver refuses an unsigned body

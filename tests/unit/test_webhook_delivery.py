@@ -1,0 +1,167 @@
+"""The webhook agent's decisions (streams/webhook_delivery_logic.py) and the webhook use cases
+(service_layer/webhooks.py) with an in-memory store and resolver."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from schemas import events as ev
+from schemas import messages as msg
+from service_layer import webhook_logic as rules
+from service_layer import webhooks as cases
+from service_layer.errors import InvalidInput, NotFound
+from service_layer.ports import Ports, WebhookPorts
+from streams import webhook_delivery_logic as logic
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+ENDPOINT = {"_id": "wh1", "accountId": "acct", "url": "https://hooks.example.com/x", "events": ["speech.completed"],
+            "secret": "whsec_s"}
+COMPLETED = msg.SpeechCompleted(job_id="cl1", speech_id="cl1", account_id="acct", api=None, voice_id="sys_slt",
+                                credits_charged=2, timings=None, request_id=None, format="mp3", audio_key="k",
+                                duration=1.0, mime_type="audio/mpeg")
+
+
+def test_an_endpoint_gets_the_events_it_subscribed_to():
+    assert logic.subscribed(ENDPOINT, "speech.completed") and not logic.subscribed(ENDPOINT, "voice.ready")
+    assert logic.subscribed({**ENDPOINT, "events": []}, "voice.ready")
+
+
+def test_a_delivery_is_planned_once_per_event_and_endpoint_and_due_now():
+    envelope = COMPLETED.envelope(id="e1")
+    doc, first = logic.plan_delivery(envelope, COMPLETED, envelope.encode().decode(), ENDPOINT, NOW)
+    assert doc["_id"] == first.delivery_id == "e1.wh1" and doc["jobId"] == "cl1"
+    assert (first.attempt, first.due_at, first.key()) == (1, "2026-01-01T00:00:00.000Z", "e1.wh1")
+    assert msg.decode(ev.decode(first.body.encode())) == COMPLETED  # the body is the event, as on the topic
+
+
+def test_headers_carry_a_signature_the_receiver_can_check():
+    body = b'{"id":"e1"}'
+    headers = logic.signed_headers("whsec_s", body, event_id="e1", delivery_id="e1.wh1", attempt=3,
+                                   timestamp=1700000000)
+    assert rules.verify("whsec_s", headers[rules.TIMESTAMP_HEADER], headers[rules.SIGNATURE_HEADER], body,
+                        now=1700000001)
+    assert headers[rules.EVENT_ID_HEADER] == "e1" and headers[rules.ATTEMPT_HEADER] == "3"
+
+
+@pytest.mark.parametrize("delivery,attempt,step", [
+    (None, 1, logic.Step.SKIP),
+    ({"status": "pending", "attemptCount": 0}, 1, logic.Step.ATTEMPT),
+    ({"status": "pending", "attemptCount": 1, "nextRetryAt": NOW}, 1, logic.Step.SEND_NEXT),  # stopped in between
+    ({"status": "pending", "attemptCount": 2, "nextRetryAt": NOW}, 1, logic.Step.SKIP),       # an old copy
+    ({"status": "succeeded", "attemptCount": 0}, 1, logic.Step.SKIP),
+    ({"status": "cancelled", "attemptCount": 0}, 1, logic.Step.SKIP),
+    ({"status": "pending", "attemptCount": 2}, 3, logic.Step.ATTEMPT),
+])
+def test_what_an_attempt_message_means_given_the_log(delivery, attempt, step):
+    assert logic.next_step(delivery, attempt) is step
+
+
+def test_a_failed_attempt_schedules_the_next_until_none_is_left():
+    policy = rules.RetryPolicy(base_s=10, cap_s=100, max_attempts=3)
+    due = msg.WebhookDeliveryDue(delivery_id="d", endpoint_id="wh1", account_id="acct", attempt=1,
+                                 due_at="2026-01-01T00:00:00.000Z", body="{}")
+    assert logic.after_attempt(due, 204, policy, 0.5, NOW) == ("succeeded", None)
+    assert logic.after_attempt(due, 503, policy, 0.0, NOW) == ("pending", NOW + timedelta(seconds=5))
+    assert logic.after_attempt(due, None, policy, 0.0, NOW)[0] == "pending"  # no answer at all
+    last = logic.next_attempt(logic.next_attempt(due, NOW), NOW)
+    assert last.attempt == 3 and logic.after_attempt(last, 500, policy, 0.0, NOW) == ("failed", None)
+
+
+# --- use cases ------------------------------------------------------------------------------------------------------
+
+class MemoryWebhooks:
+    def __init__(self):
+        self.endpoints: dict[str, dict] = {}
+        self.deliveries: list[dict] = []
+
+    def insert_endpoint(self, doc):
+        self.endpoints[doc["_id"]] = dict(doc)
+
+    def list_endpoints(self, account_id):
+        return [d for d in self.endpoints.values() if d["accountId"] == account_id and d["deletedAt"] is None]
+
+    def count_endpoints(self, account_id):
+        return len(self.list_endpoints(account_id))
+
+    def find_endpoint(self, endpoint_id, account_id=None):
+        doc = self.endpoints.get(endpoint_id)
+        return doc if doc and account_id in (None, doc["accountId"]) else None
+
+    def delete_endpoint(self, account_id, endpoint_id, now):
+        doc = self.find_endpoint(endpoint_id, account_id)
+        if doc is None or doc["deletedAt"] is not None:
+            return False
+        doc["deletedAt"] = now
+        return True
+
+    def list_deliveries(self, account_id, endpoint_id, limit):
+        return [d for d in self.deliveries if d["endpointId"] == endpoint_id][:limit]
+
+
+DNS = {"hooks.example.com": ["93.184.216.34"], "rebind.example.com": ["93.184.216.34", "10.0.0.7"],
+       "localhost": ["127.0.0.1"]}
+
+
+def _ports(allow_private=False) -> Ports:
+    counter = iter(range(1000))
+    return Ports(store=None, publisher=None, blobs=None, clock=lambda: NOW,
+                 new_id=lambda prefix, n: f"{prefix}_{next(counter)}",
+                 webhooks=WebhookPorts(store=MemoryWebhooks(), resolve=lambda host, port: DNS.get(host, []),
+                                       allow_private_targets=allow_private))
+
+
+def test_register_shows_the_secret_once_and_lists_without_it():
+    ports = _ports()
+    made = cases.register_webhook(ports, "acct", "https://hooks.example.com/x", events=["voice.ready"])
+    assert made.secret.startswith("whsec_") and made.record["events"] == ["voice.ready"]
+    listed = cases.list_webhooks(ports, "acct")
+    assert [d["_id"] for d in listed] == [made.record["_id"]] and cases.list_webhooks(ports, "other") == []
+    assert cases.register_webhook(ports, "acct", "https://hooks.example.com/y").record["events"] == \
+        list(cases.EVENT_NAMES)  # default: every event
+
+
+@pytest.mark.parametrize("url", ["http://localhost/x", "https://rebind.example.com/x", "https://nowhere.example/",
+                                 "http://169.254.169.254/latest/meta-data", "http://[::1]:8080/", "ftp://x/"])
+def test_refused_targets_are_a_400_after_dns_resolution(url):
+    ports = _ports()
+    with pytest.raises(InvalidInput):
+        cases.register_webhook(ports, "acct", url)
+    assert cases.list_webhooks(ports, "acct") == []
+
+
+def test_the_operator_may_allow_private_targets():
+    assert cases.register_webhook(_ports(allow_private=True), "acct", "http://localhost:8123/hook").record["url"]
+
+
+def test_delete_is_for_one_s_own_webhooks_and_the_log_stays_readable():
+    ports = _ports()
+    made = cases.register_webhook(ports, "acct", "https://hooks.example.com/x")
+    with pytest.raises(NotFound):
+        cases.delete_webhook(ports, "other", made.record["_id"])
+    cases.delete_webhook(ports, "acct", made.record["_id"])
+    assert cases.list_webhooks(ports, "acct") == [] and cases.delivery_log(ports, "acct", made.record["_id"]) == []
+    with pytest.raises(NotFound):
+        cases.delete_webhook(ports, "acct", made.record["_id"])
+    with pytest.raises(NotFound):
+        cases.delivery_log(ports, "other", made.record["_id"])
+
+
+def test_bounds_unknown_events_and_the_endpoint_limit():
+    ports = _ports()
+    with pytest.raises(InvalidInput):
+        cases.register_webhook(ports, "acct", "https://hooks.example.com/x", events=["job.exploded"])
+    with pytest.raises(InvalidInput):
+        cases.register_webhook(ports, "acct", "https://hooks.example.com/x", description="d" * 201)
+    for _ in range(cases.MAX_ENDPOINTS):
+        cases.register_webhook(ports, "acct", "https://hooks.example.com/x")
+    with pytest.raises(InvalidInput):
+        cases.register_webhook(ports, "acct", "https://hooks.example.com/x")
+    made = cases.list_webhooks(ports, "acct")[0]
+    with pytest.raises(InvalidInput):
+        cases.delivery_log(ports, "acct", made["_id"], limit=0)
+
+
+def test_the_event_names_are_the_public_events():
+    from schemas import webhooks as api_schemas
+
+    assert cases.EVENT_NAMES == api_schemas.EVENT_NAMES == tuple(
+        t.WIRE_NAME for t in logic.PUBLIC_TYPES)
