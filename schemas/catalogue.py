@@ -220,9 +220,10 @@ def asyncapi() -> dict[str, Any]:
         "asyncapi": "2.6.0",
         "info": {
             "title": "VoiceForge public completion events",
-            "version": "1.0.0",
-            "description": "One event per job that ended, on either API surface (speech: /api/v1/tts, /v1/tts; "
-                           "voice cloning: /api/v1/voice-clone, /v1/custom-voices), on the Kafka topic "
+            "version": "2.0.0",
+            "description": "One event per job that ended, on either API surface (speech: /api/v1/tts, "
+                           "/v1/voice-cloning/tts; voice cloning: /api/v1/voice-clone, /v1/custom-voices), on the "
+                           "Kafka topic "
                            "`<KAFKA_TOPIC_PREFIX>.completions` (default `voiceforge.completions`). Key: the account "
                            "id (UTF-8), so each account's events arrive in order. Value: a JSON event envelope. "
                            "Delivery is at least once: a redelivered job event yields the same envelope `id`, so "

@@ -553,7 +553,7 @@ class _Completion(Message):
     CONSUMERS = ("outside consumers", _WEBHOOKS)
     job_id: str = field(metadata=meta(doc="The job's id: the speech id, or the voice id of a clone job."))
     account_id: str
-    api: str | None = field(metadata=meta(doc='"v1" for a job sent to /v1; null for /api/v1.'))
+    api: str | None = field(metadata=meta(doc='"v1" for a speech job sent to /v1/voice-cloning/tts; null otherwise.'))
     voice_id: str | None = field(metadata=meta(
         doc="The voice spoken with (speech; null for a one-off reference recording) or made (voice)."))
     credits_charged: int | None = field(metadata=meta(

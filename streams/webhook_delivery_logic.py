@@ -15,9 +15,14 @@ from service_layer import webhook_logic as rules
 PUBLIC_TYPES = (msg.SpeechCompleted, msg.SpeechFailed, msg.VoiceReady, msg.VoiceFailed)
 
 
-def subscribed(endpoint: Mapping[str, Any], event_name: str) -> bool:
+def subscribed(endpoint: Mapping[str, Any], envelope: ev.Event) -> bool:
+    """Whether the endpoint wants this event: one of its event names, and not older than the endpoint (a worker
+    group reading the topic from its start sends no history to an endpoint made since)."""
     events = endpoint.get("events")
-    return not events or event_name in events
+    if events and envelope.name not in events:
+        return False
+    created = endpoint.get("createdAt")
+    return created is None or ev.parse_iso(envelope.occurred_at) >= created
 
 
 def delivery_id(envelope: ev.Event, endpoint_id: str) -> str:

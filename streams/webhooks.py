@@ -64,7 +64,7 @@ async def fan_out(stream):
         endpoints = await asyncio.to_thread(webhook_store.list_endpoints, db, completion.account_id)
         body = event.value.decode("utf-8")  # POSTed exactly as the completions topic carries it
         for endpoint in endpoints:
-            if not subscribed(endpoint, envelope.name):
+            if not subscribed(endpoint, envelope):
                 continue
             doc, first = plan_delivery(envelope, completion, body, endpoint, ev.utc_now())
             await asyncio.to_thread(webhook_store.create_delivery, db, doc)

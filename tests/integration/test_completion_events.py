@@ -138,3 +138,39 @@ def test_the_example_consumer_drops_a_redelivered_event(base_url, fresh_account)
     records = _consume(fresh_account.account_id, sentinel["correlationId"])
     ids = [r["event"]["id"] for r in records]
     assert ids.count(original[0]["event"]["id"]) == 1 and sentinel["id"] in ids  # the copy was read and dropped
+
+
+def test_a_v1_job_s_completion_says_so(base_url, app_processes):
+    """/v1/voice-cloning/tts with a reference upload: speech.completed with api "v1" and no voice id."""
+    from . import v1_client as v1
+
+    headers = v1.new_account(base_url, "v1-events", 2000)
+    text = "A job from the second surface."
+    resp = v1.tts(base_url, headers, {"text": text, "async_mode": "true"},
+                  audio_ref=voice_audio.flite_wav(voice="awb"))
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["job_id"]
+    assert v1.wait_job(base_url, headers, job_id, timeout_s=300)["status"] == "completed"  # enrol + speak
+    records = [r for r in _consume_job(job_id) if r["event"]["correlationId"] == job_id]
+    assert len(records) == 1
+    event = records[0]["event"]
+    _validate(event, "SpeechCompletedEnvelope")
+    p = event["payload"]
+    assert (event["name"], p["api"], p["voiceId"], p["creditsCharged"]) == ("speech.completed", "v1", None,
+                                                                               len(text.encode()))
+    assert p["audioKey"].endswith(f"{job_id}.wav") and p["timings"]["runMs"] > 0
+    assert records[0]["key"] == p["accountId"] and p["accountId"]  # keyed by its account
+
+
+def _consume_job(job_id: str) -> list[dict]:
+    """Every account's events up to ``job_id``'s (the /v1 helper does not hand out the account id)."""
+    from service_config import load
+
+    settings = load()
+    out = subprocess.run(
+        [sys.executable, str(CONSUMER), "--bootstrap", settings.kafka_bootstrap, "--topic",
+         settings.topic("completions"), "--group", f"example-{uuid.uuid4().hex[:8]}", "--from-beginning",
+         "--until-job", job_id, "--timeout", "90"],
+        capture_output=True, text=True, timeout=120, cwd=REPO, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]

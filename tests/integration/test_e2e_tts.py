@@ -96,5 +96,5 @@ def test_insufficient_credits_is_refused_with_balance(base_url, app_processes):
     resp = requests.post(f"{base_url}/api/v1/tts", headers=headers, json={"text": text, "voiceId": "sys_slt"},
                          timeout=30)
     assert resp.status_code == 429, resp.text
-    assert resp.json() == {"error": "Insufficient credits", "code": "USAGE_LIMIT_EXCEEDED", "credits": 10,
+    assert error_body(resp) == {"error": "Insufficient credits", "code": "USAGE_LIMIT_EXCEEDED", "credits": 10,
                            "needCredits": len(text.encode())}

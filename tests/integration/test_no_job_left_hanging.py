@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+import ledger
 from adapters import kafka, mongo
 from schemas import events as ev
 from schemas import jobs
@@ -120,8 +121,8 @@ def test_the_sweeper_fails_a_stuck_job_and_its_credits_come_back(base_url, db, p
     assert failed["error"].startswith("Timed out: ")
     assert ("started but never finished" if started else "accepted but never started") in failed["error"]
     wait_for(lambda: credits(base_url, account.api_key) == 1000, 60, "the held credits to come back")
-    released = [e for e in ledger_events(account.account_id) if e.job_id == job_id and
-                type(e).__name__ == "ReservationReleased"]
+    released = [e for e in ledger_events(account.account_id)
+                if isinstance(e, ledger.ReservationReleased) and e.job_id == job_id]
     assert {e.reason for e in released} == {"timed_out"}
     wait_audit_clean(account.account_id)
     # A second sweep (a later tick, another worker) finds nothing left to do.
@@ -142,3 +143,21 @@ def test_the_sweeper_fails_a_job_whose_reservation_never_arrived(base_url, db, p
     assert credits(base_url, account.api_key) == 1000
     wait_audit_clean(account.account_id)
     assert not [e for e in ledger_events(account.account_id) if getattr(e, "job_id", None) == job_id]
+
+
+def test_the_sweeper_fails_a_stuck_clone_job_and_the_voice_says_why(base_url, db, publisher):
+    account = new_account(base_url, 1000)
+    voice_id = str(uuid.uuid4())
+    at = now()
+    # The voice view the front door writes for a clone request (its reservation then never decided).
+    mongo.apply_voice_transition(db, voice_id, jobs.PENDING_CREDITS, {}, {
+        "accountId": account.account_id, "type": "USER", "isPublic": False, "title": "stuck", "tags": [],
+        "usageCount": 0, "popularity": 0, "createdAt": at, "updatedAt": at})
+    swept = wait_for(lambda: sweep(db, publisher, account.account_id), 30, "the clone job to pass the deadline")
+    assert swept == [voice_id]
+    wait_for(lambda: db.voices.find_one({"_id": voice_id})["state"] == jobs.FAILED, 60, "the voice to fail")
+    voice = requests.get(f"{base_url}/v1/custom-voices/{voice_id}", headers={"X-API-Key": account.api_key},
+                         timeout=10).json()
+    assert voice["status"] == "failed", voice
+    assert "its credit reservation was never decided" in db.voices.find_one({"_id": voice_id})["error"]
+    assert credits(base_url, account.api_key) == 1000

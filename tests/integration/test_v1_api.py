@@ -372,3 +372,21 @@ def test_speed_and_duration_change_the_length_but_not_the_pitch(base_url, alice,
     assert len(fixed) / rate_fixed == pytest.approx(natural_s * 1.5, rel=0.05)
     for samples, r in ((fast, rate_fast), (slow, rate_slow), (fixed, rate_fixed)):
         assert voice_audio.median_f0(samples, r) == pytest.approx(natural_f0, rel=0.08)
+
+
+# --- language ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="cloned voices are still enrolled onto the English-only flite voices "
+                                       "(job fails: 'the flite voices speak English only'); remove this mark when "
+                                       "enrolment yields Kokoro voices")
+@pytest.mark.parametrize("form,spoken", [
+    ({"text": "Hola, ¿cómo estás? Gracias por venir.", "language": "auto"}, "es"),
+    ({"text": "Bonjour et merci beaucoup pour votre visite.", "language": "fr"}, "fr"),
+])
+def test_other_languages_are_spoken_and_recorded(base_url, alice, alice_voice, form, spoken):
+    resp = v1.tts(base_url, alice, {**form, "custom_voice_id": alice_voice["id"]})
+    assert resp.status_code == 200, resp.text
+    samples, rate = voice_audio.decode(v1.download(resp.json()["download_url"]))
+    assert len(samples) / rate > 1.0
+    params = v1.job(base_url, alice, resp.json()["job_id"]).json()["parameters"]
+    assert params["language"] == form["language"] and params["detected_language"] == spoken

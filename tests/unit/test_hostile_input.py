@@ -10,7 +10,6 @@ from frontdoor import abuse, safe_json
 from service_layer.errors import InvalidInput
 from service_layer.speech import check_text_characters, price_of_text
 
-
 # --- JSON bodies ------------------------------------------------------------------------------------------------------
 
 def test_deep_nesting_is_a_decode_error_not_a_recursion_error():

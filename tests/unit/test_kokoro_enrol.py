@@ -232,3 +232,16 @@ def test_the_committed_bank_matches_the_code():
     # each stock voice is its own nearest entry among the stock voices (the embeddings are the voices')
     stock = bank.embeddings[: len(ke.BASIS)]
     assert np.all(np.argmax(stock @ stock.T, axis=1) == np.arange(len(ke.BASIS)))
+
+
+def test_an_ambiguous_pitch_allows_either_sex_but_never_a_mixture_of_both():
+    bank = toy_bank(mixtures=12, extrapolations=6)
+    voice = target_of(np.array([0.5, 0.0, 0.5, 0, 0, 0, 0, 0]))
+    target = ke.Target(embedding=voice.embedding, log_f0=math.log(152.0), speech_s=20.0)
+    assert target.sexes() == ("f", "m")
+    coeffs, _ = ke.linear_optimum(target, bank, ke.linear_map(bank), 0.2)
+    found = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, None, budget_s=60, max_evaluations=12)
+    for c in (coeffs, found.recipe.timbre, found.recipe.prosody):
+        used = {ke.sex_of(BASIS[i]) for i in np.flatnonzero(np.abs(c) > 1e-9)}
+        assert len(used) == 1, c
+    assert ke.sex_of(ke.main_voice(found.recipe)) == "f"     # the embedding says which

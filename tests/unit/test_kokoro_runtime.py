@@ -117,8 +117,17 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("hi", "आज 25 तारीख है।", "pˈʌcːis"),
     ("zh", "气温25度。", "ɚ↘ʂɨ↗u↓"),
     ("ja", "2024年です。", "ɲi seɴ"),
+    ("es", "El 3/12/2024.", "ðiθjˈembɾe"),  # numeric dates: day first, with the month's name
+    ("fr", "Le 3/12/2024.", "desˈɑ̃bʁ"),
+    ("it", "Il 25/04/1945.", "aprˈile"),
+    ("pt-br", "Em 7/9/1822.", "sˌetˈAmbrʊ"),
+    ("es", "Sube un 10 %.", "poɾθjˈɛnto"),  # symbols
+    ("fr", "Ça coûte 5 €.", "sˈɛ̃k əʁ"),
+    ("ja", "10%です。", "paːsento"),
+    ("zh", "涨了10%。", "pai↓fə→n"),
+    ("en-us", "Up 10% & $5.", "pəɹsˈɛnt ænd fˈIv dˈɑləɹz"),
 ])
-def test_numbers_are_read_aloud_in_each_language(g2p, vocab, language, text, spoken):
+def test_numbers_dates_and_symbols_are_read_aloud_in_each_language(g2p, vocab, language, text, spoken):
     phonemes = g2p.phonemize(text, language)
     assert spoken in phonemes
     assert {s for s in phonemes if s not in vocab} == set()  # nothing the network cannot read

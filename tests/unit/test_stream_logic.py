@@ -38,7 +38,8 @@ def test_a_job_starts_then_is_settled_by_its_result_or_its_failure(job):
     done, capture = stage_logic.settlement(job, result)
     told = {"credits_used": job.credits_used, "api": getattr(job, "api", None)}  # what the public event tells
     if job.kind == "clone":  # voice.ready names the voice's reference recording
-        result = msg.VoiceResult(engine_voice="awb", profile={}, enrolled_duration=12.0, reference_key=job.reference_key)
+        result = msg.VoiceResult(engine_voice="awb", profile={}, enrolled_duration=12.0,
+                                 reference_key=job.reference_key)
     assert done == msg.JobCompleted(job_id=job.job_id, account_id="a", kind=job.kind, result=result, **told)
     assert capture == msg.CaptureJobCredits(command_id=f"capture:{job.job_id}", account_id="a", job_id=job.job_id,
                                             amount=job.credits_used)

@@ -20,9 +20,15 @@ COMPLETED = msg.SpeechCompleted(job_id="cl1", speech_id="cl1", account_id="acct"
                                 duration=1.0, mime_type="audio/mpeg")
 
 
-def test_an_endpoint_gets_the_events_it_subscribed_to():
-    assert logic.subscribed(ENDPOINT, "speech.completed") and not logic.subscribed(ENDPOINT, "voice.ready")
-    assert logic.subscribed({**ENDPOINT, "events": []}, "voice.ready")
+def test_an_endpoint_gets_the_events_it_subscribed_to_from_its_creation_on():
+    completed = COMPLETED.envelope(occurred_at="2026-01-01T00:00:01.000Z")
+    ready = msg.VoiceReady(job_id="v1", account_id="acct", api=None, voice_id="v1", credits_charged=1000,
+                           timings=None, request_id=None, audio_key="k", duration=1.0).envelope(
+                               occurred_at="2026-01-01T00:00:01.000Z")
+    assert logic.subscribed(ENDPOINT, completed) and not logic.subscribed(ENDPOINT, ready)
+    assert logic.subscribed({**ENDPOINT, "events": []}, ready)
+    made_later = {**ENDPOINT, "createdAt": NOW + timedelta(seconds=5)}
+    assert logic.subscribed({**ENDPOINT, "createdAt": NOW}, completed) and not logic.subscribed(made_later, completed)
 
 
 def test_a_delivery_is_planned_once_per_event_and_endpoint_and_due_now():

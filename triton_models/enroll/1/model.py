@@ -16,6 +16,7 @@ if _VOICEKIT_HOME not in sys.path:
 
 import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
+
 from voicekit import decode, enrolment  # noqa: E402
 from voicekit.errors import VoicekitError  # noqa: E402
 from voicekit.triton_io import answer, input_array, string_tensor  # noqa: E402

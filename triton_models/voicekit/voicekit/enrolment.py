@@ -168,7 +168,7 @@ def enroll_samples(samples: np.ndarray, rate: int = RATE, container: str | None 
     """The checks and measurements of :func:`enroll` on decoded mono samples (at ``RATE``)."""
     started = time.monotonic()
     screened = screen(samples, rate)
-    speech, embedding, f0 = screened.speech, screened.embedding, screened.f0
+    speech, embedding = screened.speech, screened.embedding
 
     # The voice itself: vocoder analysis, formants; then the conversion tuned on it.
     analysed = speech[: int(ANALYSIS_MAX_S * rate)]

@@ -127,6 +127,38 @@ def script_language(text: str) -> str | None:
     return None
 
 
+# Numeric dates in the espeak languages, day first (espeak would read "3/12/2024" as "three slash twelve ..."):
+# → "3 de diciembre de 2024", "3 décembre 2024" ...; espeak then reads the numbers in the language.
+_DAY_FIRST_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
+_DATE_FORMS = {
+    "es": ("{d} de {m} de {y}", "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+                                "diciembre"),
+    "fr": ("{d} {m} {y}", "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"),
+    "it": ("{d} {m} {y}", "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre "
+                          "dicembre"),
+    "pt-br": ("{d} de {m} de {y}", "janeiro fevereiro março abril maio junho julho agosto setembro outubro "
+                                   "novembro dezembro"),
+}
+# Symbols the Japanese reader drops ("10%" was read as "10")
+_JA_SYMBOLS = str.maketrans({"%": "パーセント", "％": "パーセント", "€": "ユーロ", "&": "アンド"})
+
+
+def spoken_dates(text: str, language: str) -> str:
+    """Day-first numeric dates written out with the month's name, for es/fr/it/pt-br; other text unchanged."""
+    form = _DATE_FORMS.get(language)
+    if form is None:
+        return text
+    pattern, months = form[0], form[1].split()
+
+    def spoken(match: re.Match[str]) -> str:
+        day, month, year = int(match.group(1)), int(match.group(2)), match.group(3)
+        if not 1 <= month <= 12 or not 1 <= day <= 31:
+            return match.group(0)
+        return pattern.format(d=day, m=months[month - 1], y=year)
+
+    return _DAY_FIRST_DATE.sub(spoken, text)
+
+
 def _tidy(text: str, cjk: bool = False) -> str:
     text = unicodedata.normalize("NFC", text)
     if not cjk:  # the CJK front ends read their own punctuation
@@ -174,11 +206,11 @@ class G2P:
             return _espeak_with_punctuation(words, ESPEAK_VOICES[language],
                                             lambda ipa: english_to_kokoro(ipa, british))
         if language in ESPEAK_VOICES:
-            return _espeak_with_punctuation(text, ESPEAK_VOICES[language], other_to_kokoro)
+            return _espeak_with_punctuation(spoken_dates(text, language), ESPEAK_VOICES[language], other_to_kokoro)
         if language == "zh":
             return self._mandarin(text)
         if language == "ja":
-            return self._japanese(text)
+            return self._japanese(text.translate(_JA_SYMBOLS))
         raise VoicekitError("unsupported_language", f"language {language!r} is not supported; supported: "
                                                     f"{', '.join(LANGUAGES)}")
 

@@ -50,9 +50,10 @@ BASIS: tuple[str, ...] = (
 PROXY_TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
 BANK_VERSION = 1
 
-# Sex from mean F0 (Hz): below MALE_MAX_HZ male, above FEMALE_MIN_HZ female, in between both are candidates.
-MALE_MAX_HZ = 150.0
-FEMALE_MIN_HZ = 170.0
+# Sex from mean F0 (Hz): below MALE_MAX_HZ male, above FEMALE_MIN_HZ female, in between both are candidates —
+# but never mixed: a clone is a mixture of voices of one sex (a 168 Hz woman once came out 60 % am_echo).
+MALE_MAX_HZ = 145.0
+FEMALE_MIN_HZ = 160.0
 PITCH_WEIGHT = 0.25          # similarity points lost per unit |ln F0 difference| (0.1 ≈ 10 % pitch ≈ 0.025)
 HULL_WEIGHT = 0.5            # similarity points lost per unit of negative coefficient mass beyond MAX_OUTSIDE
 MAX_OUTSIDE = 1.0            # negative coefficient mass allowed free (measured: 0.96 kept WER at 7 %)
@@ -295,9 +296,10 @@ def candidates(target: Target, bank: Bank, *, nearest: int = 12) -> np.ndarray:
     return order[: min(nearest, int(np.isfinite(score).sum()))]
 
 
-def nnls_mixture(target: Target, bank: Bank, indices: np.ndarray) -> np.ndarray:
+def nnls_mixture(target: Target, bank: Bank, indices) -> np.ndarray:
     """Coefficients over the basis: the non-negative combination of the given entries whose embeddings best add
     up to the reference's (projected gradient on the simplex-free NNLS, a few hundred steps: tiny problem)."""
+    indices = np.asarray(indices, dtype=int)
     E = bank.embeddings[indices].T                      # [D, n]
     w = np.full(len(indices), 1.0 / len(indices))
     step = 1.0 / (np.linalg.norm(E, 2) ** 2 + 1e-9)
@@ -317,11 +319,23 @@ def linear_map(bank: Bank, ridge: float = 0.01) -> np.ndarray:
 
 def linear_optimum(target: Target, bank: Bank, W: np.ndarray, max_outside: float = 0.0,
                    steps: int = 400, rate: float = 0.05) -> tuple[np.ndarray, float]:
-    """Coefficients maximising the *predicted* cosine to the reference (``coeffs @ W``) over the voices of the
-    speaker's sex, each coefficient ≥ -``max_outside``, summing to 1 (projected gradient ascent; no synthesis)."""
-    allowed = np.isin([sex_of(n) for n in bank.basis], target.sexes())
-    if not allowed.any():
-        allowed[:] = True
+    """Coefficients maximising the *predicted* cosine to the reference (``coeffs @ W``) over the voices of one
+    sex (each of the speaker's possible sexes tried, the better kept), each coefficient ≥ -``max_outside``,
+    summing to 1 (projected gradient ascent; no synthesis)."""
+    sexes = np.array([sex_of(n) for n in bank.basis])
+    best: tuple[np.ndarray, float] | None = None
+    for sex in target.sexes():
+        allowed = sexes == sex
+        if allowed.any():
+            found = _linear_optimum(target, W, allowed, max_outside, steps, rate)
+            if best is None or found[1] > best[1]:
+                best = found
+    return best if best is not None else _linear_optimum(target, W, np.ones(len(sexes), bool), max_outside,
+                                                         steps, rate)
+
+
+def _linear_optimum(target: Target, W: np.ndarray, allowed: np.ndarray, max_outside: float, steps: int,
+                    rate: float) -> tuple[np.ndarray, float]:
     e = target.embedding / (np.linalg.norm(target.embedding) + 1e-12)
     c = np.where(allowed, 1.0, 0.0) / allowed.sum()
     for _ in range(steps):
@@ -393,7 +407,8 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     W = linear_map(bank)
     starts = [(linear_optimum(target, bank, W, LINEAR_OUTSIDE)[0], f"linear-outside-{LINEAR_OUTSIDE}"),
               (linear_optimum(target, bank, W, 0.0)[0], "linear-hull"),
-              (nnls_mixture(target, bank, pool[:8]), "nnls-mixture")]
+              (nnls_mixture(target, bank, [i for i in pool if bank.sexes()[i] == bank.sexes()[top]][:8]),
+               "nnls-mixture")]
     for coeffs, what in starts:
         if spent():
             break
@@ -402,11 +417,13 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     # (1+1)-ES around the incumbent: steps mix a few of the candidate pool's directions; the timbre half moves
     # more than the prosody half (prosody carries intelligibility-relevant durations).
     sigma = 0.35
-    directions = bank.coeffs[pool] - bank.coeffs[pool].mean(axis=0)
+    sexes = bank.sexes()
     while not spent():
         _, _, timbre, prosody, _ = best
-        step = rng.normal(size=len(directions)) @ directions
-        step -= step.mean()
+        same = pool[sexes[pool] == sex_of(basis[int(np.argmax(timbre))])]
+        same = same if len(same) >= 2 else pool
+        directions = bank.coeffs[same] - bank.coeffs[same].mean(axis=0)
+        step = rng.normal(size=len(directions)) @ directions     # sums to 0: stays a mixture, same sex
         step *= sigma / (np.linalg.norm(step) + 1e-12)
         new_t = normalised(timbre + step)
         new_p = normalised(prosody + 0.5 * step)
