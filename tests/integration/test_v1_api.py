@@ -304,6 +304,7 @@ def test_update_and_delete_a_custom_voice(base_url, alice, reference_wav):
     created = v1.create_voice(base_url, alice, reference_wav, name="Temp", description="to delete")
     assert created.status_code == 201, created.text
     voice = v1.wait_voice(base_url, alice, created.json()["id"])
+    assert voice["status"] == "ready", voice
     url = f"{base_url}/v1/custom-voices/{voice['id']}"
 
     patched = requests.patch(url, headers=alice, json={"name": "Renamed", "tags": ["a", "b"], "description": None},
