@@ -36,6 +36,7 @@ import numpy as np
 from bench import dnsmos, mfcc_speaker, voice_speakers
 from voicekit import enrolment, speaker_encoder, voiceclone
 from voicekit import profile as voice_profile
+from voicekit.errors import VoicekitError
 from voicekit.pcm import join_segments, write_wav
 from voicekit.tts import Synthesizer
 
@@ -384,10 +385,19 @@ def main_kokoro(args, recogniser, with_dnsmos: bool, log) -> int:
         speakers = [s for s in speakers if s.name in wanted]
     started = time.perf_counter()
     results = []
+    refused = []
     for speaker in speakers:
         log(f"{speaker.name}: {speaker.description}")
-        results.append(run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos, args.held,
-                                          args.reference_s, args.budget, log))
+        try:
+            results.append(run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos, args.held,
+                                              args.reference_s, args.budget, log))
+        except VoicekitError as exc:  # a refused reference is a result too (e.g. < 3 s of speech)
+            log(f"  refused: {exc.code}: {exc}")
+            refused.append(f"{speaker.name} ({exc.code})")
+    if refused:
+        print(f"refused: {', '.join(refused)}")
+    if not results:
+        return 1
     kokoro_rankings(results)
     elapsed = time.perf_counter() - started
     print(kokoro_table(results, recogniser is not None, with_dnsmos))
@@ -419,14 +429,16 @@ def _jsonable(value):
 
 
 def merge_kokoro(paths: list[str], with_wer: bool, with_dnsmos: bool) -> int:
-    """Join the JSON of several runs (e.g. speakers split over two processes): rankings need every speaker."""
-    results = []
+    """Join the JSON of several runs (e.g. speakers split over two processes; a speaker in a later file replaces
+    the same speaker in an earlier one): rankings need every speaker."""
+    by_name: dict[str, KokoroResult] = {}
     for path in paths:
         for item in json.loads(Path(path).read_text()):
             stats = item.pop("stats")
             stats = {k: (np.asarray(v) if k in ("reference", "enrol_average") else [np.asarray(x) for x in v])
                      for k, v in stats.items()}
-            results.append(KokoroResult(**{**item, "stats": stats}))
+            by_name[item["name"]] = KokoroResult(**{**item, "stats": stats})
+    results = list(by_name.values())
     kokoro_rankings(results)
     print(kokoro_table(results, with_wer, with_dnsmos))
     print()

@@ -60,15 +60,26 @@ async def fan_out(stream):
             continue
         if not isinstance(completion, PUBLIC_TYPES):
             continue
-        db = clients.get().db
-        endpoints = await asyncio.to_thread(webhook_store.list_endpoints, db, completion.account_id)
-        body = event.value.decode("utf-8")  # POSTed exactly as the completions topic carries it
-        for endpoint in endpoints:
-            if not subscribed(endpoint, envelope):
-                continue
-            doc, first = plan_delivery(envelope, completion, body, endpoint, ev.utc_now())
-            await asyncio.to_thread(webhook_store.create_delivery, db, doc)
-            await _queue(first)  # again for a redelivered event: the log's guard makes the copy a no-op
+        for tries_left in range(5, -1, -1):  # MongoDB may be briefly away; the agent must not die of it
+            try:
+                await _fan_out_one(envelope, completion, event.value.decode("utf-8"))
+                break
+            except webhook_store.DatabaseError as exc:
+                if not tries_left:
+                    await dead_letter(event.key, event.value, f"webhooks: {exc!r}")
+                    break
+                await asyncio.sleep(1.0)
+
+
+async def _fan_out_one(envelope: ev.Event, completion: msg.Message, body: str) -> None:
+    db = clients.get().db
+    endpoints = await asyncio.to_thread(webhook_store.list_endpoints, db, completion.account_id)
+    for endpoint in endpoints:
+        if not subscribed(endpoint, envelope):
+            continue
+        doc, first = plan_delivery(envelope, completion, body, endpoint, ev.utc_now())  # body: as on the topic
+        await asyncio.to_thread(webhook_store.create_delivery, db, doc)
+        await _queue(first)  # again for a redelivered event: the log's guard makes the copy a no-op
 
 
 async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
@@ -117,3 +128,6 @@ async def deliver(stream):
             log.warning("webhook %s attempt %d not made (%r); queued again", due.delivery_id, due.attempt, exc)
             await asyncio.sleep(1.0)
             await _queue(due)
+        except Exception as exc:  # a bad record must not stop every other delivery
+            log.exception("webhook %s attempt %d failed", due.delivery_id, due.attempt)
+            await dead_letter(event.key, event.value, f"webhook deliveries: {exc!r}")

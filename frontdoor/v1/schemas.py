@@ -151,8 +151,9 @@ class JobParametersSchema(Schema):
     duration = fields.Float(allow_none=True, metadata={"example": 12})
     format = fields.String(metadata={"example": "wav"})
     async_mode = fields.Boolean(metadata={"example": True})
-    voice_source = fields.String(validate=validate.OneOf(("audio_ref", "custom_voice")),
-                                 metadata={"example": "custom_voice"})
+    voice_source = fields.String(validate=validate.OneOf(("audio_ref", "custom_voice", "voice")), metadata={
+        "description": "audio_ref or custom_voice (/v1); voice: an /api/v1 speech (custom_voice_id = its voiceId)",
+        "example": "custom_voice"})
     custom_voice_id = fields.String(allow_none=True, metadata={"example": "8f14e45f-ceea-467f-a0e6-2b1d5c2a9b10"})
     text_bytes = fields.Integer(metadata={"example": 40})
 

@@ -135,6 +135,16 @@ def test_audio_ref_must_be_a_wav(base_url, alice, reference_wav):
                    "Invalid file type")
 
 
+@pytest.mark.parametrize("size", [25 * 1024 * 1024, 20 * 1024 * 1024 + 10])  # declared too big; counted in the parse
+@pytest.mark.parametrize("path,field", [("/v1/voice-cloning/tts", "audio_ref"), ("/v1/custom-voices", "audio")])
+def test_uploads_over_20_mb_are_the_same_400_as_api_v1(base_url, alice, path, field, size):
+    big = b"RIFF\x00\x00\x00\x00WAVE" + b"\x00" * (size - 12)
+    resp = requests.post(base_url + path, headers=alice, files={field: ("big.wav", big, "audio/wav")},
+                         data={"text": SHORT_TEXT}, timeout=120)
+    assert resp.status_code == 400, resp.text
+    assert error_body(resp) == {"code": "INVALID_PARAMETERS", "error": "File size exceeds 20MB limit"}
+
+
 def test_unsupported_detected_language_or_undetectable_text_is_a_clear_400(base_url, alice):
     from frontdoor.v1 import languages
 

@@ -144,6 +144,30 @@ def test_a_failing_receiver_shows_the_next_retry_then_gives_up(base_url, fresh_a
     assert {a["statusCode"] for a in delivery["attempts"]} == {500}
 
 
+def test_deleting_a_webhook_cancels_its_pending_retries(base_url, fresh_account, receiver):
+    target = receiver(fail_first=100)
+    made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+    target.secret = made["secret"]
+    speech_id = _speak(base_url, fresh_account, "Stop sending.")
+    webhook_id = made["webhook"]["id"]
+
+    def pending():
+        deliveries = [d for d in _log(base_url, fresh_account, webhook_id) if d["jobId"] == speech_id]
+        return deliveries and deliveries[0]["status"] == "pending" and deliveries[0]["nextRetryAt"]
+
+    wait_for(pending, 120, "a pending delivery")
+    assert requests.delete(f"{base_url}/api/v1/webhooks/{webhook_id}", headers=_headers(fresh_account),
+                           timeout=10).status_code == 200
+
+    def cancelled():
+        deliveries = [d for d in _log(base_url, fresh_account, webhook_id) if d["jobId"] == speech_id]
+        return deliveries[0] if deliveries[0]["status"] == "cancelled" else None
+
+    delivery = wait_for(cancelled, 30, "the pending retry to be cancelled")  # the log of a deleted webhook stays
+    assert delivery["nextRetryAt"] is None
+    assert len([r for r in target.requests if r["eventId"] == delivery["eventId"]]) == delivery["attemptCount"]
+
+
 def test_a_delivery_in_flight_survives_a_worker_restart(base_url, fresh_account, receiver, restart_workers):
     target = receiver()
     target.hold = threading.Event()  # keep the first attempt in flight
