@@ -137,3 +137,14 @@ def test_without_a_free_waiting_slot_the_read_answers_at_once():
     changes = FakeChanges(clock, woken=0, slots=False)
     assert _wait(["PROCESSING", "COMPLETED"], changes, clock, 20) == "PROCESSING"
     assert changes.waits == 0
+
+
+def test_every_post_of_both_surfaces_takes_an_idempotency_key():
+    from frontdoor import create_app
+
+    app = create_app(connect=False)
+    posts = [rule for rule in app.url_map.iter_rules()
+             if "POST" in (rule.methods or ()) and rule.rule.startswith(("/api/v1/", "/v1/"))]
+    assert len(posts) >= 5
+    assert all(idempotency.is_idempotent(app.view_functions[rule.endpoint]) for rule in posts), \
+        [rule.rule for rule in posts if not idempotency.is_idempotent(app.view_functions[rule.endpoint])]
