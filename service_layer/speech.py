@@ -83,7 +83,7 @@ def tts_job(speech_id: str, account_id: str, text: str, fmt: str, voice: Doc, pr
         format=cast(msg.AudioFormat, check_format(fmt)),
         voice=msg.VoiceSummary.from_dict(voice_summary(voice)),
         engine_voice=voice.get("engineVoice"),
-        profile=voice.get("profile"),  # a cloned voice's profile (None for system voices)
+        profile=None,  # stored once in the voice's view; the orchestrator reads it by voice id (events stay small)
         credits_used=price,
         created_at=ev.iso_millis(now),
         request_id=request_id,

@@ -67,7 +67,7 @@ class RetryPolicy:
 
     def ceiling(self, attempt: int) -> float:
         """The longest wait after failed attempt number ``attempt`` (1-based)."""
-        return min(self.cap_s, self.base_s * 2 ** (attempt - 1))
+        return float(min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
     def delay(self, attempt: int, rand: float) -> float | None:
         """The wait after failed attempt ``attempt``, with ``rand`` uniform in [0, 1); None: no attempt is left."""

@@ -75,7 +75,7 @@ def register_webhook(ports: Ports, account_id: str, url: str, *, description: st
 
 
 def list_webhooks(ports: Ports, account_id: str) -> list[Doc]:
-    return _webhooks(ports).store.list_endpoints(account_id)
+    return list(_webhooks(ports).store.list_endpoints(account_id))
 
 
 def delete_webhook(ports: Ports, account_id: str, webhook_id: str) -> None:
@@ -91,4 +91,4 @@ def delivery_log(ports: Ports, account_id: str, webhook_id: str, limit: int = DE
     store = _webhooks(ports).store
     if store.find_endpoint(webhook_id, account_id) is None:
         raise NotFound("Webhook not found")
-    return store.list_deliveries(account_id, webhook_id, limit)
+    return list(store.list_deliveries(account_id, webhook_id, limit))

@@ -75,6 +75,8 @@ def _speech_ended(db: Any, job_id: str) -> bool:
 
 async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
     engine_voice, profile = job.engine_voice, job.profile
+    if profile is None and job.voice.type == "USER" and job.voice.id:
+        profile = await _stored_profile(c, job.account_id, job.voice.id)
     if job.reference_key:  # /v1 audio_ref: enrolled for this job only, never kept as a voice
         enrolled = await c.inference().enroll(await asyncio.to_thread(c.blobs.get, job.reference_key))
         engine_voice, profile = enrolled.engine_voice, enrolled.profile
@@ -88,6 +90,14 @@ async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
     await asyncio.to_thread(c.blobs.put, key, encoded.data, encoded.mime_type)
     return msg.SpeechResult(audio_key=key, duration=round(encoded.duration_s, 3), mime_type=encoded.mime_type,
                             format=job.format, voice_id=job.voice.id)
+
+
+async def _stored_profile(c: Clients, account_id: str, voice_id: str) -> Any:
+    """A cloned voice's profile, read from its view: profiles are stored once and jobs carry only the voice id."""
+    voice = await asyncio.to_thread(mongo.find_own_voice, c.db, account_id, voice_id)
+    if voice is None:  # deleted (or refused) after the job was accepted: fail it, the credits come back
+        raise InferenceError("the voice no longer exists", code="unknown_voice")
+    return voice.get("profile")
 
 
 async def _forget_job_reference(c: Clients, job: msg.TtsJob) -> None:

@@ -221,7 +221,9 @@ def test_request_speech_reserves_the_price_in_bytes_then_records_the_view():
     assert (topic, key, event.name, event.correlation_id) == (
         ev.TOPIC_REQUESTS, "acct_a", msg.ReserveCreditsForJob.WIRE_NAME, "clid0")
     assert event.payload["amount"] == 6 and event.payload["commandId"] == "reserve:clid0"
-    assert event.payload["job"]["profile"] == {"pitch": 1.1} and event.payload["job"]["kind"] == ev.JOB_KIND_TTS
+    # The profile travels by reference (the voice id): the worker reads it from the voice's view.
+    assert event.payload["job"]["profile"] is None and event.payload["job"]["kind"] == ev.JOB_KIND_TTS
+    assert event.payload["job"]["voice"]["id"] == "clvoice" and event.payload["job"]["engineVoice"] == "slt"
     assert store(ports).transitions == [("speeches", "clid0", jobs.PENDING_CREDITS)]
     assert store(ports).speeches["clid0"]["voiceId"] == "clvoice"
     assert ports.replies.expected == ["clid0"] and ports.replies.waits == [3.0]  # type: ignore[attr-defined]
