@@ -58,5 +58,9 @@ class AbuseCounters:
         key = f"uploads:{self.namespace}:{account_id}"
         return bool(self._acquire(keys=[key], args=[now, now + lapse_s, limit, token, lapse_s + 5]))
 
+    def uploads_in_progress(self, account_id: str, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        return int(self._redis.zcount(f"uploads:{self.namespace}:{account_id}", f"({now}", "+inf"))
+
     def release_upload(self, account_id: str, token: str) -> None:
         self._redis.zrem(f"uploads:{self.namespace}:{account_id}", token)

@@ -1,6 +1,17 @@
 """Voice-cloning quality: speaker similarity, intelligibility (WER) and DNSMOS, against two baselines.
 
-    .venv/bin/python -m bench.voice_quality [--speakers a,b] [--budget 20] [--no-dnsmos] [--json out.json]
+    .venv/bin/python -m bench.voice_quality [--speakers a,b] [--held 3] [--reference-s 3.4] [--budget 40]
+                                            [--no-dnsmos] [--no-wer] [--json out.json] [--merge a.json,b.json]
+    .venv/bin/python -m bench.voice_quality --engine world-vc      # the older flite conversion (below)
+
+``--engine kokoro`` (default; ``main_kokoro``): each speaker (``voice_speakers.speakers()`` plus Kokoro stock voices
+left out of the bank) is screened and enrolled by ``kokoro_enrol.Enroller`` (the ``enroll`` model's Kokoro path),
+then the held-out sentences are spoken by the speaker (own), the clone's nearest stock voice (base) and the clone;
+reported per speaker and mean: GE2E similarity (the encoder enrolment optimises), MFCC-statistics similarity
+(``bench/mfcc_speaker.py``, never optimised), whether the clone beats every other speaker's own speech on each,
+WER, DNSMOS OVRL, RTF and enrolment time. Targets: GE2E ≥ 0.80, WER ≤ base + 5 points, OVRL ≥ 3.3.
+
+``--engine world-vc``:
 
 For every reference speaker (``bench/voice_speakers.py``: synthetic — see there) the script
 

@@ -62,9 +62,11 @@ def fingerprint(account_id: str) -> str:
     for part in (request.method, request.path, account_id):
         digest.update(part.encode() + b"\0")
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for name, value in sorted(request.form.items(multi=True)):
+        # A part whose name cannot be parsed (name="\\") has the name None: sort it as "", never a TypeError (500).
+        for name, value in sorted(request.form.items(multi=True), key=lambda item: (item[0] or "", item[1])):
             digest.update(f"form:{name}={value}\0".encode())
-        for name, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename or "")):
+        for name, upload in sorted(request.files.items(multi=True),
+                                   key=lambda item: (item[0] or "", item[1].filename or "")):
             digest.update(f"file:{name}:{upload.filename}:{_sha256_of(upload.stream)}\0".encode())
     else:
         data = request.get_data(cache=True)

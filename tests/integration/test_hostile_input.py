@@ -124,6 +124,12 @@ def test_odd_multipart_is_400_on_every_upload_endpoint(base_url, fresh_account, 
                                        ("tags", "x"), ("tags", "[" * 5000)],
                                  files=[(file_field, ("a.wav", b"RIFF0000WAVE", "audio/wav")),
                                         (file_field, ("b.wav", b"RIFF0000WAVE", "audio/wav"))], headers=headers),
+        # A part name that does not parse (name="\\"): werkzeug names it None; with an Idempotency-Key (the
+        # request's fingerprint sorts the parts) this was a 500.
+        "unparsable part name": dict(data=b'--XX\r\nContent-Disposition: form-data; name="\\"\r\n\r\nx\r\n'
+                                          b'--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\ny\r\n--XX--\r\n',
+                                     headers={**headers, "Content-Type": "multipart/form-data; boundary=XX",
+                                              "Idempotency-Key": uuid.uuid4().hex}),
         "deep tags": dict(data={**fields, "tags": DEEP}, files={file_field: ("a.wav", b"RIFF", "audio/wav")},
                           headers=headers),
     }
@@ -209,13 +215,22 @@ def test_concurrent_uploads_are_limited_per_account(extra_frontdoor, fresh_accou
         return requests.post(f"{url}{path}", headers={"X-API-Key": key}, timeout=30,
                              files={field: ("a.wav", b"RIFF0000WAVEfmt ", "audio/wav")})
 
+    from adapters.abuse_limits import AbuseCounters
+    from service_config import load
+
+    settings = load()
+    counters = AbuseCounters(settings.redis_url, namespace=settings.kafka_topic_prefix)
     held = _start_slow_upload(url, fresh_account.api_key)
     try:
+        # The held request must have its slot before the next one asks (else the two race for it).
+        wait_for(lambda: counters.uploads_in_progress(fresh_account.account_id) == 1, 20,
+                 "the held upload to take the account's only slot")
+
         def refused():
             resp = upload(fresh_account.api_key)
             return [resp] if resp.status_code == 429 else None  # (a Response is falsy for a 4xx)
 
-        [resp] = wait_for(refused, 20, "the held upload to take the account's only slot")
+        [resp] = wait_for(refused, 20, "a second upload of the account to be refused")
         assert_error(resp, 429, "RATE_LIMITED", "uploads in progress")
         assert int(resp.headers["Retry-After"]) >= 1
         # One budget for every upload endpoint of both surfaces; other accounts are not affected.
