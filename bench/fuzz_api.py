@@ -91,7 +91,8 @@ def main() -> int:
     port, worker_port = _free_port(), _free_port()
     overrides = {"KAFKA_TOPIC_PREFIX": f"fuzz-{run_id}", "MONGO_DB": f"voiceforge_fuzz_{run_id}",
                  "FRONTDOOR_PORT": str(port), "WORKER_WEB_PORT": str(worker_port), "FRONTDOOR_WORKERS": "1",
-                 "RATE_LIMIT_PER_MINUTE": "100000000", "AUTH_FAILURES_PER_MINUTE": "100000000",
+                 "RATE_LIMIT_PER_MINUTE": "100000000", "JOB_READ_RATE_LIMIT_PER_MINUTE": "100000000",
+                 "AUTH_FAILURES_PER_MINUTE": "100000000",
                  "AUTH_FAILURES_GLOBAL_PER_MINUTE": "100000000", "LEDGER_REPLY_TIMEOUT_S": "5"}
     os.environ.update(overrides)  # the in-process account seeding below uses the same database and topics
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -387,9 +387,6 @@ def test_speed_and_duration_change_the_length_but_not_the_pitch(base_url, alice,
 
 # --- language ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="cloned voices are still enrolled onto the English-only flite voices "
-                                       "(job fails: 'the flite voices speak English only'); remove this mark when "
-                                       "enrolment yields Kokoro voices")
 @pytest.mark.parametrize("form,spoken", [
     ({"text": "Hola, ¿cómo estás? Gracias por venir.", "language": "auto"}, "es"),
     ({"text": "Bonjour et merci beaucoup pour votre visite.", "language": "fr"}, "fr"),

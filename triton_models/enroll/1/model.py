@@ -1,10 +1,9 @@
 """Triton Python backend model `enroll`: tensors in and out only; the work is in voicekit.enrolment (checks and
 measurements) and voicekit.kokoro_enrol (finding the Kokoro voice: a style recipe over the stock voices).
 
-Method: `$VOICEKIT_ENROL_METHOD` = `kokoro` (profile version 3, needs the Kokoro assets and the bank) or `world-vc`
-(default for now: the flite voice-conversion profile, version 2, which the `synthesize` model and the integration
-tests expect until version-3 profiles are synthesised from their recipe). When Kokoro is not installed the model
-falls back to `world-vc` and says so in the log.
+Method: `$VOICEKIT_ENROL_METHOD` = `kokoro` (default: profile version 3, a style recipe that `synthesize` turns back
+into a Kokoro style pack; needs the Kokoro assets and the bank) or `world-vc` (the older flite voice-conversion
+profile, version 2). When Kokoro is not installed the model falls back to `world-vc` and says so in the log.
 """
 import os
 import sys
@@ -30,7 +29,7 @@ class TritonPythonModel:
 
         speaker_encoder.default_encoder()
         self.kokoro = None
-        method = os.environ.get("VOICEKIT_ENROL_METHOD", "world-vc").strip().lower()
+        method = os.environ.get("VOICEKIT_ENROL_METHOD", "kokoro").strip().lower()
         if method == "kokoro":
             try:
                 from voicekit import kokoro_enrol
