@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from adapters import kafka
+from service_config import log_context
 
 from . import (  # noqa: F401  (registers the agents)
     clients,
@@ -28,6 +29,7 @@ def main() -> None:
         # at the next metadata refresh, minutes away): create them first.
         kafka.ensure_topics(settings)
         clients.start(settings)  # one MongoDB, S3 and Triton client for every agent of this worker
+        log_context.prefix_log_records()  # a job's log lines carry its request id
     app.main()
 
 

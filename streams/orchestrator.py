@@ -18,6 +18,7 @@ from inference_client import InferenceError
 from schemas import events as ev
 from schemas import jobs
 from schemas import messages as msg
+from service_config import log_context
 
 from . import clients
 from .app import app, dead_letter, jobs_topic, send
@@ -45,10 +46,16 @@ class Stage:
 
 
 async def run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
+    with log_context.bound(getattr(job, "request_id", None)):  # OtherJob kinds carry none
+        await _run_stage(stage, job, c)
+
+
+async def _run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
     if await asyncio.to_thread(stage.ended, c.db, job.job_id):
         log.info("%s job %s already finished; ignoring redelivered acceptance", job.kind, job.job_id)
         return
     started_at = ev.utc_now()
+    log.info("%s job %s started", job.kind, job.job_id)
     await send(started(job))
     outcome: msg.SpeechResult | msg.VoiceResult | str
     try:

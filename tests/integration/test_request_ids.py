@@ -127,6 +127,18 @@ def test_the_id_rides_with_the_job_into_its_events_and_views(base_url, fresh_acc
     assert completion["payload"].get("requestId") == mine, completion
 
 
+def test_the_worker_log_names_the_request_of_the_job_it_runs(base_url, fresh_account, app_processes):
+    mine = f"worker-trace-{uuid.uuid4().hex}"
+    resp = requests.post(f"{base_url}/api/v1/tts", headers={**_auth(fresh_account), "X-Request-Id": mine},
+                         json={"text": "Traced into the worker's log.", "voiceId": "sys_slt"}, timeout=60)
+    assert resp.status_code in (200, 202), resp.text
+    speech_id = resp.json()["speechId"]
+    log_path = app_processes["workers"].log_path
+    line = wait_for(lambda: next((ln for ln in log_path.read_text(errors="replace").splitlines()
+                                  if f"[{mine}]" in ln), None), 60, "a worker log line with the request id")
+    assert speech_id in line
+
+
 def test_a_v1_job_keeps_the_id_too(base_url, app_processes):
     from tests import voice_audio
 
