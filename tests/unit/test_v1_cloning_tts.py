@@ -44,7 +44,9 @@ def test_a_custom_voice_must_be_the_callers_own_and_ready():
     result = cloning_tts.request_cloning_speech(ports, "acct_a", request(reference=None, custom_voice_id="clvoice",
                                                                          duration_s=12.0))
     [(_, _, event)] = sent(ports)
-    assert event.payload["job"]["profile"] == READY_VOICE["profile"] and event.payload["job"]["durationS"] == 12.0
+    # The voice travels by id (the worker reads its stored profile), never its profile.
+    assert event.payload["job"]["voice"]["id"] == "clvoice" and event.payload["job"]["profile"] is None
+    assert event.payload["job"]["durationS"] == 12.0
     assert store(ports).speeches[result.speech_id]["parameters"]["custom_voice_id"] == "clvoice"
     with pytest.raises(NotFound):
         cloning_tts.request_cloning_speech(ports, "acct_b", request(reference=None, custom_voice_id="clvoice"))
