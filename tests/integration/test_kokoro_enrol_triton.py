@@ -26,8 +26,7 @@ class KokoroEnrolTriton(PrivateTriton):
         return argv, {**env, "VOICEKIT_ENROL_METHOD": "kokoro", "VOICEKIT_KOKORO_ENROL_BUDGET_S": "15"}
 
 
-@pytest.mark.skipif(not (kokoro.assets_dir() / kokoro.MODEL_FILE).exists(), reason="Kokoro assets not installed")
-def test_kokoro_enrolment_profile_drives_synthesis(tmp_path):
+def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: the Triton venv and Kokoro assets
     speaker = next(s for s in voice_speakers.speakers() if s.name == "flite-rms")
     reference = join_segments([speaker.render(t) for t in voice_speakers.ENROL_TEXT], RATE, gap_s=0.3)
     repo = copy_model_repository(tmp_path / "models", ["enroll", "synthesize"])
