@@ -216,12 +216,17 @@ def verdict(results: list[SpeakerResult], with_wer: bool) -> list[str]:
     out = [f"mean clone similarity {mean_clone:.3f} (target ≥ {SIMILARITY_TARGET}): "
            f"{'PASS' if mean_clone >= SIMILARITY_TARGET else 'FAIL'}"]
     if with_wer:
-        total = sum(r.words for r in results)
-        base = sum(r.errors["base"] for r in results) / max(1, total)
-        clone = sum(r.errors["clone"] for r in results) / max(1, total)
-        out.append(f"clone WER {100 * clone:.1f} % vs base voice {100 * base:.1f} % (target ≤ base + "
-                   f"{100 * WER_MARGIN:.0f} points): {'PASS' if clone <= base + WER_MARGIN else 'FAIL'}")
+        out.append(wer_verdict(results, "base voice", WER_MARGIN))
     return out
+
+
+def wer_verdict(results: list, base_label: str, margin: float) -> str:
+    """Pooled WER of the clones against the unconverted voice, and whether it stays within ``margin``."""
+    total = sum(r.words for r in results)
+    base = sum(r.errors["base"] for r in results) / max(1, total)
+    clone = sum(r.errors["clone"] for r in results) / max(1, total)
+    return (f"clone WER {100 * clone:.1f} % vs {base_label} {100 * base:.1f} % (target ≤ base + "
+            f"{100 * margin:.0f} points): {'PASS' if clone <= base + margin else 'FAIL'}")
 
 
 # --------------------------------------------------------------------------------------------------- Kokoro
@@ -368,11 +373,7 @@ def kokoro_verdict(results: list[KokoroResult], with_wer: bool) -> list[str]:
            f"MFCC statistics (measured only): clone beats every other speaker for {100 * beats:.0f} % of targets "
            f"(the issue's target ≥ {100 * BEATS_TARGET:.0f} % is for a neural encoder; see docs/voice-quality.md)"]
     if with_wer:
-        total = sum(r.words for r in results)
-        base = sum(r.errors["base"] for r in results) / max(1, total)
-        clone = sum(r.errors["clone"] for r in results) / max(1, total)
-        out.append(f"clone WER {100 * clone:.1f} % vs unconverted stock voice {100 * base:.1f} % (target ≤ base + "
-                   f"{100 * WER_MARGIN_KOKORO:.0f} points): {'PASS' if clone <= base + WER_MARGIN_KOKORO else 'FAIL'}")
+        out.append(wer_verdict(results, "unconverted stock voice", WER_MARGIN_KOKORO))
     return out
 
 
