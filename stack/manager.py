@@ -79,21 +79,40 @@ def up_one(ctx: Context, service: Service, timeout: float | None = None) -> None
         raise StackError(service.name, f"port(s) {', '.join(map(str, busy))} on 127.0.0.1 already in use by a "
                                        f"process this stack did not start; stop it or change the port settings")
     fresh = bool(service.install(ctx)) if service.install else False
-    if service.prepare:
-        service.prepare(ctx)
-    procs = service.procs(ctx)  # after install: paths may only now be known
-    say(service.name, "starting" + (f" (log {procs[0].log})" if procs else ""))
-    for proc in procs:
-        process.spawn(proc, ctx.pids, service.name)
     deadline = timeout or (service.first_start_timeout if fresh else service.start_timeout)
-    try:
-        _ready(ctx, service, deadline)
-    except BaseException:
-        for proc in reversed(procs):  # leave nothing half-started behind; the log stays
-            process.stop(proc, ctx.pids, service.name, timeout=10)
-        raise
+    for attempt in range(1, START_ATTEMPTS + 1):
+        if service.prepare:
+            service.prepare(ctx)
+        procs = service.procs(ctx)  # after install: paths may only now be known
+        say(service.name, "starting" + (f" (log {procs[0].log})" if procs else ""))
+        for proc in procs:
+            process.spawn(proc, ctx.pids, service.name)
+        try:
+            _ready(ctx, service, deadline)
+            break
+        except process.ExitedDuringStartup as exc:
+            _stop_all(ctx, service, procs)
+            busy = [port for port in service.ports(ctx.settings) if tcp_open(port, 0.2)]
+            if attempt == START_ATTEMPTS or busy:
+                raise
+            # A process that dies before writing a line was usually killed from outside (seen once in CI):
+            # starting it again is cheap, and a real fault fails the same way every time and is then reported.
+            what = str(exc).splitlines()[0].removeprefix(f"{service.name}: ")
+            say(service.name, f"{what}; starting it again (attempt {attempt + 1} of "
+                              f"{START_ATTEMPTS})")
+        except BaseException:
+            _stop_all(ctx, service, procs)
+            raise
     pids = ", ".join(str(ctx.pids.live_pid(proc)) for proc in procs)
     say(service.name, f"healthy in {time.monotonic() - started:.1f}s (pid {pids})")
+
+
+START_ATTEMPTS = 3
+
+
+def _stop_all(ctx: Context, service: Service, procs: list) -> None:
+    for proc in reversed(procs):  # leave nothing half-started behind; the log stays
+        process.stop(proc, ctx.pids, service.name, timeout=10)
 
 
 def _quietly_healthy(ctx: Context, service: Service) -> bool:
@@ -119,6 +138,7 @@ def up(names: Sequence[str] | None = None, include_all: bool = False, timeout: f
     wanted = resolve(names, include_all)
     started = time.monotonic()
     with stack_lock(ctx):
+        say("stack", _machine_summary())  # a failed start in CI is easier to read knowing the machine's state
         ensure_apt(ctx.log("install-apt"))
         done = {name: threading.Event() for name in wanted}
         errors: dict[str, BaseException] = {}
@@ -144,6 +164,16 @@ def up(names: Sequence[str] | None = None, include_all: bool = False, timeout: f
         parts = [str(exc) if isinstance(exc, StackError) else f"{name}: {exc!r}" for name, exc in errors.items()]
         raise StackError("stack", f"{len(errors)} service(s) failed: {', '.join(errors)}\n" + "\n".join(parts))
     say("stack", f"up: {', '.join(wanted)} healthy ({time.monotonic() - started:.1f}s)")
+
+
+def _machine_summary() -> str:
+    try:
+        meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo").read().splitlines() if ":" in line)
+        available_gib = int(meminfo["MemAvailable"].split()[0]) / 2**20
+        load = os.getloadavg()[0]
+    except (OSError, KeyError, ValueError):
+        return "machine: (no /proc/meminfo)"
+    return f"machine: {os.cpu_count()} cpus, {available_gib:.1f} GiB memory available, load {load:.1f}"
 
 
 # ---------------------------------------------------------------- down

@@ -41,6 +41,10 @@ class StackError(RuntimeError):
         super().__init__(text)
 
 
+class ExitedDuringStartup(StackError):
+    """A process we started died before its service was healthy (`up` starts the service again, a few times)."""
+
+
 def tail_file(path: Path, n: int) -> list[str]:
     try:
         with open(path, "rb") as f:
@@ -193,9 +197,30 @@ def spawn(proc: Proc, pids: PidFiles, service: str) -> int:
             cwd=proc.cwd, env=env, start_new_session=True, close_fds=True,
         )
     pids.write(proc, child.pid)
+    _children[child.pid] = child
     # Reap the child when it exits so a crashed service does not linger as a zombie while we still run.
     threading.Thread(target=child.wait, daemon=True).start()
     return child.pid
+
+
+# The processes this run spawned (not daemons): their exit status says how a failed start ended.
+_children: dict[int, subprocess.Popen] = {}
+
+
+def how_it_ended(pid: int | None) -> str:
+    """' (exit status N)' or ' (killed by SIGX)' for a child this run spawned that has ended, else ''."""
+    child = _children.get(pid) if pid is not None else None
+    if child is None:
+        return ""
+    code = child.poll()
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            return f" (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            return f" (killed by signal {-code})"
+    return f" (exit status {code})"
 
 
 def _spawn_daemon(proc: Proc, pids: PidFiles, service: str, env: dict, log) -> int:
@@ -339,7 +364,15 @@ def wait_healthy(service: str, check: Callable[[], bool], procs: Sequence[Proc],
     while True:
         for proc in procs:
             if pids.live_pid(proc) is None:
-                raise StackError(service, f"{proc.name} exited during startup", proc.log)
+                entry = pids.read(proc.name)
+                # The reaper thread may not have collected the status yet: give it a moment.
+                ended = ""
+                for _ in range(20):
+                    ended = how_it_ended(entry[0] if entry else None)
+                    if ended or entry is None or entry[0] not in _children:
+                        break
+                    time.sleep(0.05)
+                raise ExitedDuringStartup(service, f"{proc.name} exited during startup{ended}", proc.log)
         try:
             if check():
                 return

@@ -83,3 +83,50 @@ def test_a_recycled_pid_is_never_taken_for_ours(tmp_path: Path):
 
     assert process.leftovers(proc, pids) == []
     assert process.kill_leftovers(proc, pids, "test") == []
+
+
+# ---------------------------------------------------------------- a start that fails: reported, retried
+
+
+def _flaky_service(tmp_path: Path, script: str):
+    """A Service of one shell process; healthy once the process has written 'ready' to its marker file."""
+    from service_config import Settings
+    from stack.base import Context, Service
+
+    marker = tmp_path / "ready"
+
+    def procs(ctx: Context) -> list[Proc]:
+        return [Proc("flaky", ["sh", "-c", script, "stack-test-flaky", str(tmp_path)], tmp_path / "flaky.log",
+                     match=["stack-test-flaky", str(tmp_path)])]
+
+    service = Service(name="flaky", procs=procs, healthy=lambda ctx: marker.exists(), ports=lambda s: (),
+                      start_timeout=20)
+    return service, Context(Settings(stack_dir=tmp_path / "stack"))
+
+
+def test_a_process_that_dies_at_every_start_is_reported_with_its_exit_status(tmp_path: Path):
+    from stack import manager
+
+    service, ctx = _flaky_service(tmp_path, 'echo "$1" >> "$1/starts"; exit 3')
+    with pytest.raises(process.ExitedDuringStartup) as failure:
+        manager.up_one(ctx, service)
+    assert "flaky exited during startup (exit status 3)" in str(failure.value)
+    assert (tmp_path / "starts").read_text().count("\n") == manager.START_ATTEMPTS
+
+
+def test_a_process_killed_once_during_startup_is_started_again(tmp_path: Path, capsys):
+    from stack import manager
+
+    # First start: killed by SIGKILL before it is healthy (as if from outside); second start: becomes healthy.
+    script = ('if [ ! -e "$1/killed" ]; then touch "$1/killed"; kill -KILL $$; fi; '
+              'touch "$1/ready"; sleep 300')
+    service, ctx = _flaky_service(tmp_path, script)
+    try:
+        manager.up_one(ctx, service)
+        pid = ctx.pids.live_pid(service.procs(ctx)[0])
+        assert pid is not None and (tmp_path / "killed").exists()
+    finally:
+        for proc in service.procs(ctx):
+            process.stop(proc, ctx.pids, "test", timeout=5)
+    assert "flaky exited during startup (killed by SIGKILL); starting it again (attempt 2 of 3)" in \
+        capsys.readouterr().out
