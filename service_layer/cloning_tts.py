@@ -14,6 +14,7 @@ from typing import IO, Any
 from schemas import jobs
 
 from .errors import InvalidInput, ServiceUnavailable
+from .jobs import wait_until_ended
 from .paid_jobs import submit_paid_job
 from .ports import Doc, Ports, Unavailable
 from .speech import SpeechAccepted, check_voice_ready, get_speech, price_of_text, speech_view_fields, tts_job
@@ -98,16 +99,16 @@ def request_cloning_speech(ports: Ports, account_id: str, request: CloningSpeech
     return SpeechAccepted(speech_id, request.text, request.fmt, price, job.created_at, decided)
 
 
-def wait_for_speech(ports: Ports, account_id: str, speech_id: str, timeout_s: float, *, poll_s: float = 0.2,
-                    monotonic: Callable[[], float] = time.monotonic,
-                    sleep: Callable[[float], None] = time.sleep) -> Doc | None:
-    """The speech view once it has ended (COMPLETED or FAILED), or None when ``timeout_s`` passed first."""
-    deadline = monotonic() + timeout_s
-    while True:
-        doc = get_speech(ports, account_id, speech_id).doc
-        if doc.get("state") in jobs.TERMINAL or doc.get("status") in ("COMPLETED", "FAILED"):
-            return doc
-        left = deadline - monotonic()
-        if left <= 0:
-            return None
-        sleep(min(poll_s, left))
+def wait_for_speech(ports: Ports, account_id: str, speech_id: str, timeout_s: float, *,
+                    monotonic: Callable[[], float] = time.monotonic) -> Doc | None:
+    """The speech view once it has ended (COMPLETED or FAILED), or None when ``timeout_s`` passed first.
+
+    Woken by the job's changes (``jobs.wait_until_ended``), not by polling the store. When the process has no
+    waiting slot left it answers None at once: the caller's 202 ``timeout_waiting`` names the job to poll.
+    """
+    def ended(doc: Doc) -> bool:
+        return doc.get("state") in jobs.TERMINAL or doc.get("status") in ("COMPLETED", "FAILED")
+
+    doc = wait_until_ended(ports, speech_id, timeout_s, lambda: get_speech(ports, account_id, speech_id).doc,
+                                ended, monotonic=monotonic)
+    return doc if ended(doc) else None

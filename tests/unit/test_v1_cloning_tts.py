@@ -2,7 +2,9 @@
 stores, publishes and refuses; and the sync wait's deadline."""
 from __future__ import annotations
 
+import dataclasses
 import io
+from contextlib import contextmanager
 
 import pytest
 
@@ -68,22 +70,31 @@ def test_refused_or_invalid_requests_leave_nothing_behind():
     assert sent(fresh) == [] and isinstance(fresh.blobs, FakeBlobs) and fresh.blobs.objects == {}
 
 
+class ClockedChanges:
+    """Job change notices that never come: each wait just advances the fake clock."""
+
+    def __init__(self, clock: list[float]):
+        self.clock, self.waits = clock, 0
+
+    @contextmanager
+    def subscribe(self, job_id):
+        yield self
+
+    def wait(self, timeout_s: float) -> bool:
+        self.waits += 1
+        self.clock[0] += timeout_s
+        return False
+
+
 def test_the_sync_wait_ends_at_the_terminal_state_or_the_deadline():
-    ports = make_ports(accepted)
-    result = cloning_tts.request_cloning_speech(ports, "acct_a", request())
     clock = [0.0]
-    naps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        naps.append(seconds)
-        clock[0] += seconds
-
-    assert cloning_tts.wait_for_speech(ports, "acct_a", result.speech_id, 1.0, poll_s=0.3,
-                                       monotonic=lambda: clock[0], sleep=sleep) is None
-    assert sum(naps) == pytest.approx(1.0) and max(naps) <= 0.3
+    changes = ClockedChanges(clock)
+    ports = dataclasses.replace(make_ports(accepted), job_changes=changes)
+    result = cloning_tts.request_cloning_speech(ports, "acct_a", request())
+    assert cloning_tts.wait_for_speech(ports, "acct_a", result.speech_id, 12.0, monotonic=lambda: clock[0]) is None
+    assert clock[0] == 12.0 and changes.waits == 3  # woken by changes; re-read every RECHECK_S without one
     store(ports).speeches[result.speech_id].update(state="COMPLETED", status="COMPLETED")
-    done = cloning_tts.wait_for_speech(ports, "acct_a", result.speech_id, 1.0, monotonic=lambda: 0.0,
-                                       sleep=sleep)
-    assert done is not None and done["status"] == "COMPLETED"
+    done = cloning_tts.wait_for_speech(ports, "acct_a", result.speech_id, 1.0, monotonic=lambda: clock[0])
+    assert done is not None and done["status"] == "COMPLETED" and changes.waits == 3
     with pytest.raises(NotFound):
         cloning_tts.wait_for_speech(ports, "acct_b", result.speech_id, 1.0)
