@@ -4,7 +4,8 @@ stage never answering) is failed by the sweeper, its view says why, and its cred
 
 The sweeper's own timer runs in the session's worker with the production deadline (JOB_DEADLINE_S, 20 min); here
 one sweep is run in-process with a deadline of a second, over this test's account only (the query and the
-settlement are the ones the timer uses: streams/sweeper.py is a loop around them).
+settlement are the ones the timer uses: streams/sweeper.py is a loop around them). The last test runs the timer
+itself, in a worker of its own with a 3 s deadline.
 """
 from __future__ import annotations
 
@@ -161,3 +162,36 @@ def test_the_sweeper_fails_a_stuck_clone_job_and_the_voice_says_why(base_url, db
     assert voice["status"] == "failed", voice
     assert "its credit reservation was never decided" in db.voices.find_one({"_id": voice_id})["error"]
     assert credits(base_url, account.api_key) == 1000
+
+
+def test_the_worker_s_own_timer_sweeps_a_stuck_job(session_env, tmp_path, monkeypatch):
+    """The timer itself (streams/sweeper.py), not an in-process sweep: a worker of its own (own topics and
+    database) with a deadline of 3 s and a tick every second fails a request whose reservation never came."""
+    import sys
+
+    from frontdoor import admin
+
+    from .conftest import _start, free_port
+
+    run = uuid.uuid4().hex[:8]
+    overrides = {"KAFKA_TOPIC_PREFIX": f"sweep-{run}", "MONGO_DB": f"voiceforge_sweep_{run}",
+                 "WORKER_WEB_PORT": str(free_port()), "JOB_DEADLINE_S": "3", "JOB_SWEEP_INTERVAL_S": "1"}
+    for name, value in overrides.items():
+        monkeypatch.setenv(name, value)
+    settings = load()
+    sweep_db = admin.prepare(settings)  # its topics, indexes and system voices
+    worker = _start("sweeping-worker", [sys.executable, "-m", "streams", "worker"], {**session_env, **overrides},
+                    tmp_path, lambda: requests.get(f"http://127.0.0.1:{overrides['WORKER_WEB_PORT']}/",
+                                                   timeout=2).status_code < 500, 120)
+    try:
+        job_id = f"cl{uuid.uuid4().hex[:24]}"
+        record_request(sweep_db, f"acct_sweep_{run}", job_id, 50)
+        wait_for(lambda: mongo.find_job(sweep_db, job_id)["state"] in jobs.TERMINAL, 60,
+                 "the worker's sweeper to fail the stuck request")
+        ended = sweep_db.speeches.find_one({"_id": job_id})
+        assert ended["state"] == jobs.FAILED
+        assert "its credit reservation was never decided" in ended["error"]
+        wait_for(lambda: f"job {job_id} of acct_sweep_{run} was stuck" in worker.log_path.read_text(errors="replace"),
+                 10, "the sweeper's log line")
+    finally:
+        worker.stop()
