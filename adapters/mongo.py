@@ -232,6 +232,15 @@ def find_job(db: Database, job_id: str) -> Mapping[str, Any] | None:
     return db.speeches.find_one({"_id": job_id}, {"accountId": 1, "kind": 1, "state": 1, "status": 1})
 
 
+def find_speech_or_clone_job(db: Database, job_id: str) -> Mapping[str, Any] | None:
+    """A job's owner, kind and state: its speech view, else the USER voice a clone job makes (kind "clone")."""
+    found = find_job(db, job_id)
+    if found is not None:
+        return found
+    voice = db.voices.find_one({"_id": job_id, "type": "USER"}, {"accountId": 1, "state": 1, "status": 1})
+    return {**voice, "kind": "clone"} if voice is not None else None
+
+
 def find_unfinished_jobs(db: Database, created_before: datetime, limit: int = 500,
                          account_id: str | None = None) -> list[dict[str, Any]]:
     """Job views (speeches, and USER voices as clone jobs) not ended and requested before ``created_before``,

@@ -7,7 +7,10 @@ from schemas import events as ev
 from schemas import messages as msg
 from service_config import load
 
+from . import commit_head
+
 settings = load()
+commit_head.install()  # Faust's own rule can commit past a job still running (streams/commit_head.py)
 
 app = faust.App(
     f"{settings.kafka_topic_prefix}-workers",

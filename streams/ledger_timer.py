@@ -87,7 +87,7 @@ async def fail_if_expired(_key: bytes | None, raw: bytes | None) -> None:
     if found is None:
         return
     account_id, job_id = found
-    job = await asyncio.to_thread(mongo.find_job, clients.get().db, job_id)
+    job = await asyncio.to_thread(mongo.find_speech_or_clone_job, clients.get().db, job_id)
     failed = timed_out_event(job, account_id, job_id)
     if failed is not None:
         log.info("job %s of %s timed out: its reservation expired", job_id, account_id)

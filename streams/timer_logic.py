@@ -65,7 +65,7 @@ def timed_out_event(job: Mapping[str, Any] | None, account_id: str, job_id: str)
     """JobFailed for a job whose reservation expired, or None if its view is missing, another's, or ended."""
     if job is None or job.get("accountId") != account_id or job.get("state") in jobs.TERMINAL:
         return None
-    # Only speech views are looked up (the speeches collection), so the kind is TTS unless the view says clone.
+    # A clone job's view is its USER voice (adapters/mongo.find_speech_or_clone_job says kind "clone").
     kind = ev.JOB_KIND_CLONE if job.get("kind") == ev.JOB_KIND_CLONE else ev.JOB_KIND_TTS
     return msg.JobFailed(job_id=job_id, account_id=account_id, kind=kind, reason=TIMED_OUT_REASON)
 

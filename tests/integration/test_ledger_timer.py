@@ -81,3 +81,24 @@ def test_a_monthly_reset_restores_the_allowance_and_keeps_permanent_credits(base
     reset = [e for e in _history(base_url, account.api_key) if e["type"] == "reset"]
     assert len(reset) == 1 and reset[0]["amount"] == 100 and reset[0]["forfeited"] == 0
     wait_audit_clean(account.account_id)
+
+
+def test_a_clone_whose_reservation_expires_fails_and_is_never_charged(base_url, app_processes):
+    """The expiry policy finds clone jobs too (their view is the USER voice): before, it looked only at speeches,
+    so a clone still running at its expiry later completed with its credits released — a free voice."""
+    account = new_account(base_url, credits=100)
+    voice_id = f"clexp{account.account_id[-12:]}"
+    created = now()
+    db = mongo.connect(load())
+    # The voice as the clone stage leaves it while enrolling; credits held for 2 seconds.
+    db.voices.insert_one({"_id": voice_id, "accountId": account.account_id, "type": "USER", "title": "slow clone",
+                          "state": jobs.PROCESSING, "status": "PROCESSING", "createdAt": created,
+                          "updatedAt": created})
+    publish_commands([ledger.Reserve(command_id=f"reserve:{voice_id}", account_id=account.account_id, at=created,
+                                     job_id=voice_id, amount=40, expires_at=created + timedelta(seconds=2))])
+    voice = wait_for(lambda: (lambda v: v if v and v.get("state") in jobs.TERMINAL else None)(
+        db.voices.find_one({"_id": voice_id})), 30, "the clone to be failed at its expiry")
+    assert voice["state"] == jobs.FAILED and voice["error"] == TIMED_OUT_REASON
+    view = credit_view(account.account_id)
+    assert (view["credits"], view["reserved"]) == (100, 0)
+    wait_audit_clean(account.account_id)
