@@ -77,8 +77,9 @@ class Settings:
         "JOB_DEADLINE_S", _env_int("RESERVATION_TTL_S", 900) + 300.0))
     job_sweep_interval_s: float = field(default_factory=lambda: _env_float("JOB_SWEEP_INTERVAL_S", 30.0))
     inference_timeout_s: float = field(default_factory=lambda: _env_float("INFERENCE_TIMEOUT_S", 60.0))
-    # Retries on UNAVAILABLE / DEADLINE_EXCEEDED; with the capped backoff, 8 retries ride out ~10 s of outage.
-    inference_max_retries: int = field(default_factory=lambda: _env_int("INFERENCE_MAX_RETRIES", 8))
+    # Retries on UNAVAILABLE / DEADLINE_EXCEEDED; with the capped backoff (2 s), 30 retries ride out 40-55 s of
+    # outage: a Triton restart takes 15-50 s here (the soak run's 8 retries, ~10 s, failed the jobs of a restart).
+    inference_max_retries: int = field(default_factory=lambda: _env_int("INFERENCE_MAX_RETRIES", 30))
     rate_limit_per_minute: int = field(default_factory=lambda: _env_int("RATE_LIMIT_PER_MINUTE", 120))
     # Failed authentications (unknown, revoked or malformed keys) per client address and in all, per minute; past
     # either budget a key is refused (429) before it is looked up (frontdoor/abuse.py, docs/api-decisions.md).
