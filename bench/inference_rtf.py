@@ -13,8 +13,10 @@ throughput: requests/s and seconds of audio per wall second.
 
 Kokoro (the default system voices) is measured with one English voice on the same sentences, with a sentence per
 language (``KOKORO_SENTENCES``), and with a speed change plus an exact duration; flite (the fallback voices) as
-before. ``--only kokoro-cpu`` runs Kokoro in this process per ONNX Runtime thread count and prints CPU-seconds per
-second of audio next to the wall RTF (the load-independent cost on a shared machine).
+before. ``--only kokoro-cpu`` runs Kokoro without Triton, the ``synthesize`` model's code in one worker process per
+configuration (``--kokoro-configs``: interpreter - hence ONNX Runtime version -, threads, sentence workers,
+spin-waiting), and prints CPU-seconds per second of audio (the load-independent cost on a shared machine) next to
+the wall RTF, median and p99, for single sentences and 3-sentence paragraphs, stock and cloned voices.
 
 **Batching** (section ``batching``): the same load against two configurations of a model - dynamic batching on
 (``max_batch_size`` 8, ragged AUDIO, 2 ms queue delay) and off (``max_batch_size`` 0) - each served by a private
@@ -329,33 +331,107 @@ def instances_section(requests: int, concurrency: int, models: list[str], counts
 # --------------------------------------------------------------------------------------------- kokoro-cpu section
 
 
-def kokoro_cpu_section(threads: list[int], repeats: int, workers: list[int]) -> None:
-    """Kokoro in this process (no Triton), per thread count: wall RTF and CPU-seconds per second of audio. On a
-    shared machine the wall RTF depends on the load; the CPU cost does not (an idle machine's wall RTF lies between
-    cpu/threads and cpu), so both are printed with the load average."""
+KOKORO_CONFIGS = "before=triton:1:2:spin,ort1.20-t2=triton:2:2,ort1.31-t1=venv:1:2,ort1.31-t2=venv:2:2"
+PYTHONS = {"venv": sys.executable, "triton": str(Path(__file__).resolve().parents[1] / ".stack" / "venvs" / "triton"
+                                                 / "bin" / "python")}
+
+
+@dataclass
+class KokoroConfig:
+    """``label=python:threads:workers[:spin]``: python ``venv`` (this interpreter), ``triton`` (the Triton venv's,
+    i.e. the ONNX Runtime the ``synthesize`` model runs) or a path; ``spin``: ONNX Runtime's spin-waiting on (the
+    old default)."""
+
+    label: str
+    python: str
+    threads: int
+    workers: int
+    spin: bool
+
+    @classmethod
+    def parse(cls, spec: str) -> "KokoroConfig":
+        label, _, rest = spec.partition("=")
+        python, threads, workers, *flags = rest.split(":")
+        return cls(label, PYTHONS.get(python, python), int(threads), int(workers), "spin" in flags)
+
+
+def kokoro_cases() -> list[tuple[str, str, str, dict | None]]:
+    """(group, voice, text, profile): a sentence in each front end's language (espeak-ng: US English, Spanish;
+    misaki: Mandarin; OpenJTalk: Japanese), and a cloned voice (a version-3 profile: a recipe over three stock
+    voices, rebuilt into a style pack per request as the model does) saying a sentence and a three-sentence
+    paragraph; the stock voice says the same paragraph."""
+    from voicekit import kokoro_enrol
+
+    weights = [0.5, 0.3, 0.2]
+    recipe = kokoro_enrol.Recipe(("af_heart", "af_bella", "af_nova"), np.array(weights), np.array(weights))
+    clone = {"version": 3, "method": kokoro_enrol.METHOD, "engineVoice": "af_heart", "style": recipe.to_dict()}
+    paragraph = SENTENCES[4]  # three sentences: the workers run them in parallel
+    return ([("sentence", voice, text, None) for voice, text in KOKORO_SENTENCES
+             if voice in ("af_heart", "ef_dora", "zf_xiaobei", "jf_alpha")]
+            + [("sentence", "af_heart", SENTENCES[1], clone), ("paragraph", "af_heart", paragraph, None),
+               ("paragraph", "af_heart", paragraph, clone)])
+
+
+def kokoro_cpu_section(configs: list[KokoroConfig], repeats: int) -> None:
+    """Kokoro without Triton: ``Synthesizer.speak`` (the ``synthesize`` model's code) in one worker process per
+    configuration (``bench/kokoro_worker.py``), requests sent round-robin so the load of a shared machine falls on
+    all configurations alike. Per configuration and group (single sentences / 3-sentence paragraphs): CPU-seconds
+    per second of audio (the process's, all threads, plus espeak-ng's; the load-independent cost) and the wall
+    RTF, median and p99, and which configurations made the same samples for every text (equal digests)."""
+    import json
     import os
+    import subprocess
 
-    from voicekit.kokoro import KokoroEngine
-
-    print(f"{'threads':>7} {'workers':>7} {'text':<8} {'audio s':>8} {'RTF wall':>9} {'CPU s/s':>8} {'load':>5}",
-          flush=True)
-    paragraph = ("af_heart", " ".join(SENTENCES))  # several sentences: the workers run them in parallel
-    for count, parallel in [(t, w) for t in threads for w in workers]:
-        engine = KokoroEngine(threads=count, workers=parallel)
-        for voice, text in [*KOKORO_SENTENCES, paragraph]:
-            language = engine.voices[voice].language
-            pack = engine.voice_pack(voice)
-            engine.speak(text, language, pack)  # warm-up (front end, allocations)
-            wall = cpu = audio_s = 0.0
-            for _ in range(repeats):
-                w0, c0 = time.perf_counter(), time.process_time()
-                audio = engine.speak(text, language, pack)
-                wall += time.perf_counter() - w0
-                cpu += time.process_time() - c0
-                audio_s += len(audio) / 24000
-            label = "en-para" if text is paragraph[1] else language
-            print(f"{count:>7} {parallel:>7} {label:<8} {audio_s / repeats:>8.2f} {wall / audio_s:>9.3f} "
-                  f"{cpu / audio_s:>8.3f} {os.getloadavg()[0]:>5.1f}", flush=True)
+    worker_py = str(Path(__file__).resolve().with_name("kokoro_worker.py"))
+    missing = sorted({c.python for c in configs if not Path(c.python).exists()})
+    if missing:
+        raise SystemExit(f"no interpreter {', '.join(missing)}: `python -m stack up triton` makes the Triton venv; "
+                         "or pass --kokoro-configs with venv only")
+    procs = {}
+    for config in configs:
+        env = dict(os.environ, VOICEKIT_KOKORO_SPIN="1" if config.spin else "0")
+        procs[config.label] = subprocess.Popen([config.python, worker_py, "--threads", str(config.threads),
+                                                "--workers", str(config.workers)], stdin=subprocess.PIPE,
+                                               stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        for config in configs:
+            ready = json.loads(procs[config.label].stdout.readline())
+            print(f"{config.label}: onnxruntime {ready['onnxruntime']}, numpy {ready['numpy']}, threads "
+                  f"{config.threads}, sentence workers {config.workers}, spinning {'on' if config.spin else 'off'}",
+                  flush=True)
+        cases = kokoro_cases()
+        results: dict[tuple[str, str], list[dict]] = {}
+        digests: dict[tuple[str, int], str] = {}
+        loads = []
+        for _ in range(repeats):
+            for index, (group, voice, text, profile) in enumerate(cases):
+                for config in configs:
+                    proc = procs[config.label]
+                    proc.stdin.write(json.dumps({"text": text, "voice": voice, "profile": profile}) + "\n")
+                    proc.stdin.flush()
+                    answer = json.loads(proc.stdout.readline())
+                    results.setdefault((config.label, group), []).append(answer)
+                    digests.setdefault((config.label, index), answer["digest"])
+                loads.append(os.getloadavg()[0])
+        print(f"load average during the run: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores", flush=True)
+        print(f"{'config':<14} {'group':<10} {'n':>3} {'audio s':>8} {'CPU s/s':>8} {'CPU p99':>8} "
+              f"{'RTF wall':>9} {'wall p99':>9}  same samples as", flush=True)
+        for config in configs:
+            same = [c.label for c in configs if all(digests[(c.label, i)] == digests[(config.label, i)]
+                                                     for i in range(len(cases)))]
+            for group in ("sentence", "paragraph"):
+                rows = results[(config.label, group)]
+                cpu = [r["cpu"] / r["audio_s"] for r in rows]
+                wall = [r["wall"] / r["audio_s"] for r in rows]
+                print(f"{config.label:<14} {group:<10} {len(rows):>3} "
+                      f"{statistics.median(r['audio_s'] for r in rows):>8.2f} {statistics.median(cpu):>8.3f} "
+                      f"{percentile(cpu, 99):>8.3f} {statistics.median(wall):>9.3f} {percentile(wall, 99):>9.3f}  "
+                      f"{','.join(same)}", flush=True)
+    finally:
+        for proc in procs.values():
+            proc.stdin.close()
+        for proc in procs.values():
+            proc.wait(timeout=60)
 
 
 # ------------------------------------------------------------------------------------------------------------- main
@@ -379,9 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="per-request deadline, seconds")
     parser.add_argument("--workloads", default="",
                         help="RTF section: only workloads whose name contains one of these words (comma-separated)")
-    parser.add_argument("--kokoro-threads", default="1,2", help="kokoro-cpu section: ONNX Runtime thread counts")
-    parser.add_argument("--kokoro-repeats", type=int, default=2, help="kokoro-cpu section: runs per sentence")
-    parser.add_argument("--kokoro-workers", default="1,2", help="kokoro-cpu section: sentences run in parallel")
+    parser.add_argument("--kokoro-configs", default=KOKORO_CONFIGS,
+                        help="kokoro-cpu section: comma-separated label=python:threads:workers[:spin], python = "
+                             "venv | triton | a path (default: %(default)s)")
+    parser.add_argument("--kokoro-repeats", type=int, default=2, help="kokoro-cpu section: runs per text")
     args = parser.parse_args(argv)
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     url = args.url or load().triton_grpc_url
@@ -403,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                          [m for m in args.models.split(",") if m], args.rounds, args.timeout)
     if args.only == "kokoro-cpu":
         print("== Kokoro in process (no Triton)", flush=True)
-        kokoro_cpu_section([int(c) for c in args.kokoro_threads.split(",") if c], args.kokoro_repeats,
-                           [int(c) for c in args.kokoro_workers.split(",") if c])
+        kokoro_cpu_section([KokoroConfig.parse(spec) for spec in args.kokoro_configs.split(",") if spec],
+                           args.kokoro_repeats)
     if args.only == "instances":
         print("== instance count (private Tritons, one at a time; concurrency 4)", flush=True)
         instances_section(max(args.requests, 8), 4, [m for m in args.instance_models.split(",") if m],

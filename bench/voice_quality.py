@@ -9,7 +9,9 @@ left out of the bank) is screened and enrolled by ``kokoro_enrol.Enroller`` (the
 then the held-out sentences are spoken by the speaker (own), the clone's nearest stock voice (base) and the clone;
 reported per speaker and mean: GE2E similarity (the encoder enrolment optimises), MFCC-statistics similarity
 (``bench/mfcc_speaker.py``, never optimised), whether the clone beats every other speaker's own speech on each,
-WER, DNSMOS OVRL, RTF and enrolment time. Targets: GE2E ≥ 0.80, WER ≤ base + 5 points, OVRL ≥ 3.3.
+WER, DNSMOS OVRL, RTF and enrolment time. Targets: GE2E ≥ 0.80, WER ≤ base + 5 points, OVRL ≥ 3.3. The clone is
+spoken as ``synthesize`` does (recipe, then the profile's ``spectralMatch`` EQ); a second table compares it with
+the same recipe without the EQ (``raw``: same enrolment, same sentences).
 
 ``--engine world-vc``:
 
@@ -231,7 +233,9 @@ def wer_verdict(results: list, base_label: str, margin: float) -> str:
 
 # --------------------------------------------------------------------------------------------------- Kokoro
 
-KOKORO_CONDITIONS = ("own", "base", "clone")
+# raw: the clone's recipe without its spectral correction (the ablation: same enrolment, same sentences)
+KOKORO_CONDITIONS = ("own", "base", "raw", "clone")
+MAIN_CONDITIONS = ("own", "base", "clone")
 GE2E_TARGET = 0.80
 BEATS_TARGET = 0.70
 WER_MARGIN_KOKORO = 0.05
@@ -255,6 +259,7 @@ class KokoroResult:
     synth_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
     audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
     beats: dict[str, bool] = field(default_factory=dict)       # encoder → clone beats every other speaker's own
+    spectral: dict = field(default_factory=dict)               # profile clone.spectralMatch (+ the curve's peak)
     stats: dict = field(default_factory=dict, repr=False)      # per-clip MFCC statistics (for the background)
 
     def wer(self, condition: str) -> float:
@@ -264,7 +269,7 @@ class KokoroResult:
 def run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos: bool, held: int,
                        reference_s: float | None, budget_s: float | None, log):
     from voicekit import enrolment as enrol_checks
-    from voicekit import kokoro_enrol
+    from voicekit import kokoro_enrol, spectral_match
     from voicekit.kokoro import SAMPLE_RATE as KOKORO_RATE
 
     sentences = [speaker.render(s) for s in voice_speakers.ENROL_TEXT]
@@ -279,20 +284,26 @@ def run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos: b
     profile, found = enroller.enroll(screened, "wav", budget=budget_s)
     enrol_s = time.perf_counter() - started
     pack = enroller.pack(kokoro_enrol.recipe_of(profile))
+    correction = spectral_match.curve_of(profile)   # what synthesize applies to the clone (None: nothing kept)
     base_voice = profile["engineVoice"]
     language = profile["language"]
     result = KokoroResult(name=speaker.name, reference_s=len(reference) / RATE, enrol_s=enrol_s,
                           base_voice=base_voice, proxy_similarity=found.similarity, confidence=found.confidence,
                           evaluations=found.evaluations, profile_bytes=len(json.dumps(profile).encode()))
+    result.spectral = dict(profile["clone"].get("spectralMatch") or {})
+    result.spectral["maxAbsDb"] = float(np.abs(correction.gains_db).max()) if correction is not None else 0.0
     log(f"  enrolled in {enrol_s:.1f} s ({result.reference_s:.1f} s reference): nearest stock voice {base_voice}, "
         f"proxy similarity {found.similarity:.3f} ({found.evaluations} syntheses, start {found.start}, "
-        f"confidence {found.confidence})")
+        f"confidence {found.confidence}); spectral match {result.spectral}")
     clips: dict[str, list[np.ndarray]] = {c: [] for c in KOKORO_CONDITIONS}
     for text in voice_speakers.HELD_OUT_TEXT[:held]:
         clips["own"].append(speaker.render(text))
         for condition, style in (("base", engine.voice_pack(base_voice)), ("clone", pack)):
             t0 = time.perf_counter()
             audio = engine.speak(text, language, style)
+            if condition == "clone":   # as tts.Synthesizer.speak does for a version-3 profile
+                clips["raw"].append(voice_speakers._resample(audio, KOKORO_RATE))
+                audio = spectral_match.apply(audio, KOKORO_RATE, correction)
             result.synth_s[condition] += time.perf_counter() - t0
             result.audio_s[condition] += len(audio) / KOKORO_RATE
             clips[condition].append(voice_speakers._resample(audio, KOKORO_RATE))
@@ -315,9 +326,10 @@ def run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos: b
 def kokoro_rankings(results: list[KokoroResult]) -> None:
     """MFCC similarities (z-scored against every clip of the run) and, per encoder, whether each clone beats every
     *other* speaker's own held-out speech against this speaker's enrolment."""
-    background = mfcc_speaker.Background([s for r in results for c in KOKORO_CONDITIONS for s in r.stats[c]])
+    # the background is the main conditions' clips (as before the raw ablation existed): raw is scored against it
+    background = mfcc_speaker.Background([s for r in results for c in MAIN_CONDITIONS for s in r.stats[c]])
     for r in results:
-        for c in KOKORO_CONDITIONS:
+        for c in (c for c in KOKORO_CONDITIONS if c in r.stats):
             r.mfcc[c] = float(np.mean([background.similarity(s, r.stats["reference"]) for s in r.stats[c]]))
     for r in results:
         others = [o for o in results if o is not r]
@@ -327,8 +339,10 @@ def kokoro_rankings(results: list[KokoroResult]) -> None:
                        for o in others]
         mfcc_others = [float(np.mean([background.similarity(s, r.stats["reference"]) for s in o.stats["own"]]))
                        for o in others]
-        r.beats["ge2e"] = r.ge2e["clone"] > max(ge2e_others)
-        r.beats["mfcc"] = r.mfcc["clone"] > max(mfcc_others)
+        for condition, suffix in (("clone", ""), ("raw", "_raw")):
+            if condition in r.ge2e:
+                r.beats["ge2e" + suffix] = r.ge2e[condition] > max(ge2e_others)
+                r.beats["mfcc" + suffix] = r.mfcc[condition] > max(mfcc_others)
 
 
 def kokoro_table(results: list[KokoroResult], with_wer: bool, with_dnsmos: bool) -> str:
@@ -341,26 +355,62 @@ def kokoro_table(results: list[KokoroResult], with_wer: bool, with_dnsmos: bool)
     head += ["proxy sim", "conf.", "enrol s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        cells = [r.name, r.base_voice] + [_fmt(r.ge2e[c]) for c in KOKORO_CONDITIONS] + \
-                [_fmt(r.mfcc[c]) for c in KOKORO_CONDITIONS] + \
+        cells = [r.name, r.base_voice] + [_fmt(r.ge2e[c]) for c in MAIN_CONDITIONS] + \
+                [_fmt(r.mfcc[c]) for c in MAIN_CONDITIONS] + \
                 ["yes" if r.beats.get("ge2e") else "no", "yes" if r.beats.get("mfcc") else "no"]
         if with_wer:
-            cells += [f"{100 * r.wer(c):.0f} %" for c in KOKORO_CONDITIONS]
+            cells += [f"{100 * r.wer(c):.0f} %" for c in MAIN_CONDITIONS]
         if with_dnsmos:
-            cells += [_fmt(r.dnsmos[c], 2) for c in KOKORO_CONDITIONS]
+            cells += [_fmt(r.dnsmos[c], 2) for c in MAIN_CONDITIONS]
         cells += [_fmt(r.proxy_similarity), r.confidence, f"{r.enrol_s:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     total = sum(r.words for r in results)
-    cells = ["**mean**", ""] + [_fmt(np.mean([r.ge2e[c] for r in results])) for c in KOKORO_CONDITIONS] + \
-            [_fmt(np.mean([r.mfcc[c] for r in results])) for c in KOKORO_CONDITIONS] + \
+    cells = ["**mean**", ""] + [_fmt(np.mean([r.ge2e[c] for r in results])) for c in MAIN_CONDITIONS] + \
+            [_fmt(np.mean([r.mfcc[c] for r in results])) for c in MAIN_CONDITIONS] + \
             [f"{sum(bool(r.beats.get('ge2e')) for r in results)}/{len(results)}",
              f"{sum(bool(r.beats.get('mfcc')) for r in results)}/{len(results)}"]
     if with_wer:
-        cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.0f} %" for c in KOKORO_CONDITIONS]
+        cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.0f} %" for c in MAIN_CONDITIONS]
     if with_dnsmos:
-        cells += [_fmt(np.mean([r.dnsmos[c] for r in results]), 2) for c in KOKORO_CONDITIONS]
+        cells += [_fmt(np.mean([r.dnsmos[c] for r in results]), 2) for c in MAIN_CONDITIONS]
     cells += [_fmt(np.mean([r.proxy_similarity for r in results])), "",
               f"{np.mean([r.enrol_s for r in results]):.1f}"]
+    lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def spectral_table(results: list[KokoroResult], with_wer: bool, with_dnsmos: bool) -> str:
+    """The spectral correction's ablation: each clone without (raw) and with its correction (clone), same enrolment
+    and sentences; which curve enrolment kept (frames, strength, largest gain) and its proxy GE2E before/after."""
+    head = ["speaker", "EQ kept", "max dB", "proxy before", "proxy after", "GE2E raw", "GE2E clone", "MFCC raw",
+            "MFCC clone", "beats GE2E raw/clone", "beats MFCC raw/clone"]
+    head += ["WER raw", "WER clone"] if with_wer else []
+    head += ["OVRL raw", "OVRL clone"] if with_dnsmos else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    yes = {True: "yes", False: "no"}
+    for r in results:
+        sp = r.spectral
+        kept = f"{sp.get('frames')} ×{sp.get('strength')}" if sp.get("frames") not in (None, "none") else "no"
+        cells = [r.name, kept, f"{sp.get('maxAbsDb', 0.0):.1f}", _fmt(sp.get("similarityBefore", float("nan"))),
+                 _fmt(sp.get("similarityAfter", float("nan"))), _fmt(r.ge2e["raw"]), _fmt(r.ge2e["clone"]),
+                 _fmt(r.mfcc["raw"]), _fmt(r.mfcc["clone"]),
+                 f"{yes[bool(r.beats.get('ge2e_raw'))]}/{yes[bool(r.beats.get('ge2e'))]}",
+                 f"{yes[bool(r.beats.get('mfcc_raw'))]}/{yes[bool(r.beats.get('mfcc'))]}"]
+        cells += [f"{100 * r.wer(c):.0f} %" for c in ("raw", "clone")] if with_wer else []
+        cells += [_fmt(r.dnsmos[c], 2) for c in ("raw", "clone")] if with_dnsmos else []
+        lines.append("| " + " | ".join(cells) + " |")
+    total = sum(r.words for r in results)
+    count = lambda key: f"{sum(bool(r.beats.get(key)) for r in results)}"  # noqa: E731
+    cells = ["**mean**", f"{sum(r.spectral.get('frames') not in (None, 'none') for r in results)}/{len(results)}",
+             "", _fmt(np.mean([r.spectral.get("similarityBefore", np.nan) for r in results])),
+             _fmt(np.mean([r.spectral.get("similarityAfter", np.nan) for r in results])),
+             _fmt(np.mean([r.ge2e["raw"] for r in results])), _fmt(np.mean([r.ge2e["clone"] for r in results])),
+             _fmt(np.mean([r.mfcc["raw"] for r in results])), _fmt(np.mean([r.mfcc["clone"] for r in results])),
+             f"{count('ge2e_raw')}/{count('ge2e')}", f"{count('mfcc_raw')}/{count('mfcc')}"]
+    if with_wer:
+        cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.1f} %" for c in ("raw", "clone")]
+    if with_dnsmos:
+        cells += [_fmt(np.mean([r.dnsmos[c] for r in results]), 2) for c in ("raw", "clone")]
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -414,6 +464,8 @@ def main_kokoro(args, recogniser, with_dnsmos: bool, log) -> int:
     elapsed = time.perf_counter() - started
     print(kokoro_table(results, recogniser is not None, with_dnsmos))
     print()
+    print(spectral_table(results, recogniser is not None, with_dnsmos))
+    print()
     for line in kokoro_verdict(results, recogniser is not None):
         print(line)
     rtf = {c: sum(r.synth_s[c] for r in results) / max(1e-9, sum(r.audio_s[c] for r in results))
@@ -454,6 +506,9 @@ def merge_kokoro(paths: list[str], with_wer: bool, with_dnsmos: bool) -> int:
     kokoro_rankings(results)
     print(kokoro_table(results, with_wer, with_dnsmos))
     print()
+    if all("raw" in r.ge2e for r in results):
+        print(spectral_table(results, with_wer, with_dnsmos))
+        print()
     for line in kokoro_verdict(results, with_wer):
         print(line)
     rtf = {c: sum(r.synth_s[c] for r in results) / max(1e-9, sum(r.audio_s[c] for r in results))

@@ -47,6 +47,9 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert kokoro.stock_voice(enrolled.engine_voice).gender == "male"            # rms: ≈ 104 Hz
     assert profile["clone"]["confidence"] in ("high", "medium") and profile["clone"]["evaluations"] >= 0
     assert len(enrolled.profile_json) < 16_384
+    fit = profile["clone"]["spectralMatch"]                       # enroll fitted the spectral correction ...
+    assert fit["similarityAfter"] >= fit["similarityBefore"]
+    assert ("spectralMatch" in profile) == (fit["frames"] != "none")  # ... and stored it only if it helped
     assert clone.sample_rate == stock.sample_rate == kokoro.SAMPLE_RATE
     target = speaker_encoder.embed(reference, RATE, fixed_level=True)
     sim_clone = float(speaker_encoder.embed(clone.samples, clone.sample_rate, fixed_level=True) @ target)

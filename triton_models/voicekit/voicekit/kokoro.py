@@ -20,6 +20,7 @@ import json
 import os
 import re
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,58 @@ def model_speed(speed: float) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------------------- the engine
 
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in ("0", "false", "no", "off")
+
+
+def session_options(ort, threads: int | None = None):
+    """ONNX Runtime settings for the Kokoro session (measured in docs/inference.md, "Kokoro on 2 cores"):
+    ``VOICEKIT_KOKORO_THREADS`` intra-op threads (default 1: on a busy 2-core machine a second one cost CPU
+    without shortening requests; on an idle one it can halve a one-sentence request) and no spin-waiting of idle
+    pool threads (``VOICEKIT_KOKORO_SPIN=1`` turns it back on): a spinning thread burns the core another sentence
+    or request needs — a second thread cost +30-45 % CPU per second of audio with spinning, +5-25 % without.
+    Neither setting changes a sample."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "1"))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    spin = "1" if env_flag("VOICEKIT_KOKORO_SPIN", False) else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    return options
+
+
+class LruCache:
+    """A small thread-safe least-recently-used map (e.g. a cloned voice's style pack by its recipe)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key, make: Callable[[], object]):
+        """The value for ``key``, made by ``make()`` on a miss (outside the lock: a slow ``make`` blocks no
+        other key; two racing misses of one key both make it, the first stays)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+        value = make()
+        with self._lock:
+            value = self._items.setdefault(key, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class KokoroEngine:
     """One ONNX Runtime session plus the vocabulary, the stock voices and the G2P. Thread-safe for ``speak``."""
 
@@ -179,10 +232,7 @@ class KokoroEngine:
                                 invalid_input=False)
         import onnxruntime as ort  # imported here so the pure helpers above need no onnxruntime
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "1"))
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.options = options = session_options(ort, threads)
         if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
             preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21: CUDA/cuDNN from pip packages
             if preload is not None:

@@ -24,6 +24,10 @@ embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
    hull by more than ``MAX_OUTSIDE`` (large extrapolations are where intelligibility breaks) and for a pitch
    far from the speaker's.
 
+4. a light spectral correction (:mod:`voicekit.spectral_match`, ``Enroller.fit_spectrum``): a bounded EQ curve
+   moving the kept candidate's long-term spectrum toward the reference's, stored in the profile only if it
+   raises the proxy's GE2E similarity; synthesis applies it to Kokoro's output.
+
 The result carries a confidence (``high`` / ``medium`` / ``low``) from the reference length and the similarity
 reached; 3 s references are cloned, marked ``low``.
 """
@@ -264,6 +268,7 @@ class Found:
     budget_exhausted: bool
     confidence: str
     history: list[tuple[str, float, float]] = field(default_factory=list)   # (what, similarity, score)
+    proxy: tuple[np.ndarray, int] | None = field(default=None, repr=False)  # the kept candidate's proxy speech
 
     def report(self) -> dict:
         return {"similarity": round(self.similarity, 4), "score": round(self.score, 4), "start": self.start,
@@ -375,11 +380,12 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     label = bank.labels[top] if bank.labels else str(top)
     best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top].copy(), f"bank:{label}")
     history.append((best[4], sim0, score0))
+    best_audio: tuple[np.ndarray, int] | None = None     # the bank entry's proxy speech is not kept
     evaluations = 0
     exhausted = False
 
     def evaluate(timbre: np.ndarray, prosody: np.ndarray, what: str) -> tuple[float, float]:
-        nonlocal best, evaluations
+        nonlocal best, best_audio, evaluations
         audio, rate = speak(Recipe(basis, timbre, prosody))
         evaluations += 1
         e = np.asarray(embed(audio, rate), dtype=np.float64)
@@ -389,6 +395,7 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         history.append((what, sim, score))
         if score > best[0]:
             best = (score, sim, timbre.copy(), prosody.copy(), what)
+            best_audio = (audio, rate)
         return sim, score
 
     def spent() -> bool:
@@ -436,7 +443,7 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     score, sim, timbre, prosody, what = best
     return Found(recipe=Recipe(basis, timbre, prosody), similarity=sim, score=score, start=what,
                  evaluations=evaluations, search_s=clock() - started, budget_exhausted=exhausted,
-                 confidence=confidence(target.speech_s, sim), history=history)
+                 confidence=confidence(target.speech_s, sim), history=history, proxy=best_audio)
 
 
 # --------------------------------------------------------------------------------------------------- wiring
@@ -467,11 +474,13 @@ def main_voice(recipe: Recipe) -> str:
     return recipe.basis[int(np.argmax(recipe.timbre))]
 
 
-def profile(measurements: dict, found: Found, enrol_s: float) -> dict:
+def profile(measurements: dict, found: Found, enrol_s: float, fitted=None) -> dict:
     """Voice profile version 3 (method ``kokoro-style``): the shared measurements (``enrolment.Screened``), the
-    style recipe (rebuild the pack with :func:`style_pack` over the stock voices) and how the search went."""
+    style recipe (rebuild the pack with :func:`style_pack` over the stock voices), how the search went and, when
+    one was kept (``fitted``: a ``spectral_match.Fitted``), the spectral correction ``spectralMatch`` that
+    synthesis applies to Kokoro's output (a profile without it synthesises exactly as before)."""
     voice = main_voice(found.recipe)
-    return {
+    out = {
         "version": PROFILE_VERSION,
         "method": METHOD,
         "engineVoice": voice,
@@ -481,6 +490,11 @@ def profile(measurements: dict, found: Found, enrol_s: float) -> dict:
         "clone": found.report(),
         "enrolS": round(enrol_s, 2),
     }
+    if fitted is not None:
+        out["clone"]["spectralMatch"] = fitted.report()
+        if fitted.curve is not None:
+            out["spectralMatch"] = fitted.curve.to_dict()
+    return out
 
 
 def recipe_of(profile_: dict) -> Recipe | None:
@@ -492,6 +506,7 @@ def recipe_of(profile_: dict) -> Recipe | None:
 
 BANK_FILE = Path(__file__).resolve().parent / "data" / "kokoro_enrol_bank.npz"
 BUDGET_ENV = "VOICEKIT_KOKORO_ENROL_BUDGET_S"
+SPECTRAL_MATCH_ENV = "VOICEKIT_KOKORO_SPECTRAL_MATCH"   # "0" / "false" / "no": no spectral correction at enrolment
 
 
 def load_bank(path: str | os.PathLike | None = None) -> Bank:
@@ -512,8 +527,13 @@ class Enroller:
     """Kokoro enrolment over an engine: a screened reference (``enrolment.screen``) → a version-3 profile."""
 
     def __init__(self, engine, bank: Bank | None = None,
-                 embed: Callable[[np.ndarray, int], np.ndarray] | None = None) -> None:
+                 embed: Callable[[np.ndarray, int], np.ndarray] | None = None,
+                 spectral_match: bool | None = None) -> None:
         from . import speaker_encoder
+
+        if spectral_match is None:
+            spectral_match = os.environ.get(SPECTRAL_MATCH_ENV, "1").strip().lower() not in ("0", "false", "no")
+        self.spectral_match = spectral_match
 
         self.bank = bank or load_bank()
         self.speak, self.packs = proxy_speaker(engine, self.bank.proxy_text, basis=self.bank.basis)
@@ -521,6 +541,9 @@ class Enroller:
         if missing:
             raise ValueError(f"the Kokoro voices {missing} of the enrolment bank are not installed")
         self.embed = embed or (lambda audio, rate: speaker_encoder.embed(audio, rate, fixed_level=True))
+        # several clips at once (the EQ variants): GE2E batches their partials; an injected encoder is looped
+        self.embed_many = (lambda clips, rate: [self.embed(c, rate) for c in clips]) if embed else \
+            (lambda clips, rate: speaker_encoder.default_encoder().embed_many(clips, rate, fixed_level=True))
 
     @staticmethod
     def log_f0(audio: np.ndarray, rate: int) -> float:
@@ -535,7 +558,33 @@ class Enroller:
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
                            budget_s=budget_s() if budget is None else budget)
-        return profile(screened.measurements(container), found, time.monotonic() - started), found
+        fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
+        return profile(screened.measurements(container), found, time.monotonic() - started, fitted), found
+
+    def fit_spectrum(self, screened, found: Found, target: Target):
+        """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against the kept
+        candidate's proxy speech (synthesised once more only if the search kept a bank entry), the four curves
+        scored by GE2E on the proxy in one batched pass (1.5 s measured on 2 cores at load 4-5)."""
+        from . import pitch, spectral_match
+
+        if found.proxy is not None:   # the search's own score of this audio is the "before"
+            (audio, rate), before = found.proxy, found.similarity
+        else:
+            (audio, rate), before = self.speak(found.recipe), None
+        reference_track = pitch.track(screened.speech, screened.rate)
+        proxy_track = pitch.track(audio, rate)
+        norm = np.linalg.norm(target.embedding) + 1e-12
+
+        def score(clips: list[np.ndarray], sample_rate: int) -> list[float]:
+            out = []
+            for e in self.embed_many(clips, sample_rate):
+                e = np.asarray(e, dtype=np.float64)
+                out.append(float(e @ target.embedding / (np.linalg.norm(e) * norm + 1e-12)))
+            return out
+
+        return spectral_match.fit(screened.speech, screened.rate, audio, rate, score, before=before,
+                                  reference_voiced=(reference_track.voiced, reference_track.hop),
+                                  proxy_voiced=(proxy_track.voiced, proxy_track.hop))
 
     def pack(self, recipe: Recipe) -> np.ndarray:
         return style_pack(recipe, self.packs)

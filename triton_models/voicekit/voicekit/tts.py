@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import kokoro_enrol, voiceclone
+from . import kokoro_enrol, spectral_match, voiceclone
 from . import profile as voice_profile
 from .errors import VoicekitError
 from .flite import Flite
 from .g2p import LANGUAGES, script_language
 from .kokoro import SAMPLE_RATE as KOKORO_RATE
-from .kokoro import KokoroEngine, stock_voice, style_pack
+from .kokoro import KokoroEngine, LruCache, stock_voice, style_pack
 from .pcm import join_segments
 from .text import chunk_text, normalize_text
 
@@ -44,6 +44,7 @@ class Synthesizer:
         self.voices = self.flite.check()
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="flite")
         self._kokoro = kokoro
+        self._recipe_packs = LruCache(32)  # a cloned voice's pack by its recipe (0.5 MB each): rebuilt once
 
     @property
     def kokoro(self) -> KokoroEngine:
@@ -60,7 +61,9 @@ class Synthesizer:
                 raise ValueError("unknown basis voice")
         except (KeyError, TypeError, ValueError) as exc:
             raise VoicekitError("invalid_profile", f"profile.style is not a valid style recipe: {exc}") from exc
-        return kokoro_enrol.style_pack(recipe, {name: self.kokoro.voice_pack(name) for name in recipe.basis})
+        key = (recipe.basis, recipe.timbre.tobytes(), recipe.prosody.tobytes())
+        return self._recipe_packs.get(key, lambda: _read_only(kokoro_enrol.style_pack(
+            recipe, {name: self.kokoro.voice_pack(name) for name in recipe.basis})))
 
     def is_kokoro_voice(self, voice: str) -> bool:
         return stock_voice(voice.strip().lower()) is not None
@@ -143,11 +146,14 @@ class Synthesizer:
         - no profile: ``synthesize``, then ``duration_s`` by the vocoder if asked.
         """
         voice = voice.strip().lower()
+        correction = None
         if style is None and profile and profile.get("method") == kokoro_enrol.METHOD:
             style = self.recipe_style(profile)  # a Kokoro clone (profile version 3): its pack from the recipe
+            correction = spectral_match.curve_of(profile)  # its EQ if enrolment kept one; None: output unchanged
         flite_profile = bool(profile) and (profile.get("version") in (1, 2) or "conversion" in profile)
         if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
-            return self.speak_kokoro(text, voice, speed, duration_s, language, style)
+            audio, rate = self.speak_kokoro(text, voice, speed, duration_s, language, style)
+            return spectral_match.apply(audio, rate, correction), rate
         if language and self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
             raise VoicekitError("unsupported_language", f"the flite voices speak English only, not {language!r}")
         duration_s = _checked_duration(duration_s)
@@ -167,6 +173,11 @@ class Synthesizer:
         if duration_s is not None:
             _check_duration_factor(duration_s, natural)
         return voiceclone.synthesize_converted(audio, rate, settings, speed, duration_s), rate
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # shared through the cache: a caller must not change it in place
+    return array
 
 
 def _checked_duration(duration_s: float | None) -> float | None:
