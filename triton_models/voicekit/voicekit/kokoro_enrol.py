@@ -57,8 +57,11 @@ BANK_VERSION = 1
 # Sex from mean F0 (Hz): below MALE_MAX_HZ male, above FEMALE_MIN_HZ female; in between each sex is tried on its
 # own and the embedding decides — never mixed: a clone is a mixture of voices of one sex (a 168 Hz woman once came
 # out 60 % am_echo). Gating 160-175 Hz to female cost 0.04-0.09 held-out GE2E on the benchmark's 163-168 Hz targets.
+# The upper edge is 200 Hz, not 175: a real Italian man speaking at 188 Hz (bench/real_speakers.py, asterisk-it-carlo)
+# was cloned as a woman (held-out GE2E 0.613); tried as either, the embedding chose a man (0.672), and the women of
+# 175-192 Hz in that set kept the same voices (bench/voice_quality_real.py, 2 December 2026).
 MALE_MAX_HZ = 145.0
-FEMALE_MIN_HZ = 175.0
+FEMALE_MIN_HZ = 200.0
 PITCH_WEIGHT = 0.25          # similarity points lost per unit |ln F0 difference| (0.1 ≈ 10 % pitch ≈ 0.025)
 HULL_WEIGHT = 0.5            # similarity points lost per unit of negative coefficient mass beyond MAX_OUTSIDE
 MAX_OUTSIDE = 1.0            # negative coefficient mass allowed free (measured: 0.96 kept WER at 7 %)
