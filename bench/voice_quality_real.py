@@ -1,0 +1,380 @@
+"""Kokoro clones of REAL speakers: similarity on two encoders, beats-every-other, WER, DNSMOS, RTF, enrolment time.
+
+    .venv/bin/python -m bench.voice_quality_real [--speakers a,b] [--sentences 4] [--held 6] [--budget 40]
+                                                 [--reference-s 20] [--include-short] [--no-dnsmos] [--no-wer]
+                                                 [--wideband] [--json out.json]
+
+Speakers: ``bench.real_speakers.load()`` (Asterisk IVR prompts, Fish Fillets dialogue, a LibriVox reader; the
+three ``short`` ones are skipped unless ``--include-short``). For each speaker, as the service does it:
+
+1. **enrol** the reference (its utterances joined, ≈ 20 s) the ``enroll`` model's way: 16-bit WAV bytes →
+   ``decode.decode`` → ``enrolment.screen`` → ``kokoro_enrol.Enroller.enroll`` (budget ``--budget``, default the
+   service's ``$VOICEKIT_KOKORO_ENROL_BUDGET_S`` / 40 s); wall clock = **enrol s**;
+2. **synthesise** the first ``--sentences`` Harvard sentences (``voice_speakers.HELD_OUT_TEXT``, English) with
+   ``tts.Synthesizer.speak`` — what the ``synthesize`` model runs — with the profile (**clone**) and with the
+   clone's nearest stock voice ``engineVoice`` unconverted (**base**, the system voice it starts from);
+3. **score** against the speaker's held-out real clips (**own**: other utterances of the same person, the ceiling):
+   GE2E (Resemblyzer d-vector, the encoder enrolment optimises) cosine to the reference's embedding, and MFCC
+   statistics (``bench/mfcc_speaker.py``, never optimised) z-scored against every clip of the run, cosine to the
+   reference's statistics. **Channel**: the real recordings are mostly 8 kHz telephone prompts, so every clip
+   compared with a speaker's reference first passes through that speaker's band limit (``band_limit``: resampled
+   to the recording's native rate and back; wideband sources are untouched) — the clone and base, and other
+   speakers' own speech in the beats-every-other test. **Beats every other speaker** (per encoder, the definition
+   of ``bench/voice_quality.py``): the clone's mean similarity to its speaker is higher than the mean similarity of
+   every *other* real speaker's own held-out speech to that speaker;
+4. WER of base and clone (pocketsphinx, ``voice_quality.Recogniser``; own speech has no transcript), DNSMOS OVRL
+   (and BAK for own speech: background noise / music) on each condition's clips joined, synthesis RTF.
+
+Most speakers are not English: their clones speak English sentences, so similarity is cross-language (``x-lang``).
+Run against another checkout's code with PYTHONPATH (see docs/voice-quality.md, "Real speakers").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+RATE = 16000
+CONDITIONS = ("own", "base", "clone")
+
+
+# --------------------------------------------------------------------------------------------------- pure parts
+
+
+def band_limit(samples: np.ndarray, native_rate: int, rate: int = RATE) -> np.ndarray:
+    """``samples`` (at ``rate``) through the band of a recording made at ``native_rate``: resampled down to it and
+    back (soxr's anti-alias filter is the band limit), same length. Unchanged if ``native_rate >= rate``."""
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if native_rate >= rate:
+        return x
+    import soxr
+
+    y = soxr.resample(soxr.resample(x, rate, native_rate), native_rate, rate).astype(np.float32)
+    return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
+
+
+def beats_every_other(clone: Sequence[float], own: Sequence[Sequence[float]]) -> list[bool]:
+    """``own[i][j]``: mean similarity of speaker j's own held-out speech to speaker i's reference; ``clone[i]``:
+    clone i's to speaker i's. Clone i beats every other speaker if ``clone[i] > own[i][j]`` for every j ≠ i."""
+    n = len(clone)
+    out = []
+    for i in range(n):
+        others = [own[i][j] for j in range(n) if j != i]
+        out.append(bool(others) and clone[i] > max(others))
+    return out
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+# --------------------------------------------------------------------------------------------------- running
+
+
+@dataclass
+class RealResult:
+    name: str
+    language: str
+    native_rate: int
+    reference_s: float
+    base_voice: str = ""
+    enrol_s: float = 0.0
+    proxy_similarity: float = float("nan")
+    confidence: str = ""
+    evaluations: int = 0
+    start: str = ""
+    profile_bytes: int = 0
+    spectral: dict = field(default_factory=dict)
+    ge2e: dict[str, float] = field(default_factory=dict)   # condition → mean cosine to the reference (matched band)
+    ge2e_unmatched: float = float("nan")                   # the clone without the band limit
+    mfcc: dict[str, float] = field(default_factory=dict)
+    beats: dict[str, bool] = field(default_factory=dict)    # "ge2e" / "mfcc" (clone), "ge2e_base" / "mfcc_base"
+    errors: dict[str, int] = field(default_factory=lambda: {"base": 0, "clone": 0})
+    words: int = 0
+    dnsmos: dict[str, dict[str, float]] = field(default_factory=dict)
+    synth_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
+    audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
+    refused: str = ""
+
+    @property
+    def cross_language(self) -> bool:
+        return not self.language.lower().startswith("en")
+
+    def wer(self, condition: str) -> float:
+        return self.errors[condition] / max(1, self.words)
+
+
+def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequence[str], with_dnsmos: bool,
+                budget_s: float | None, log):
+    """Enrol + synthesise + per-speaker scores. Returns (result, clips) with clips[condition] at 16 kHz as the
+    service made them (own: the real held-out clips)."""
+    from bench import dnsmos, voice_speakers
+    from bench.voice_quality import edit_distance, words
+    from voicekit import decode, enrolment
+    from voicekit import profile as voice_profile
+    from voicekit.pcm import join_segments, write_wav
+
+    result = RealResult(name=sp.name, language=sp.language, native_rate=sp.native_rate,
+                        reference_s=len(sp.reference) / RATE)
+    data = write_wav(sp.reference, RATE)
+    started = time.perf_counter()
+    samples, container = decode.decode(data, rate=enrolment.RATE, max_seconds=enrolment.MAX_DURATION_S)
+    screened = enrolment.screen(samples, enrolment.RATE)
+    profile, found = enroller.enroll(screened, container, budget=budget_s)
+    result.enrol_s = time.perf_counter() - started
+    profile_json = enrolment.Enrolment(profile, screened.duration_s, profile["engineVoice"]).profile_json
+    profile = voice_profile.parse(profile_json)          # what synthesize receives
+    result.base_voice = profile["engineVoice"]
+    result.proxy_similarity, result.confidence = float(found.similarity), found.confidence
+    result.evaluations, result.start = int(found.evaluations), str(found.start)
+    result.profile_bytes = len(profile_json.encode())
+    result.spectral = dict(profile.get("clone", {}).get("spectralMatch") or {})
+    log(f"  enrolled in {result.enrol_s:.1f} s ({result.reference_s:.1f} s reference, F0 "
+        f"{np.exp(screened.f0.log_mean):.0f} Hz): nearest stock {result.base_voice}, proxy {found.similarity:.3f} "
+        f"({found.evaluations} syntheses, start {found.start}, {found.confidence})"
+        + (f", spectral match {result.spectral}" if result.spectral else ""))
+    clips: dict[str, list[np.ndarray]] = {"own": list(sp.held_out), "base": [], "clone": []}
+    for text in sentences:
+        for condition, prof in (("base", None), ("clone", profile)):
+            t0 = time.perf_counter()
+            audio, rate = synthesizer.speak(text, result.base_voice, profile=prof)
+            result.synth_s[condition] += time.perf_counter() - t0
+            result.audio_s[condition] += len(audio) / rate
+            clips[condition].append(voice_speakers._resample(np.asarray(audio, dtype=np.float32), rate))
+        expected = words(text)
+        result.words += len(expected)
+        if recogniser is not None:
+            for condition in ("base", "clone"):
+                heard = words(recogniser.transcribe(clips[condition][-1]))
+                result.errors[condition] += edit_distance(expected, heard)
+    if with_dnsmos:
+        for condition in CONDITIONS:
+            result.dnsmos[condition] = dnsmos.score(join_segments(clips[condition], RATE, gap_s=0.3), RATE)
+    return result, clips
+
+
+def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]], log) -> None:
+    """GE2E and MFCC similarities with the band limit of the speaker compared against, and beats-every-other."""
+    from bench import mfcc_speaker
+    from bench.voice_quality import embed
+
+    rates = sorted({r.native_rate for r in results})
+    limited: dict[tuple[str, str, int], list[np.ndarray]] = {}   # (speaker, condition, band) → clips
+
+    def through(name: str, condition: str, native: int) -> list[np.ndarray]:
+        band = min(native, RATE)
+        key = (name, condition, band)
+        if key not in limited:
+            limited[key] = [band_limit(c, band) for c in clips[name][condition]]
+        return limited[key]
+
+    emb_cache: dict[tuple[str, str, int], list[np.ndarray]] = {}
+    stats_cache: dict[tuple[str, str, int], list[np.ndarray]] = {}
+
+    def embeddings(name, condition, native):
+        key = (name, condition, min(native, RATE))
+        if key not in emb_cache:
+            emb_cache[key] = [embed(c) for c in through(name, condition, native)]
+        return emb_cache[key]
+
+    def stats(name, condition, native):
+        key = (name, condition, min(native, RATE))
+        if key not in stats_cache:
+            stats_cache[key] = [mfcc_speaker.statistics(c) for c in through(name, condition, native)]
+        return stats_cache[key]
+
+    by_name = {s.name: s for s in speakers}
+    reference = {r.name: by_name[r.name].reference for r in results}
+    ref_emb = {n: embed(x) for n, x in reference.items()}
+    ref_stats = {n: mfcc_speaker.statistics(x) for n, x in reference.items()}
+    # background for the MFCC z-scoring: every clip of the run (all speakers × conditions, as in voice_quality),
+    # each in every band it is scored in
+    for r in results:
+        for c in CONDITIONS:
+            stats(r.name, c, r.native_rate)
+        for band in rates:
+            stats(r.name, "own", band)
+    background = mfcc_speaker.Background([s for clips_ in stats_cache.values() for s in clips_])
+    names = [r.name for r in results]
+    own_ge2e = [[float(np.mean([e @ ref_emb[i.name] for e in embeddings(j, "own", i.native_rate)])) for j in names]
+                for i in results]
+    own_mfcc = [[float(np.mean([background.similarity(s, ref_stats[i.name]) for s in stats(j, "own", i.native_rate)]))
+                 for j in names] for i in results]
+    for r in results:
+        for c in CONDITIONS:
+            r.ge2e[c] = float(np.mean([e @ ref_emb[r.name] for e in embeddings(r.name, c, r.native_rate)]))
+            r.mfcc[c] = float(np.mean([background.similarity(s, ref_stats[r.name])
+                                       for s in stats(r.name, c, r.native_rate)]))
+        r.ge2e_unmatched = float(np.mean([embed(c) @ ref_emb[r.name] for c in clips[r.name]["clone"]]))
+    for encoder, matrix in (("ge2e", own_ge2e), ("mfcc", own_mfcc)):
+        for suffix, condition in (("", "clone"), ("_base", "base")):
+            values = [getattr(r, encoder)[condition] for r in results]
+            for r, beat in zip(results, beats_every_other(values, matrix), strict=True):
+                r.beats[encoder + suffix] = beat
+    for k, r in enumerate(results):
+        closest = max((own_ge2e[k][j], names[j]) for j in range(len(names)) if j != k) if len(names) > 1 else None
+        log(f"{r.name}: GE2E own {r.ge2e['own']:.3f} base {r.ge2e['base']:.3f} clone {r.ge2e['clone']:.3f} "
+            f"(unmatched {r.ge2e_unmatched:.3f}); closest other speaker {closest}")
+
+
+# --------------------------------------------------------------------------------------------------- report
+
+
+def _f(value, digits: int = 3) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
+    head = ["speaker", "lang", "band kHz", "ref s", "nearest stock", "GE2E own", "GE2E base", "GE2E clone",
+            "MFCC own", "MFCC base", "MFCC clone", "beats GE2E", "beats MFCC"]
+    head += ["WER base", "WER clone"] if with_wer else []
+    head += ["OVRL own", "BAK own", "OVRL base", "OVRL clone"] if with_dnsmos else []
+    head += ["proxy sim", "conf.", "enrol s", "RTF clone"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    yes = {True: "yes", False: "no"}
+    for r in results:
+        cells = [r.name, r.language + (" (x-lang)" if r.cross_language else ""), f"{min(r.native_rate, RATE) / 2000:g}",
+                 f"{r.reference_s:.1f}", r.base_voice] + [_f(r.ge2e[c]) for c in CONDITIONS] + \
+                [_f(r.mfcc[c]) for c in CONDITIONS] + [yes[r.beats["ge2e"]], yes[r.beats["mfcc"]]]
+        cells += [f"{100 * r.wer(c):.0f} %" for c in ("base", "clone")] if with_wer else []
+        cells += [_f(r.dnsmos["own"]["ovrl"], 2), _f(r.dnsmos["own"]["bak"], 2), _f(r.dnsmos["base"]["ovrl"], 2),
+                  _f(r.dnsmos["clone"]["ovrl"], 2)] if with_dnsmos else []
+        cells += [_f(r.proxy_similarity), r.confidence, f"{r.enrol_s:.1f}",
+                  _f(r.synth_s["clone"] / max(1e-9, r.audio_s["clone"]), 2)]
+        lines.append("| " + " | ".join(cells) + " |")
+    n = len(results)
+    total = sum(r.words for r in results)
+    mean = lambda f: _f(float(np.mean([f(r) for r in results])))  # noqa: E731
+    cells = ["**mean**", f"{sum(r.cross_language for r in results)}/{n} x-lang", "",
+             f"{np.mean([r.reference_s for r in results]):.1f}", ""]
+    cells += [mean(lambda r, c=c: r.ge2e[c]) for c in CONDITIONS] + [mean(lambda r, c=c: r.mfcc[c]) for c in CONDITIONS]
+    cells += [f"{sum(r.beats['ge2e'] for r in results)}/{n}", f"{sum(r.beats['mfcc'] for r in results)}/{n}"]
+    cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.0f} %" for c in ("base", "clone")] \
+        if with_wer else []
+    if with_dnsmos:
+        cells += [_f(float(np.mean([r.dnsmos[c][k] for r in results])), 2)
+                  for c, k in (("own", "ovrl"), ("own", "bak"), ("base", "ovrl"), ("clone", "ovrl"))]
+    synth = sum(r.synth_s["clone"] for r in results) / max(1e-9, sum(r.audio_s["clone"] for r in results))
+    cells += [mean(lambda r: r.proxy_similarity), "", f"{np.mean([r.enrol_s for r in results]):.1f}", _f(synth, 2)]
+    lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summary(results: list[RealResult], with_wer: bool) -> list[str]:
+    n = len(results)
+    x = [r for r in results if r.cross_language]
+    en = [r for r in results if not r.cross_language]
+    out = [f"GE2E (optimised): clone {np.mean([r.ge2e['clone'] for r in results]):.3f}, base "
+           f"{np.mean([r.ge2e['base'] for r in results]):.3f}, own {np.mean([r.ge2e['own'] for r in results]):.3f}; "
+           f"clone without the band limit {np.mean([r.ge2e_unmatched for r in results]):.3f}",
+           f"beats every other speaker — clone: GE2E {sum(r.beats['ge2e'] for r in results)}/{n}, MFCC "
+           f"{sum(r.beats['mfcc'] for r in results)}/{n}; unconverted stock voice: GE2E "
+           f"{sum(r.beats['ge2e_base'] for r in results)}/{n}, MFCC {sum(r.beats['mfcc_base'] for r in results)}/{n}"]
+    for label, group in (("English", en), ("cross-language", x)):
+        if group:
+            out.append(f"{label} ({len(group)}): GE2E clone {np.mean([r.ge2e['clone'] for r in group]):.3f} base "
+                       f"{np.mean([r.ge2e['base'] for r in group]):.3f} own "
+                       f"{np.mean([r.ge2e['own'] for r in group]):.3f}; beats GE2E "
+                       f"{sum(r.beats['ge2e'] for r in group)}/{len(group)}, MFCC "
+                       f"{sum(r.beats['mfcc'] for r in group)}/{len(group)}")
+    if with_wer:
+        total = sum(r.words for r in results)
+        out.append(f"WER pooled over {total} words: base {100 * sum(r.errors['base'] for r in results) / total:.1f} %, "
+                   f"clone {100 * sum(r.errors['clone'] for r in results) / total:.1f} %")
+    rtf = {c: sum(r.synth_s[c] for r in results) / max(1e-9, sum(r.audio_s[c] for r in results))
+           for c in ("base", "clone")}
+    enrol = [r.enrol_s for r in results]
+    out.append(f"synthesis RTF: stock {rtf['base']:.2f}, clone {rtf['clone']:.2f}; enrolment median "
+               f"{statistics.median(enrol):.1f} s ({min(enrol):.1f}-{max(enrol):.1f} s), "
+               f"{np.mean([r.evaluations for r in results]):.1f} syntheses on average; profile ≤ "
+               f"{max(r.profile_bytes for r in results)} bytes")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speakers", help="comma-separated subset of real speaker names")
+    parser.add_argument("--sentences", type=int, default=4, help="held-out English sentences synthesised")
+    parser.add_argument("--held", type=int, default=6, help="held-out real clips per speaker")
+    parser.add_argument("--reference-s", type=float, default=20.0, help="seconds of reference speech")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="enrolment search budget, s (default: the service's, $VOICEKIT_KOKORO_ENROL_BUDGET_S/40)")
+    parser.add_argument("--include-short", action="store_true", help="also the speakers with < 8 s of speech")
+    parser.add_argument("--cache", default=None, help="real_speakers cache folder")
+    parser.add_argument("--wideband", action="store_true",
+                        help="the four Asterisk core voices from their 16 kHz G.722 packages (needs the G722 wheel)")
+    parser.add_argument("--no-dnsmos", action="store_true")
+    parser.add_argument("--no-wer", action="store_true")
+    parser.add_argument("--json", help="write the raw results here")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    import voicekit
+    from bench import dnsmos, real_speakers, voice_speakers
+    from bench.voice_quality import Recogniser
+    from voicekit import kokoro_enrol
+    from voicekit.kokoro import KokoroEngine
+    from voicekit.tts import Synthesizer
+
+    log(f"code: voicekit {Path(voicekit.__file__).parent}, bench {Path(real_speakers.__file__).parent}")
+    names = args.speakers.split(",") if args.speakers else None
+    speakers = real_speakers.load(cache=args.cache, reference_s=args.reference_s, held=args.held, names=names,
+                                  wideband=args.wideband)
+    skipped = [s.name for s in speakers if s.short and not args.include_short]
+    speakers = [s for s in speakers if args.include_short or not s.short]
+    if skipped:
+        log(f"skipped (short: < 8 s reference or < 4 s held-out): {', '.join(skipped)}")
+    with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
+    recogniser = None if args.no_wer else Recogniser()
+    engine = KokoroEngine()
+    enroller = kokoro_enrol.Enroller(engine)
+    synthesizer = Synthesizer(kokoro=engine)
+    sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
+    started = time.perf_counter()
+    results, clips, refused = [], {}, []
+    from voicekit.errors import VoicekitError
+
+    for sp in speakers:
+        log(f"{sp.name}: {sp.language}, {sp.native_rate} Hz, {sp.reference_s:.1f} s reference, "
+            f"{len(sp.held_out)} held-out clips ({sp.held_out_s:.1f} s)")
+        try:
+            result, speaker_clips = run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences,
+                                                with_dnsmos, args.budget, log)
+        except VoicekitError as exc:   # a refused reference is a result too
+            log(f"  refused: {exc.code}: {exc}")
+            refused.append(f"{sp.name} ({exc.code})")
+            continue
+        results.append(result)
+        clips[sp.name] = speaker_clips
+    if not results:
+        return 1
+    score_all(results, speakers, clips, log)
+    print(table(results, recogniser is not None, with_dnsmos))
+    print()
+    for line in summary(results, recogniser is not None):
+        print(line)
+    if skipped:
+        print(f"skipped (short): {', '.join(skipped)}")
+    if refused:
+        print(f"refused: {', '.join(refused)}")
+    print(f"{len(results)} speakers, {len(sentences)} sentences each, in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps([{**r.__dict__, "cross_language": r.cross_language} for r in results],
+                                              default=float, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
