@@ -8,11 +8,9 @@ latency (POST → GET shows COMPLETED, polled every 20 ms). Requests run one aft
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-import requests
-
+from bench.demo_client import add_demo_options, demo_session
 from bench.stats import summary
 from service_config import load
 
@@ -24,12 +22,9 @@ def main() -> None:
     parser.add_argument("--text", default="Hello, this is a test speech. The quick brown fox jumps over the lazy dog.")
     parser.add_argument("--format", default="mp3")
     parser.add_argument("--voice", default="sys_slt")
-    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.frontdoor_port}")
-    parser.add_argument("--key", default=os.environ.get("DEMO_API_KEY"))
+    add_demo_options(parser, settings)
     args = parser.parse_args()
-    key = args.key or (settings.stack_dir / "demo-api-key").read_text().strip()
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {key}"
+    session = demo_session(args, settings)
 
     accept, complete = [], []
     for i in range(args.requests):

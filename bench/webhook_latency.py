@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import time
 from pathlib import Path
 
-import requests
-
+from bench.demo_client import add_demo_options, demo_session
 from bench.stats import summary
 from schemas import events as ev
 from service_config import load
@@ -37,12 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--text", default="Hello, this is a test speech.")
-    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.frontdoor_port}")
-    parser.add_argument("--key", default=os.environ.get("DEMO_API_KEY"))
+    add_demo_options(parser, settings)
     args = parser.parse_args()
-    key = args.key or (settings.stack_dir / "demo-api-key").read_text().strip()
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {key}"
+    session = demo_session(args, settings)
 
     receiver = _receiver_class()().start()
     made = session.post(f"{args.url}/api/v1/webhooks", json={"url": receiver.url, "events": ["speech.completed"]},
