@@ -186,9 +186,13 @@ def test_async_reference_job_reserves_then_captures_and_does_not_keep_a_voice(ba
     assert done["error"] is None and done["result"]["mime_type"] == "audio/wav"
 
     wait_for(lambda: v1.balance(base_url, alice) == before - price, 30, "the price to be captured")
-    history = requests.get(f"{base_url}/api/v1/credits/history", headers=alice, timeout=10).json()["items"]
-    mine = [item["type"] for item in history if item["jobId"] == body["job_id"]]
-    assert sorted(mine) == ["capture", "reservation"], mine
+    def mine() -> list[str]:
+        history = requests.get(f"{base_url}/api/v1/credits/history", headers=alice, timeout=10).json()["items"]
+        return sorted(item["type"] for item in history if item["jobId"] == body["job_id"])
+
+    # The balance already shows the price once it is reserved; the capture's history entry may come a moment later.
+    found = wait_for(lambda: (m := mine()) == ["capture", "reservation"] and m, 30, "the capture in the history")
+    assert found == ["capture", "reservation"], found
 
     res = v1.result(base_url, alice, body["job_id"])
     assert res.status_code == 200, res.text
