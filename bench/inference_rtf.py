@@ -331,28 +331,30 @@ def instances_section(requests: int, concurrency: int, models: list[str], counts
 # --------------------------------------------------------------------------------------------- kokoro-cpu section
 
 
-KOKORO_CONFIGS = "before=triton:1:2:spin,ort1.20-t2=triton:2:2,ort1.31-t1=venv:1:2,ort1.31-t2=venv:2:2"
+KOKORO_CONFIGS = "int8-t1=triton:1:2:int8,float-t1=triton:1:2,int8-t2=triton:2:2:int8,float-t2=triton:2:2"
 PYTHONS = {"venv": sys.executable, "triton": str(Path(__file__).resolve().parents[1] / ".stack" / "venvs" / "triton"
                                                  / "bin" / "python")}
 
 
 @dataclass
 class KokoroConfig:
-    """``label=python:threads:workers[:spin]``: python ``venv`` (this interpreter), ``triton`` (the Triton venv's,
-    i.e. the ONNX Runtime the ``synthesize`` model runs) or a path; ``spin``: ONNX Runtime's spin-waiting on (the
-    old default)."""
+    """``label=python:threads:workers[:spin][:int8]``: python ``venv`` (this interpreter), ``triton`` (the Triton
+    venv's, i.e. the ONNX Runtime the ``synthesize`` model runs) or a path; ``spin``: ONNX Runtime's spin-waiting
+    on (the old default); ``int8``: the PyPI int8 model instead of the float-convolution rewrite the models run
+    (``stack/kokoro_graph.py``)."""
 
     label: str
     python: str
     threads: int
     workers: int
     spin: bool
+    int8: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> "KokoroConfig":
         label, _, rest = spec.partition("=")
         python, threads, workers, *flags = rest.split(":")
-        return cls(label, PYTHONS.get(python, python), int(threads), int(workers), "spin" in flags)
+        return cls(label, PYTHONS.get(python, python), int(threads), int(workers), "spin" in flags, "int8" in flags)
 
 
 def kokoro_cases() -> list[tuple[str, str, str, dict | None]]:
@@ -390,6 +392,10 @@ def kokoro_cpu_section(configs: list[KokoroConfig], repeats: int) -> None:
     procs = {}
     for config in configs:
         env = dict(os.environ, VOICEKIT_KOKORO_SPIN="1" if config.spin else "0")
+        if config.int8:
+            from voicekit.kokoro import INT8_MODEL_FILE
+
+            env["VOICEKIT_KOKORO_MODEL"] = INT8_MODEL_FILE
         procs[config.label] = subprocess.Popen([config.python, worker_py, "--threads", str(config.threads),
                                                 "--workers", str(config.workers)], stdin=subprocess.PIPE,
                                                stdout=subprocess.PIPE, text=True, env=env)
@@ -397,7 +403,8 @@ def kokoro_cpu_section(configs: list[KokoroConfig], repeats: int) -> None:
         for config in configs:
             ready = json.loads(procs[config.label].stdout.readline())
             print(f"{config.label}: onnxruntime {ready['onnxruntime']}, numpy {ready['numpy']}, threads "
-                  f"{config.threads}, sentence workers {config.workers}, spinning {'on' if config.spin else 'off'}",
+                  f"{config.threads}, sentence workers {config.workers}, spinning {'on' if config.spin else 'off'}, "
+                  f"model {ready.get('model', '?')}",
                   flush=True)
         cases = kokoro_cases()
         results: dict[tuple[str, str], list[dict]] = {}

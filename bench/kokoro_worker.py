@@ -41,7 +41,8 @@ def main() -> int:
     synthesizer = Synthesizer(kokoro=KokoroEngine(threads=args.threads, workers=args.workers))
     synthesizer.kokoro.g2p.warm_up()
     synthesizer.speak("Warming up the session.", "af_heart")
-    print(json.dumps({"ready": True, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}), flush=True)
+    print(json.dumps({"ready": True, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__,
+                      "model": synthesizer.kokoro.model_file}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         c0, w0 = cpu_s(), time.perf_counter()

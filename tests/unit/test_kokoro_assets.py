@@ -44,19 +44,32 @@ def test_installed_assets_are_not_reinstalled(tmp_path, monkeypatch):
     target = kokoro_assets.assets_dir(tmp_path)
     (target / "voices").mkdir(parents=True)
     (target / kokoro_assets.MODEL_FILE).write_bytes(b"x")
+    (target / kokoro_assets.FLOAT_MODEL_FILE).write_bytes(b"y")
     (target / "vocab.json").write_text("{}")
     for i in range(kokoro_assets.VOICE_COUNT):
         (target / "voices" / f"af_v{i}.bin").write_bytes(b"")
     markers = Markers(tmp_path / "markers")
     markers.record("kokoro-model", kokoro_assets.digest(kokoro_assets.MODEL_SHA256, str(tmp_path / "site")))
     markers.record("kokoro-voices", kokoro_assets.VOICES_TARBALL_SHA256)
+    markers.record("kokoro-float-model",
+                   kokoro_assets.digest(kokoro_assets.MODEL_SHA256, kokoro_assets.FLOAT_MODEL_SHA256))
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("reinstalled")
 
     monkeypatch.setattr(kokoro_assets, "_install_model", must_not_run)
     monkeypatch.setattr(kokoro_assets, "_install_voices", must_not_run)
+    monkeypatch.setattr(kokoro_assets, "_derive_float_model", must_not_run)
     assert kokoro_assets.ensure(tmp_path, tmp_path / "site", markers, tmp_path / "log") == target
     (target / "voices" / "af_v0.bin").unlink()  # a voice went missing: the voices are installed again
     with pytest.raises(AssertionError, match="reinstalled"):
         kokoro_assets.ensure(tmp_path, tmp_path / "site", markers, tmp_path / "log")
+
+
+def test_a_float_model_that_does_not_match_its_digest_is_not_installed(tmp_path, monkeypatch):
+    from stack import kokoro_graph
+
+    monkeypatch.setattr(kokoro_graph, "rewrite", lambda source, target: target.write_bytes(b"something else"))
+    with pytest.raises(StackError, match="hashes to"):
+        kokoro_assets._derive_float_model(tmp_path)
+    assert not list(tmp_path.iterdir())  # neither the file nor its .partial

@@ -93,7 +93,7 @@ def test_session_options_do_not_spin_unless_asked(monkeypatch):
 
 
 def test_two_threads_without_spinning_give_the_same_samples_as_one():
-    if not (kokoro.assets_dir() / kokoro.MODEL_FILE).exists():
+    if not kokoro.model_path(kokoro.assets_dir()).exists():
         pytest.skip("the Kokoro model is not installed (python -m stack up triton)")
     one = kokoro.KokoroEngine(threads=1, workers=1)
     two = kokoro.KokoroEngine(threads=2, workers=1)

@@ -29,6 +29,9 @@ class TritonPythonModel:
         # Fails the load if flite, the Kokoro model/voices or a G2P front end is missing (stack up says so).
         self.synthesizer = Synthesizer(kokoro=KokoroEngine(providers=_providers(args)))
         self.synthesizer.kokoro.g2p.warm_up()  # jieba's dictionary and OpenJTalk load now, not on a request
+        kokoro = self.synthesizer.kokoro
+        pb_utils.Logger.log_info(f"synthesize {args.get('model_instance_name')}: Kokoro {kokoro.model_file} "
+                                 f"on {kokoro.providers}")
 
     def execute(self, requests):
         return answer(requests, self._synthesize, pb_utils.Logger)

@@ -38,7 +38,11 @@ SAMPLE_RATE = 24000
 STYLE_ROWS = 510
 STYLE_DIM = 256
 MAX_TOKENS = 510  # phoneme tokens per inference (the model's context is 512 with the two pads)
-MODEL_FILE = "kokoro-v1.0.int8.onnx"
+# The model file: the PyPI int8 model with its convolutions rewritten as float 2-D ones at install time
+# (stack/kokoro_graph.py: a sentence costs ≈ 20 % less CPU, docs/inference.md "Kokoro's convolutions"); the int8
+# model itself when that file is missing or VOICEKIT_KOKORO_MODEL names it.
+MODEL_FILE = "kokoro-v1.0.float-conv.onnx"
+INT8_MODEL_FILE = "kokoro-v1.0.int8.onnx"
 MODEL_SPEED_RANGE = (0.5, 2.0)  # beyond this the model's own speed input slurs or drags; WSOLA does the rest
 SENTENCE_GAP_S = 0.25
 EDGE_S = 0.1  # silence before and after the speech
@@ -76,6 +80,16 @@ def assets_dir() -> Path:
     if configured:
         return Path(configured)
     return Path(__file__).resolve().parents[3] / ".stack" / "kokoro"  # <repo>/.stack/kokoro
+
+
+def model_path(directory: Path, file_name: str | None = None) -> Path:
+    """The ONNX file to run: ``file_name`` or ``$VOICEKIT_KOKORO_MODEL`` (a file name in ``directory``) if given,
+    else the float-convolution model, else the int8 one."""
+    chosen = (file_name or os.environ.get("VOICEKIT_KOKORO_MODEL", "")).strip()
+    if chosen:
+        return directory / Path(chosen).name
+    preferred = directory / MODEL_FILE
+    return preferred if preferred.exists() else directory / INT8_MODEL_FILE
 
 
 # ---------------------------------------------------------------------------------------------------- pure pieces
@@ -223,9 +237,9 @@ class KokoroEngine:
 
     def __init__(self, directory: str | os.PathLike | None = None, threads: int | None = None,
                  providers: Sequence[str] | None = None, g2p: G2P | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, model_file: str | None = None) -> None:
         self.directory = Path(directory) if directory else assets_dir()
-        model = self.directory / MODEL_FILE
+        model = model_path(self.directory, model_file)
         if not model.exists():
             raise VoicekitError("tts_unavailable", f"the Kokoro model is missing ({model}); run "
                                                    "`python -m stack up triton` to install it",
@@ -243,6 +257,7 @@ class KokoroEngine:
         self.session = ort.InferenceSession(str(model), sess_options=options,
                                             providers=chosen or ["CPUExecutionProvider"])
         self.providers = self.session.get_providers()  # what ONNX Runtime actually uses
+        self.model_file = model.name
         self.vocab = load_vocab(self.directory / "vocab.json")
         self.voices = {path.stem: stock_voice(path.stem) for path in sorted((self.directory / "voices").glob("*.bin"))
                        if stock_voice(path.stem) is not None}

