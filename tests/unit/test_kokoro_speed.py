@@ -83,12 +83,12 @@ def test_session_options_do_not_spin_unless_asked(monkeypatch):
     monkeypatch.delenv("VOICEKIT_KOKORO_SPIN", raising=False)
     monkeypatch.delenv("VOICEKIT_KOKORO_THREADS", raising=False)
     options = kokoro.session_options(ort)
-    assert options.intra_op_num_threads == 1
+    assert options.intra_op_num_threads == 2
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     monkeypatch.setenv("VOICEKIT_KOKORO_SPIN", "1")
-    monkeypatch.setenv("VOICEKIT_KOKORO_THREADS", "2")
+    monkeypatch.setenv("VOICEKIT_KOKORO_THREADS", "1")
     options = kokoro.session_options(ort)
-    assert options.intra_op_num_threads == 2
+    assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
 
 

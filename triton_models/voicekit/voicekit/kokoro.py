@@ -187,13 +187,13 @@ def env_flag(name: str, default: bool) -> bool:
 
 def session_options(ort, threads: int | None = None):
     """ONNX Runtime settings for the Kokoro session (measured in docs/inference.md, "Kokoro on 2 cores"):
-    ``VOICEKIT_KOKORO_THREADS`` intra-op threads (default 1: on a busy 2-core machine a second one cost CPU
-    without shortening requests; on an idle one it can halve a one-sentence request) and no spin-waiting of idle
-    pool threads (``VOICEKIT_KOKORO_SPIN=1`` turns it back on): a spinning thread burns the core another sentence
-    or request needs — a second thread cost +30-45 % CPU per second of audio with spinning, +5-25 % without.
-    Neither setting changes a sample."""
+    ``VOICEKIT_KOKORO_THREADS`` intra-op threads (default 2: with the float-convolution model a one-sentence request
+    on 2 idle cores took 0.38-0.48 s per second of audio with 2 threads, 0.58-0.66 with 1; the second thread costs
+    +6-12 % CPU, and on a machine already saturated it no longer shortens requests — set 1 there) and no
+    spin-waiting of idle pool threads (``VOICEKIT_KOKORO_SPIN=1`` turns it back on): a spinning thread burns the
+    core another sentence or request needs. Neither setting changes a sample."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "1"))
+    options.intra_op_num_threads = threads or int(os.environ.get("VOICEKIT_KOKORO_THREADS", "2"))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     spin = "1" if env_flag("VOICEKIT_KOKORO_SPIN", False) else "0"
