@@ -35,10 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--voices", default="af_heart,am_michael,bf_emma")
     parser.add_argument("--no-dnsmos", action="store_true")
+    parser.add_argument("--models", default=f"{INT8_MODEL_FILE},{MODEL_FILE}",
+                        help="two model files in the Kokoro assets folder, in this order (default %(default)s)")
     args = parser.parse_args(argv)
     directory = assets_dir()
-    models = {"int8": KokoroEngine(directory, threads=1, workers=1, model_file=INT8_MODEL_FILE),
-              "float": KokoroEngine(directory, threads=1, workers=1, model_file=MODEL_FILE)}
+    first, second = args.models.split(",")
+    print(f"int8 = {first}, float = {second}")
+    models = {"int8": KokoroEngine(directory, threads=1, workers=1, model_file=first),
+              "float": KokoroEngine(directory, threads=1, workers=1, model_file=second)}
     cases = [(voice, text, "en-us" if voice[0] == "a" else "en-gb") for text in SENTENCES
              for voice in args.voices.split(",")]
     cases += [(voice, text, None) for voice, text in KOKORO_SENTENCES if voice[0] not in "ab"]
