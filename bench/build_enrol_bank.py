@@ -1,14 +1,11 @@
 """Build the Kokoro enrolment bank (``voicekit/data/kokoro_enrol_bank.npz``) — run once when Kokoro, the GE2E
-encoder or ``kokoro_enrol.bank_recipes`` change; the result is committed (≈ 55 KB).
+encoder or ``kokoro_enrol.bank_recipes`` change; the result is committed (≈ 45 KB).
 
-    .venv/bin/python -m bench.build_enrol_bank [--out PATH] [--mixtures 32] [--extrapolations 12] \
-        [--foreign-mixtures 1]
+    .venv/bin/python -m bench.build_enrol_bank [--out PATH] [--mixtures 32] [--extrapolations 12]
 
-Each bank voice (stock English voices, same-sex mixtures, mild extrapolations; then the non-English stock voices'
-timbre with an English partner's prosody, alone and in same-sex mixtures: ``kokoro_enrol.bank_recipes``) says
-``kokoro_enrol.PROXY_TEXT`` through ``voicekit.kokoro.KokoroEngine``; its GE2E embedding (fixed level) and mean
-log-F0 are stored with its coefficients. Cost ≈ 1.5-2 s per voice on 2 idle cores (84 voices: 72 English, 12 with a
-non-English timbre); ``--reuse`` an earlier bank to copy its identical entries instead of rendering them again.
+Each bank voice (stock English voices, same-sex mixtures, mild extrapolations: ``kokoro_enrol.bank_recipes``)
+says ``kokoro_enrol.PROXY_TEXT`` through ``voicekit.kokoro.KokoroEngine``; its GE2E embedding (fixed level) and
+mean log-F0 are stored with its coefficients. Cost ≈ 1.5-2 s per voice on 2 idle cores.
 """
 from __future__ import annotations
 
@@ -29,10 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ke.BANK_FILE))
     parser.add_argument("--mixtures", type=int, default=32)
     parser.add_argument("--extrapolations", type=int, default=12)
-    parser.add_argument("--foreign-mixtures", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reuse", default=None,
-                        help="an earlier bank (same engine, encoder, proxy text): its identical entries are copied")
     args = parser.parse_args(argv)
     engine = KokoroEngine()
     _, packs = ke.proxy_speaker(engine)
@@ -49,10 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     bank = ke.build_bank(packs, speak, lambda a, r: speaker_encoder.embed(a, r, fixed_level=True), log_f0,
-                         mixtures=args.mixtures, extrapolations=args.extrapolations,
-                         foreign_mixtures=args.foreign_mixtures, seed=args.seed,
-                         log=lambda m: print(m, file=sys.stderr, flush=True),
-                         reuse=ke.load_bank(args.reuse) if args.reuse else None)
+                         mixtures=args.mixtures, extrapolations=args.extrapolations, seed=args.seed,
+                         log=lambda m: print(m, file=sys.stderr, flush=True))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(bank.to_bytes())

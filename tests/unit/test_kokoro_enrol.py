@@ -221,14 +221,10 @@ def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_in
 def test_the_committed_bank_matches_the_code():
     """data/kokoro_enrol_bank.npz is bench/build_enrol_bank.py's output: same basis, proxy text and recipes."""
     bank = ke.load_bank()
-    assert bank.basis == ke.TIMBRE_BASIS and bank.proxy_text == ke.PROXY_TEXT and bank.version == ke.BANK_VERSION
-    recipes = ke.bank_recipes(ke.TIMBRE_BASIS, mixtures=32, extrapolations=12, foreign_mixtures=1, seed=0)
+    assert bank.basis == ke.BASIS and bank.proxy_text == ke.PROXY_TEXT and bank.version == ke.BANK_VERSION
+    recipes = ke.bank_recipes(ke.BASIS, mixtures=32, extrapolations=12, seed=0)
     assert [label for label, _ in recipes] == list(bank.labels)
     assert np.allclose([c for _, c in recipes], bank.coeffs, atol=1e-6)
-    # the prosody half only ever uses English voices, each non-English voice's partner being one of its sex
-    assert all(ke.is_english(p) and ke.sex_of(p) == ke.sex_of(n)
-               for n, p in zip(bank.basis, bank.partners, strict=True))
-    assert np.allclose(bank.prosody_of(bank.coeffs)[:, len(ke.BASIS):], 0.0)
     assert np.allclose(np.linalg.norm(bank.embeddings, axis=1), 1.0, atol=1e-4)
     assert np.all(np.isfinite(bank.log_f0))
     sexes = bank.sexes()
@@ -249,117 +245,3 @@ def test_an_ambiguous_pitch_allows_either_sex_but_never_a_mixture_of_both():
         used = {ke.sex_of(BASIS[i]) for i in np.flatnonzero(np.abs(c) > 1e-9)}
         assert len(used) == 1, c
     assert ke.sex_of(ke.main_voice(found.recipe)) == "f"     # the embedding says which
-
-
-# --- non-English voices as timbre only (the prosody half stays English) ------------------------------------------
-
-WIDE = BASIS + ("ff_x", "jf_y", "em_z")                             # French/Japanese women, a Spanish man
-WIDE_PACKS = {**PACKS, **{name: RNG.normal(size=(ke.ROWS, ke.DIM)).astype(np.float32) for name in WIDE[8:]}}
-# each foreign voice's prosody half is an English voice's plus a little noise: that voice is its partner
-for _name, _twin in (("ff_x", "af_c"), ("jf_y", "af_a"), ("em_z", "am_g")):
-    WIDE_PACKS[_name][:, ke.HALF:] = PACKS[_twin][:, ke.HALF:] + 0.01 * RNG.normal(size=(ke.ROWS, ke.HALF))
-WIDE_PROJECTION = RNG.normal(size=(16, len(WIDE)))
-WIDE_F0 = np.concatenate([F0, [5.3, 5.35, 4.75]])
-
-
-def wide_embed(audio: np.ndarray, rate: int) -> np.ndarray:
-    e = np.tanh(WIDE_PROJECTION @ audio[: len(WIDE)])
-    return e / np.linalg.norm(e)
-
-
-def wide_f0(audio: np.ndarray, rate: int) -> float:
-    return float(WIDE_F0 @ audio[len(WIDE):])
-
-
-def wide_bank(**kw) -> ke.Bank:
-    rows = np.stack([WIDE_PACKS[n][0] for n in WIDE], axis=1).astype(np.float64)      # [256, K]
-
-    def speak(pack: np.ndarray) -> tuple[np.ndarray, int]:
-        t, *_ = np.linalg.lstsq(rows[: ke.HALF], pack[0, : ke.HALF].astype(np.float64), rcond=None)
-        p, *_ = np.linalg.lstsq(rows[ke.HALF:], pack[0, ke.HALF:].astype(np.float64), rcond=None)
-        return np.concatenate([t, p]), 1
-
-    return ke.build_bank(WIDE_PACKS, speak, wide_embed, wide_f0, basis=WIDE, **kw)
-
-
-def test_non_english_voices_get_the_nearest_english_prosody_of_their_sex():
-    assert ke.prosody_partners(WIDE, WIDE_PACKS) == BASIS + ("af_c", "af_a", "am_g")
-    assert ke.is_english("bm_lewis") and not ke.is_english("ff_siwis")
-    assert set(ke.TIMBRE_BASIS[: len(ke.BASIS)]) == set(ke.BASIS) and not any(map(ke.is_english, ke.EXTRA_TIMBRE))
-
-
-def test_bank_recipes_keep_the_english_part_and_add_foreign_timbres():
-    english = ke.bank_recipes(BASIS, mixtures=10, extrapolations=4, seed=3)
-    wide = ke.bank_recipes(WIDE, mixtures=10, extrapolations=4, foreign_mixtures=2, seed=3)
-    assert [label for label, _ in wide[: len(english)]] == [label for label, _ in english]
-    assert np.allclose([c[:8] for _, c in wide[: len(english)]], [c for _, c in english])
-    assert len(wide) == len(english) + 3 * (1 + 2)
-    for label, c in wide[len(english):]:
-        assert math.isclose(c.sum(), 1.0, abs_tol=1e-9) and c.min() >= 0
-        assert np.count_nonzero(c[8:]) == 1, label                       # each uses one foreign voice
-        assert len({ke.sex_of(WIDE[i]) for i in np.flatnonzero(c > 0)}) == 1
-    # fewer foreign voices: the same entries, less those of the voice left out
-    narrower = ke.bank_recipes(WIDE[:9] + WIDE[10:], mixtures=10, extrapolations=4, foreign_mixtures=2, seed=3)
-    kept = [(label, np.delete(c, 9)) for label, c in wide if c[9] == 0]
-    assert [label for label, _ in narrower] == [label for label, _ in kept]
-    assert np.allclose([c for _, c in narrower], [c for _, c in kept])
-
-
-def test_a_wide_bank_renders_foreign_timbre_with_english_prosody_and_round_trips():
-    bank = wide_bank(mixtures=8, extrapolations=2, foreign_mixtures=2)
-    assert bank.partners == BASIS + ("af_c", "af_a", "am_g")
-    i = bank.labels.index("ff_x")
-    rendered_prosody = bank.prosody_of(bank.coeffs[i])
-    assert rendered_prosody[WIDE.index("af_c")] == 1.0 and np.all(rendered_prosody[8:] == 0)
-    back = ke.Bank.from_bytes(bank.to_bytes())
-    assert back.partners == bank.partners and back.version == ke.BANK_VERSION
-    # a version-1 bank (no partners stored) reads back with prosody = timbre
-    old = ke.Bank(basis=BASIS, coeffs=np.eye(8), embeddings=np.eye(8), log_f0=np.zeros(8), version=1)
-    raw = dict(np.load(__import__("io").BytesIO(old.to_bytes())))
-    raw.pop("partners")
-    buffer = __import__("io").BytesIO()
-    np.savez_compressed(buffer, **raw)
-    legacy = ke.Bank.from_bytes(buffer.getvalue())
-    assert legacy.partners == BASIS and np.allclose(legacy.prosody_map(), np.eye(8))
-    with pytest.raises(ValueError):       # a foreign voice may not give prosody
-        ke.Bank(basis=WIDE, coeffs=np.eye(11), embeddings=np.eye(11), log_f0=np.zeros(11))
-    # leaving an English voice out also drops the foreign voices it spoke for
-    smaller = bank.without(["af_c"])
-    assert "af_c" not in smaller.basis and "ff_x" not in smaller.basis and "jf_y" in smaller.basis
-
-
-def test_search_over_foreign_timbre_keeps_the_prosody_english():
-    bank = wide_bank(mixtures=12, extrapolations=4, foreign_mixtures=3)
-    hidden = np.zeros(len(WIDE))
-    hidden[[WIDE.index("ff_x"), WIDE.index("af_b")]] = 0.7, 0.3
-    voice = ke.Recipe(WIDE, hidden, bank.prosody_of(hidden))
-    target = ke.Target(embedding=wide_embed(np.concatenate([voice.timbre, voice.prosody]), 1),
-                       log_f0=math.log(200.0), speech_s=30.0)
-    english_only = bank.without(["ff_x", "jf_y", "em_z"])
-
-    def speak(recipe):
-        return np.concatenate([recipe.timbre, recipe.prosody]), 1
-
-    def speak_english(recipe):   # the English-only bank's recipes in the wide world's coordinates
-        t, p = np.zeros(len(WIDE)), np.zeros(len(WIDE))
-        for name, wt, wp in zip(recipe.basis, recipe.timbre, recipe.prosody, strict=True):
-            t[WIDE.index(name)], p[WIDE.index(name)] = wt, wp
-        return np.concatenate([t, p]), 1
-
-    found = ke.find_voice(target, bank, speak, wide_embed, wide_f0, budget_s=60, max_evaluations=16)
-    narrow = ke.find_voice(target, english_only, speak_english, wide_embed, wide_f0, budget_s=60,
-                           max_evaluations=16)
-    assert found.similarity > narrow.similarity + 0.02
-    assert found.recipe.timbre[WIDE.index("ff_x")] > 0.2
-    assert np.allclose(found.recipe.prosody[8:], 0.0)                      # no foreign prosody, ever
-    assert math.isclose(found.recipe.prosody.sum(), 1.0, abs_tol=1e-6)
-    assert ke.is_english(ke.main_voice(found.recipe)) and ke.sex_of(ke.main_voice(found.recipe)) == "f"
-    made = ke.profile({}, found, 1.0)
-    assert made["language"] == "en-us" and ke.is_english(made["engineVoice"])
-
-
-def test_main_voice_of_a_foreign_timbre_recipe_is_english_and_old_recipes_are_unchanged():
-    mostly_french = ke.Recipe(("af_a", "ff_x", "af_b"), np.array([0.2, 0.7, 0.1]), np.array([0.3, 0.0, 0.7]))
-    assert ke.main_voice(mostly_french) == "af_b"
-    old = ke.Recipe.from_dict({"basis": ["af_a", "bf_b"], "timbre": [0.3, 0.7], "prosody": [0.6, 0.4]})
-    assert ke.main_voice(old) == "bf_b"

@@ -2,30 +2,23 @@
 
 A Kokoro style pack is float32 [510, 256] (one 256-d style per input length; the first 128 dims drive the
 decoder — timbre —, the last 128 the prosody predictor — F0, durations, energy). A clone here is never a free
-vector: it is a **recipe over stock voices**, two coefficient vectors — one for the timbre half, one for the
-prosody half — so every length row is the same mixture of real voices' rows (the per-length structure is kept)
-and a recipe is a few hundred bytes (the pack is rebuilt with :func:`style_pack`). The timbre half may use the
-English voices (``BASIS``) and the non-English ones that keep English intelligible (``EXTRA_TIMBRE``, together
-``TIMBRE_BASIS``); the prosody half only English voices, so a clone always speaks English like an English voice.
-A recipe names its own basis: recipes over the English voices only (made before the non-English timbres) load
-and synthesise unchanged.
+vector: it is a **recipe over the English stock voices** (``BASIS``), two coefficient vectors — one for the timbre
+half, one for the prosody half — so every length row is the same mixture of real voices' rows (the per-length
+structure is kept) and a recipe is a few hundred bytes (the pack is rebuilt with :func:`style_pack`).
 
 Pure logic: the synthesizer, the speaker encoder and the F0 tracker are passed in as callables, so the search is
 unit-tested with toy functions and the ``enroll`` model wires in Kokoro + GE2E.
 
-**Bank** (built once at install/build time, :func:`build_bank`): the English stock voices, random convex mixtures
-of 2-3 voices of one sex and mild extrapolations away from a neighbour; each non-English voice's timbre alone and
-mixed with English voices of its sex; each rendered saying ``PROXY_TEXT`` and embedded (GE2E) with its F0 measured.
-An entry's prosody is its timbre mixture with each non-English voice's weight given to its *partner*, the English
-voice of its sex with the nearest prosody half (:func:`prosody_partners`, stored in the bank).
-**Enrolment** (:func:`find_voice`):
+**Bank** (built once at install/build time, :func:`build_bank`): the stock voices, random convex mixtures of 2-3
+voices of one sex and mild extrapolations away from a neighbour, each rendered saying ``PROXY_TEXT`` and
+embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
 
 1. the speaker's sex and pitch come from the reference's F0 (known before choosing): bank entries of the other
    sex, or far in pitch, are not candidates;
 2. starting points: the nearest bank entry by embedding (with a pitch penalty; no synthesis needed), the
    optimum of a linear model of the bank (mixture coefficients → embedding, ridge regression) inside the stock
    voices' hull and slightly outside it, and the non-negative mixture of the nearest entries whose embeddings
-   best add up to the reference's (each start's prosody: its timbre through the partners, ``Bank.prosody_of``);
+   best add up to the reference's;
 3. refinement within a time budget: a (1+1) evolution strategy on the coefficients, each candidate synthesised
    (proxy text) and scored by GE2E similarity to the reference minus a penalty for leaving the stock voices'
    hull by more than ``MAX_OUTSIDE`` (large extrapolations are where intelligibility breaks) and for a pitch
@@ -44,7 +37,6 @@ import io
 import math
 import os
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -59,14 +51,8 @@ BASIS: tuple[str, ...] = (
     "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
     "bm_lewis",
 )
-# The other stock voices (Spanish e, French f, Hindi h, Italian i, Japanese j, Brazilian Portuguese p, Mandarin z):
-# in a clone they only ever give TIMBRE (the first 128 dims); the prosody half stays a mixture of English voices, so
-# the clone keeps speaking English (each of them with an English voice's prosody: pocketsphinx WER on 6 held-out
-# sentences within a few points of that English voice alone, bench notes in docs/voice-quality.md).
-EXTRA_TIMBRE: tuple[str, ...] = ("ef_dora", "em_alex", "em_santa", "pf_dora", "pm_alex", "pm_santa")
-TIMBRE_BASIS: tuple[str, ...] = BASIS + EXTRA_TIMBRE
 PROXY_TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
-BANK_VERSION = 2
+BANK_VERSION = 1
 
 # Sex from mean F0 (Hz): below MALE_MAX_HZ male, above FEMALE_MIN_HZ female; in between each sex is tried on its
 # own and the embedding decides — never mixed: a clone is a mixture of voices of one sex (a 168 Hz woman once came
@@ -87,28 +73,6 @@ MAX_EVALUATIONS = 24
 def sex_of(name: str) -> str:
     """'f' or 'm' from a stock voice's name (``af_heart`` → 'f')."""
     return name[1]
-
-
-def is_english(name: str) -> bool:
-    """An American (a) or British (b) stock voice: the only voices a clone's prosody half may use."""
-    return name[:1] in ("a", "b")
-
-
-def prosody_partners(basis: Sequence[str], packs: dict[str, np.ndarray]) -> tuple[str, ...]:
-    """For each basis voice the English voice that speaks for it in the prosody half: itself if English, else the
-    English voice of its sex whose prosody half (mean over the length rows) is nearest (Euclidean)."""
-    english = [n for n in basis if is_english(n)]
-    mean = {n: np.asarray(packs[n], dtype=np.float64).reshape(ROWS, DIM)[:, HALF:].mean(axis=0) for n in basis}
-    out = []
-    for name in basis:
-        if is_english(name):
-            out.append(name)
-            continue
-        pool = [e for e in english if sex_of(e) == sex_of(name)] or english
-        if not pool:
-            raise ValueError("a basis needs English voices to give the prosody")
-        out.append(min(pool, key=lambda e: float(np.linalg.norm(mean[e] - mean[name]))))
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------- recipes
@@ -170,19 +134,16 @@ def normalised(coeffs: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Bank:
-    """Precomputed on-manifold voices: timbre coefficients over ``basis``, the GE2E embedding of each entry saying
-    ``proxy_text``, and its mean log-F0. An entry's prosody coefficients are its timbre coefficients with each
-    non-English voice's weight given to its English ``partners`` voice (:meth:`prosody_of`); a bank without
-    ``partners`` (version 1: English voices only) has prosody = timbre."""
+    """Precomputed on-manifold voices: coefficients over ``basis`` (timbre = prosody), the GE2E embedding of each
+    entry saying ``proxy_text``, and its mean log-F0."""
 
     basis: tuple[str, ...]
-    coeffs: np.ndarray            # [N, K] timbre coefficients
+    coeffs: np.ndarray            # [N, K]
     embeddings: np.ndarray        # [N, D], L2-normalised
     log_f0: np.ndarray            # [N]
     proxy_text: str = PROXY_TEXT
     labels: tuple[str, ...] = ()
     version: int = BANK_VERSION
-    partners: tuple[str, ...] = ()   # per basis voice: the English voice giving its prosody (itself if English)
 
     def __post_init__(self) -> None:
         self.coeffs = np.asarray(self.coeffs, dtype=np.float64)
@@ -191,23 +152,6 @@ class Bank:
         n = len(self.coeffs)
         if self.coeffs.shape != (n, len(self.basis)) or len(self.embeddings) != n or self.log_f0.shape != (n,):
             raise ValueError("bank arrays disagree in size")
-        if not self.partners:
-            self.partners = tuple(self.basis)
-        self.partners = tuple(str(v) for v in self.partners)
-        if len(self.partners) != len(self.basis) or any(p not in self.basis or not is_english(p)
-                                                         for p in self.partners):
-            raise ValueError("each basis voice needs a prosody partner among the bank's English voices")
-
-    def prosody_map(self) -> np.ndarray:
-        """P [K, K]: prosody coefficients = timbre coefficients @ P (identity on the English voices)."""
-        index = {n: i for i, n in enumerate(self.basis)}
-        P = np.zeros((len(self.basis), len(self.basis)))
-        for i, partner in enumerate(self.partners):
-            P[i, index[partner]] = 1.0
-        return P
-
-    def prosody_of(self, coeffs: np.ndarray) -> np.ndarray:
-        return np.asarray(coeffs, dtype=np.float64) @ self.prosody_map()
 
     def __len__(self) -> int:
         return len(self.coeffs)
@@ -219,23 +163,19 @@ class Bank:
     def without(self, names: Sequence[str]) -> "Bank":
         """The bank with the given basis voices, and every entry that uses them, removed (the benchmark's
         leave-out targets: a stock voice enrolled against a bank that has never heard it)."""
-        gone = set(names)
-        # a voice whose prosody partner goes goes too (its entries were rendered with that partner's prosody)
-        gone |= {n for n, p in zip(self.basis, self.partners, strict=True) if p in gone}
-        drop = [i for i, n in enumerate(self.basis) if n in gone]
+        drop = [i for i, n in enumerate(self.basis) if n in set(names)]
         keep_cols = [i for i in range(len(self.basis)) if i not in drop]
         keep = np.all(np.abs(self.coeffs[:, drop]) < 1e-12, axis=1) if drop else np.ones(len(self), bool)
         return Bank(basis=tuple(self.basis[i] for i in keep_cols), coeffs=self.coeffs[keep][:, keep_cols],
                     embeddings=self.embeddings[keep], log_f0=self.log_f0[keep], proxy_text=self.proxy_text,
-                    labels=tuple(lab for lab, k in zip(self.labels, keep, strict=False) if k), version=self.version,
-                    partners=tuple(self.partners[i] for i in keep_cols))
+                    labels=tuple(lab for lab, k in zip(self.labels, keep, strict=False) if k), version=self.version)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, basis=np.array(self.basis), coeffs=self.coeffs.astype(np.float32),
                             embeddings=self.embeddings.astype(np.float32), log_f0=self.log_f0.astype(np.float32),
                             proxy_text=np.array(self.proxy_text), labels=np.array(self.labels),
-                            version=np.array(self.version), partners=np.array(self.partners))
+                            version=np.array(self.version))
         return buffer.getvalue()
 
     @classmethod
@@ -243,27 +183,21 @@ class Bank:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return cls(basis=tuple(str(v) for v in z["basis"]), coeffs=z["coeffs"], embeddings=z["embeddings"],
                        log_f0=z["log_f0"], proxy_text=str(z["proxy_text"]),
-                       labels=tuple(str(v) for v in z["labels"]), version=int(z["version"]),
-                       partners=tuple(str(v) for v in z["partners"]) if "partners" in z.files else ())
+                       labels=tuple(str(v) for v in z["labels"]), version=int(z["version"]))
 
 
-def bank_recipes(basis: Sequence[str], *, mixtures: int = 80, extrapolations: int = 40, foreign_mixtures: int = 1,
+def bank_recipes(basis: Sequence[str], *, mixtures: int = 80, extrapolations: int = 40,
                  seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """The bank's voices as (label, timbre coefficients). English voices first: each; Dirichlet mixtures of 2-3
-    voices of one sex; extrapolations v_a + t (v_a - v_b), t in [0.2, 0.5], between two voices of one sex. Then each
-    non-English voice (timbre only) alone and in ``foreign_mixtures`` Dirichlet mixtures with 1-2 English voices
-    of its sex. Each part has its own random stream (the English part, and each non-English voice's by its name),
-    so the bank over fewer non-English voices is this one with their entries left out (``Bank.without``)."""
+    """The bank's voices as (label, coefficients): each basis voice; Dirichlet mixtures of 2-3 voices of one sex;
+    extrapolations v_a + t (v_a - v_b), t in [0.2, 0.5], between two voices of one sex."""
     rng = np.random.default_rng(seed)
     k = len(basis)
     out = []
     for i, name in enumerate(basis):
-        if is_english(name):
-            c = np.zeros(k)
-            c[i] = 1.0
-            out.append((name, c))
-    groups = [[i for i, n in enumerate(basis) if sex_of(n) == s and is_english(n)] for s in ("f", "m")]
-    groups_all = {s: g for s, g in zip(("f", "m"), groups, strict=True)}
+        c = np.zeros(k)
+        c[i] = 1.0
+        out.append((name, c))
+    groups = [[i for i, n in enumerate(basis) if sex_of(n) == s] for s in ("f", "m")]
     groups = [g for g in groups if len(g) >= 2]
     for j in range(mixtures if groups else 0):
         group = groups[j % len(groups)]
@@ -279,59 +213,20 @@ def bank_recipes(basis: Sequence[str], *, mixtures: int = 80, extrapolations: in
         c = np.zeros(k)
         c[a], c[b] = 1.0 + t, -t
         out.append((f"ext:{basis[a]}+{t:.2f}*({basis[a]}-{basis[b]})", c))
-    foreign = [i for i, n in enumerate(basis) if not is_english(n)]
-    for i in foreign:
-        c = np.zeros(k)
-        c[i] = 1.0
-        out.append((basis[i], c))
-    for f in foreign:
-        rng = np.random.default_rng([seed, zlib.crc32(basis[f].encode())])
-        others = groups_all[sex_of(basis[f])]
-        for _ in range(foreign_mixtures if others else 0):
-            pick = [f, *rng.choice(others, size=min(len(others), int(rng.choice([1, 2]))), replace=False)]
-            w = rng.dirichlet(np.ones(len(pick)))
-            c = np.zeros(k)
-            c[pick] = w
-            out.append(("mix:" + "+".join(f"{basis[p]}*{x:.2f}" for p, x in zip(pick, w, strict=True)), c))
     return out
 
 
 def build_bank(packs: dict[str, np.ndarray], speak: Callable[[np.ndarray], tuple[np.ndarray, int]],
                embed: Callable[[np.ndarray, int], np.ndarray], log_f0: Callable[[np.ndarray, int], float],
-               *, basis: Sequence[str] = TIMBRE_BASIS, proxy_text: str = PROXY_TEXT, mixtures: int = 80,
-               extrapolations: int = 40, foreign_mixtures: int = 1, seed: int = 0,
-               log: Callable[[str], None] | None = None, reuse: Bank | None = None) -> Bank:
-    """Render and measure every bank voice. ``speak(pack)`` says the proxy text with a style pack; an entry's
-    prosody half is its timbre mixture with each non-English voice replaced by its English partner
-    (:func:`prosody_partners`). ``reuse``: a bank made with the same engine, encoder and proxy text whose entries
-    with the same label, timbre and prosody are taken as they are instead of rendered again."""
+               *, basis: Sequence[str] = BASIS, proxy_text: str = PROXY_TEXT, mixtures: int = 80,
+               extrapolations: int = 40, seed: int = 0, log: Callable[[str], None] | None = None) -> Bank:
+    """Render and measure every bank voice. ``speak(pack)`` says the proxy text with a style pack."""
     basis = tuple(n for n in basis if n in packs)
-    partners = prosody_partners(basis, packs)
-    shell = Bank(basis=basis, coeffs=np.zeros((0, len(basis))), embeddings=np.zeros((0, 1)), log_f0=np.zeros(0),
-                 partners=partners)
-    recipes = bank_recipes(basis, mixtures=mixtures, extrapolations=extrapolations,
-                           foreign_mixtures=foreign_mixtures, seed=seed)
+    recipes = bank_recipes(basis, mixtures=mixtures, extrapolations=extrapolations, seed=seed)
     embeddings, f0s = [], []
-    old: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = {}
-    if reuse is not None and reuse.proxy_text == proxy_text and set(reuse.basis) <= set(basis):
-        cols = [basis.index(n) for n in reuse.basis]
-        for j, label in enumerate(reuse.labels):
-            t = np.zeros(len(basis))
-            t[cols] = reuse.coeffs[j]
-            old[label] = (t, shell.prosody_of(t), reuse.embeddings[j], float(reuse.log_f0[j]))
-        # reuse.prosody_of in these coordinates must agree with this bank's
-        for j, label in enumerate(reuse.labels):
-            p = np.zeros(len(basis))
-            p[cols] = reuse.prosody_of(reuse.coeffs[j])
-            if not np.allclose(p, old[label][1], atol=1e-6):
-                old.pop(label)
     started = time.monotonic()
-    for i, (label, coeffs) in enumerate(recipes):
-        if label in old and np.allclose(old[label][0], coeffs, atol=1e-6):
-            embeddings.append(old[label][2] / (np.linalg.norm(old[label][2]) + 1e-12))
-            f0s.append(old[label][3])
-            continue
-        audio, rate = speak(style_pack(Recipe(basis, coeffs, shell.prosody_of(coeffs)), packs))
+    for i, (_, coeffs) in enumerate(recipes):
+        audio, rate = speak(style_pack(Recipe.single(basis, coeffs), packs))
         e = np.asarray(embed(audio, rate), dtype=np.float64)
         embeddings.append(e / (np.linalg.norm(e) + 1e-12))
         f0s.append(log_f0(audio, rate))
@@ -339,7 +234,7 @@ def build_bank(packs: dict[str, np.ndarray], speak: Callable[[np.ndarray], tuple
             log(f"bank: {i + 1}/{len(recipes)} voices in {time.monotonic() - started:.0f} s")
     return Bank(basis=basis, coeffs=np.array([c for _, c in recipes]), embeddings=np.array(embeddings),
                 log_f0=np.array(f0s, dtype=np.float64), proxy_text=proxy_text,
-                labels=tuple(label for label, _ in recipes), partners=partners)
+                labels=tuple(label for label, _ in recipes))
 
 
 # --------------------------------------------------------------------------------------------------- search
@@ -480,14 +375,13 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         pool = np.argsort(-(bank.embeddings @ target.embedding))[:12]
     history: list[tuple[str, float, float]] = []
     best: tuple[float, float, np.ndarray, np.ndarray, str] | None = None   # score, sim, timbre, prosody, what
-    P = bank.prosody_map()        # timbre coefficients @ P = prosody coefficients (English voices only)
 
     # The nearest bank entry needs no synthesis: its proxy speech was measured when the bank was built.
     top = int(pool[0])
     sim0 = float(bank.embeddings[top] @ target.embedding)
     score0 = sim0 - _penalty(target, bank.coeffs[top], float(bank.log_f0[top]))
     label = bank.labels[top] if bank.labels else str(top)
-    best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top] @ P, f"bank:{label}")
+    best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top].copy(), f"bank:{label}")
     history.append((best[4], sim0, score0))
     best_audio: tuple[np.ndarray, int] | None = None     # the bank entry's proxy speech is not kept
     evaluations = 0
@@ -529,11 +423,10 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     for coeffs, what in starts:
         if spent():
             break
-        evaluate(coeffs, coeffs @ P, what)
+        evaluate(coeffs, coeffs, what)
 
     # (1+1)-ES around the incumbent: steps mix a few of the candidate pool's directions; the timbre half moves
-    # more than the prosody half (prosody carries intelligibility-relevant durations), whose step is the timbre
-    # step with each non-English voice's share moved to its English partner.
+    # more than the prosody half (prosody carries intelligibility-relevant durations).
     sigma = 0.35
     sexes = bank.sexes()
     while not spent():
@@ -544,7 +437,7 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         step = rng.normal(size=len(directions)) @ directions     # sums to 0: stays a mixture, same sex
         step *= sigma / (np.linalg.norm(step) + 1e-12)
         new_t = normalised(timbre + step)
-        new_p = normalised(prosody + 0.5 * (step @ P))
+        new_p = normalised(prosody + 0.5 * step)
         previous = best[0]
         evaluate(new_t, new_p, f"es(sigma={sigma:.2f})")
         sigma = sigma * 1.5 if best[0] > previous else sigma * 0.8
@@ -563,7 +456,7 @@ METHOD = "kokoro-style"
 
 
 def proxy_speaker(engine, text: str = PROXY_TEXT, language: str = "en-us",
-                  basis: Sequence[str] = TIMBRE_BASIS) -> tuple[Callable[[Recipe], tuple[np.ndarray, int]],
+                  basis: Sequence[str] = BASIS) -> tuple[Callable[[Recipe], tuple[np.ndarray, int]],
                                                          dict[str, np.ndarray]]:
     """``speak(recipe)`` for the search, over a ``voicekit.kokoro.KokoroEngine``: the proxy text is phonemized
     once, each call is one network run per piece. Also returns the basis voices' packs."""
@@ -580,16 +473,8 @@ def proxy_speaker(engine, text: str = PROXY_TEXT, language: str = "en-us",
 
 
 def main_voice(recipe: Recipe) -> str:
-    """The clone's nearest English stock voice (its accent — en-us / en-gb — and sex): the basis voice with the
-    largest timbre weight if that is an English one (always so for recipes over the English voices only), else the
-    English voice with the largest prosody weight (a non-English voice gives timbre only)."""
-    name = recipe.basis[int(np.argmax(recipe.timbre))]
-    if is_english(name):
-        return name
-    english = [i for i, n in enumerate(recipe.basis) if is_english(n)]
-    if not english:
-        return name
-    return recipe.basis[max(english, key=lambda i: recipe.prosody[i])]
+    """The basis voice with the largest timbre weight: the clone's nearest stock voice (its language and sex)."""
+    return recipe.basis[int(np.argmax(recipe.timbre))]
 
 
 def profile(measurements: dict, found: Found, enrol_s: float, fitted=None) -> dict:
