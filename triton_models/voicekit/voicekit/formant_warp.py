@@ -35,7 +35,9 @@ from .conversion import warp_source_hz
 from .errors import VoicekitError
 
 MIN_ALPHA, MAX_ALPHA = 0.88, 1.12
-ALPHAS = (0.88, 0.92, 0.96, 1.04, 1.08, 1.12)
+# The candidates are ±8 %, inside the accepted range: on the real-speaker benchmark a 12 % warp (fillets-cs-small,
+# α 1.12) doubled pocketsphinx WER (45 → 91 %) for a +0.003 proxy gain over α 1.08.
+ALPHAS = (0.92, 0.96, 1.04, 1.08)
 FRAME_S = 0.04
 LIFTER_S = (0.0015, 0.005)  # bounds of the envelope's cepstral cut-off (s)
 LIFTER_FRACTION = 0.6
