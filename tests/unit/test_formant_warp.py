@@ -105,6 +105,8 @@ def test_fit_keeps_a_warp_only_if_it_beats_the_unwarped_clone():
     fitted = fw.fit(proxy, RATE, closeness, before=before)
     assert fitted.alpha == 0.92 and fitted.similarity_after > fitted.similarity_before == before
     assert fitted.report()["alpha"] == 0.92 and set(fitted.report()["scores"]) == {f"{a:.2f}" for a in fw.ALPHAS}
+    capped = fw.fit(fw.warp(proxy, RATE, 1.08), RATE, closeness, before=-1e9, max_alpha=fw.FEMALE_MAX_ALPHA)
+    assert set(capped.scores) == {a for a in fw.ALPHAS if a <= fw.FEMALE_MAX_ALPHA}   # 1.08 never tried
     refused = fw.fit(proxy, RATE, closeness, before=0.0)           # nothing beats a perfect unwarped score
     assert refused.alpha is None and refused.eq is None and refused.similarity_after == 0.0
     calls = []

@@ -38,6 +38,10 @@ MIN_ALPHA, MAX_ALPHA = 0.88, 1.12
 # The candidates are ±8 %, inside the accepted range: on the real-speaker benchmark a 12 % warp (fillets-cs-small,
 # α 1.12) doubled pocketsphinx WER (45 → 91 %) for a +0.003 proxy gain over α 1.08.
 ALPHAS = (0.92, 0.96, 1.04, 1.08)
+# A female clone's formants are raised by at most 4 %: Kokoro's women are already at the short-vocal-tract end of
+# the adult range, and α 1.08 on them doubled pocketsphinx WER on the benchmark (asterisk-es-july 36 → 73 %,
+# fillets-cs-small 36 → 73 %; af_heart alone 14 → 50 %) while men at 1.08 kept theirs (librivox 9 → 9 %).
+FEMALE_MAX_ALPHA = 1.04
 FRAME_S = 0.04
 LIFTER_S = (0.0015, 0.005)  # bounds of the envelope's cepstral cut-off (s)
 LIFTER_FRACTION = 0.6
@@ -127,17 +131,18 @@ class Fitted:
 
 def fit(proxy: np.ndarray, rate: int, score: Callable[[list[np.ndarray], int], Sequence[float]], *,
         before: float, eq=None, refit: Callable[[np.ndarray, float], object] | None = None,
-        alphas: Sequence[float] = ALPHAS, margin: float = MARGIN) -> Fitted:
+        alphas: Sequence[float] = ALPHAS, max_alpha: float = MAX_ALPHA, margin: float = MARGIN) -> Fitted:
     """Choose α for a clone from its ``proxy`` speech.
 
     ``score(clips, rate)`` → one number per clip (GE2E similarity to the reference); ``before``: the best score of
     the unwarped proxy (with its EQ if one was kept); ``eq``: that kept EQ (a ``spectral_match.Fitted`` with a
     curve, or None); ``refit(warped, warped_score)`` → a ``spectral_match.Fitted`` for the warped proxy (its own EQ
     fit, "none" if no curve helps) or None. Steps: every α alone and followed by ``eq`` in one scoring batch; the
-    best α's warped proxy refitted; kept if the best combination beats ``before`` by more than ``margin``."""
+    best α's warped proxy refitted; kept if the best combination beats ``before`` by more than ``margin``.
+    Candidates above ``max_alpha`` (e.g. ``FEMALE_MAX_ALPHA`` for a female clone) are not tried."""
     from . import spectral_match
 
-    alphas = [float(np.clip(a, MIN_ALPHA, MAX_ALPHA)) for a in alphas if abs(a - 1.0) > 1e-6]
+    alphas = [float(np.clip(a, MIN_ALPHA, MAX_ALPHA)) for a in alphas if abs(a - 1.0) > 1e-6 and a <= max_alpha]
     curve = getattr(eq, "curve", None)
     warped = {a: warp(proxy, rate, a) for a in alphas}
     clips, keys = [], []

@@ -633,7 +633,8 @@ class Enroller:
     def fit_warp(self, screened, found: Found, target: Target, proxy=None, fitted=None, tracks=None):
         """The clone's formant warp (``formant_warp.fit``): every α of ``formant_warp.ALPHAS`` on the proxy, alone
         and followed by the EQ already kept (``fitted``), in one batched GE2E pass; the best α's warped proxy gets
-        its own EQ fit (if the spectral correction is on). Kept only if it beats the best unwarped proxy."""
+        its own EQ fit (if the spectral correction is on). Kept only if it beats the best unwarped proxy. A female
+        clone (its main voice's sex) is not raised beyond ``formant_warp.FEMALE_MAX_ALPHA``."""
         from . import formant_warp, spectral_match
 
         audio, rate, before = proxy if proxy is not None else self._proxy(found)
@@ -651,7 +652,8 @@ class Enroller:
                                           reference_voiced=reference_voiced, proxy_voiced=proxy_voiced)
         eq = fitted if fitted is not None and fitted.curve is not None else None
         started = time.monotonic()
-        warped = formant_warp.fit(audio, rate, score, before=before, eq=eq, refit=refit)
+        top = formant_warp.FEMALE_MAX_ALPHA if sex_of(main_voice(found.recipe)) == "f" else formant_warp.MAX_ALPHA
+        warped = formant_warp.fit(audio, rate, score, before=before, eq=eq, refit=refit, max_alpha=top)
         return dataclasses.replace(warped, fit_s=time.monotonic() - started)
 
     def pack(self, recipe: Recipe) -> np.ndarray:
