@@ -28,8 +28,9 @@ embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
    moving the kept candidate's long-term spectrum toward the reference's, stored in the profile only if it
    raises the proxy's GE2E similarity; synthesis applies it to Kokoro's output;
 5. a vocal-tract-length correction (:mod:`voicekit.formant_warp`, ``Enroller.fit_warp``): the spectral envelope
-   warped by a bounded factor α (formants × α, 0.88-1.12; pitch and timing kept), alone or with its own EQ, kept
-   only if it raises the proxy's GE2E similarity above the EQ-only clone's; synthesis warps, then equalises.
+   warped by a bounded factor α (formants × α, candidates ±8 %, a woman's raised ≤ 4 %; pitch and timing kept),
+   alone or with its own EQ, kept only if it raises the proxy's GE2E similarity above the EQ-only clone's;
+   synthesis warps, then equalises.
 
 The result carries a confidence (``high`` / ``medium`` / ``low``) from the reference length and the similarity
 reached; 3 s references are cloned, marked ``low``.
