@@ -23,11 +23,7 @@ three ``short`` ones are skipped unless ``--include-short``). For each speaker, 
    of ``bench/voice_quality.py``): the clone's mean similarity to its speaker is higher than the mean similarity of
    every *other* real speaker's own held-out speech to that speaker;
 4. WER of base and clone (pocketsphinx, ``voice_quality.Recogniser``; own speech has no transcript), DNSMOS OVRL
-   (and BAK for own speech: background noise / music) on each condition's clips joined, synthesis RTF;
-5. **ablation of the formant warp** (same enrolment): when the profile has a ``formantWarp``, the clone is also
-   synthesised without it (**nowarp**: the profile with the EQ that enrolment kept before trying the warp, i.e.
-   what ``VOICEKIT_KOKORO_FORMANT_WARP=0`` would have stored); otherwise nowarp is the clone itself. Scored like
-   the clone (GE2E, MFCC, beats, WER, DNSMOS); the warp's own cost is timed on the clone's audio (**warp RTF**).
+   (and BAK for own speech: background noise / music) on each condition's clips joined, synthesis RTF.
 
 Most speakers are not English: their clones speak English sentences, so similarity is cross-language (``x-lang``).
 Run against another checkout's code with PYTHONPATH (see docs/voice-quality.md, "Real speakers").
@@ -47,7 +43,6 @@ import numpy as np
 
 RATE = 16000
 CONDITIONS = ("own", "base", "clone")
-SCORED = CONDITIONS + ("nowarp",)      # nowarp: the clone without its formant warp (ablation, same enrolment)
 
 
 # --------------------------------------------------------------------------------------------------- pure parts
@@ -101,14 +96,11 @@ class RealResult:
     ge2e_unmatched: float = float("nan")                   # the clone without the band limit
     mfcc: dict[str, float] = field(default_factory=dict)
     beats: dict[str, bool] = field(default_factory=dict)    # "ge2e" / "mfcc" (clone), "ge2e_base" / "mfcc_base"
-    errors: dict[str, int] = field(default_factory=lambda: {"base": 0, "clone": 0, "nowarp": 0})
+    errors: dict[str, int] = field(default_factory=lambda: {"base": 0, "clone": 0})
     words: int = 0
     dnsmos: dict[str, dict[str, float]] = field(default_factory=dict)
-    synth_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0, "nowarp": 0.0})
-    audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0, "nowarp": 0.0})
-    warp: dict = field(default_factory=dict)               # clone.formantWarp report (alpha None: not kept)
-    alpha: float | None = None
-    warp_s: float = 0.0                                    # time spent in formant_warp.warp on the clone's audio
+    synth_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
+    audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
     refused: str = ""
 
     @property
@@ -125,7 +117,7 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     service made them (own: the real held-out clips)."""
     from bench import dnsmos, voice_speakers
     from bench.voice_quality import edit_distance, words
-    from voicekit import decode, enrolment, formant_warp
+    from voicekit import decode, enrolment
     from voicekit import profile as voice_profile
     from voicekit.pcm import join_segments, write_wav
 
@@ -144,47 +136,27 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     result.evaluations, result.start = int(found.evaluations), str(found.start)
     result.profile_bytes = len(profile_json.encode())
     result.spectral = dict(profile.get("clone", {}).get("spectralMatch") or {})
-    result.warp = dict(profile.get("clone", {}).get("formantWarp") or {})
-    result.alpha = formant_warp.alpha_of(profile)
-    nowarp = None                                         # the same clone without its warp (ablation)
-    if result.alpha is not None:
-        nowarp = {k: v for k, v in profile.items() if k not in (formant_warp.PROFILE_KEY, "spectralMatch")}
-        eq = found.corrections.get("eq")
-        if eq is not None and eq.curve is not None:
-            nowarp["spectralMatch"] = eq.curve.to_dict()
     log(f"  enrolled in {result.enrol_s:.1f} s ({result.reference_s:.1f} s reference, F0 "
         f"{np.exp(screened.f0.log_mean):.0f} Hz): nearest stock {result.base_voice}, proxy {found.similarity:.3f} "
         f"({found.evaluations} syntheses, start {found.start}, {found.confidence})"
-        + (f", spectral match {result.spectral}" if result.spectral else "")
-        + (f", formant warp {result.warp}" if result.warp else ""))
-    clips: dict[str, list[np.ndarray]] = {"own": list(sp.held_out), "base": [], "clone": [], "nowarp": []}
-    synthesised = ("base", "clone") + (("nowarp",) if nowarp is not None else ())
+        + (f", spectral match {result.spectral}" if result.spectral else ""))
+    clips: dict[str, list[np.ndarray]] = {"own": list(sp.held_out), "base": [], "clone": []}
     for text in sentences:
-        for condition, prof in (("base", None), ("clone", profile), ("nowarp", nowarp))[: len(synthesised)]:
+        for condition, prof in (("base", None), ("clone", profile)):
             t0 = time.perf_counter()
             audio, rate = synthesizer.speak(text, result.base_voice, profile=prof)
             result.synth_s[condition] += time.perf_counter() - t0
             result.audio_s[condition] += len(audio) / rate
             clips[condition].append(voice_speakers._resample(np.asarray(audio, dtype=np.float32), rate))
-            if condition == "clone" and result.alpha is not None:   # the warp's own cost, on audio of this size
-                t0 = time.perf_counter()
-                formant_warp.warp(audio, rate, result.alpha)
-                result.warp_s += time.perf_counter() - t0
         expected = words(text)
         result.words += len(expected)
         if recogniser is not None:
-            for condition in synthesised:
+            for condition in ("base", "clone"):
                 heard = words(recogniser.transcribe(clips[condition][-1]))
                 result.errors[condition] += edit_distance(expected, heard)
     if with_dnsmos:
-        for condition in CONDITIONS + synthesised[2:]:
+        for condition in CONDITIONS:
             result.dnsmos[condition] = dnsmos.score(join_segments(clips[condition], RATE, gap_s=0.3), RATE)
-    if nowarp is None:                                    # no warp kept: the ablation is the clone itself
-        clips["nowarp"] = clips["clone"]
-        result.errors["nowarp"] = result.errors["clone"]
-        result.synth_s["nowarp"], result.audio_s["nowarp"] = result.synth_s["clone"], result.audio_s["clone"]
-        if with_dnsmos:
-            result.dnsmos["nowarp"] = result.dnsmos["clone"]
     return result, clips
 
 
@@ -236,13 +208,13 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
     own_mfcc = [[float(np.mean([background.similarity(s, ref_stats[i.name]) for s in stats(j, "own", i.native_rate)]))
                  for j in names] for i in results]
     for r in results:
-        for c in SCORED:     # nowarp is scored against the same background, not part of it (as before the warp)
+        for c in CONDITIONS:
             r.ge2e[c] = float(np.mean([e @ ref_emb[r.name] for e in embeddings(r.name, c, r.native_rate)]))
             r.mfcc[c] = float(np.mean([background.similarity(s, ref_stats[r.name])
                                        for s in stats(r.name, c, r.native_rate)]))
         r.ge2e_unmatched = float(np.mean([embed(c) @ ref_emb[r.name] for c in clips[r.name]["clone"]]))
     for encoder, matrix in (("ge2e", own_ge2e), ("mfcc", own_mfcc)):
-        for suffix, condition in (("", "clone"), ("_base", "base"), ("_nowarp", "nowarp")):
+        for suffix, condition in (("", "clone"), ("_base", "base")):
             values = [getattr(r, encoder)[condition] for r in results]
             for r, beat in zip(results, beats_every_other(values, matrix), strict=True):
                 r.beats[encoder + suffix] = beat
@@ -295,44 +267,6 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
     return "\n".join(lines)
 
 
-def warp_table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
-    """The formant warp's ablation, same enrolment: the clone without its warp (nowarp) and with it."""
-    head = ["speaker", "α kept", "proxy EQ-only → warp", "GE2E nowarp", "GE2E clone", "MFCC nowarp", "MFCC clone",
-            "beats GE2E", "beats MFCC"]
-    head += ["WER nowarp", "WER clone"] if with_wer else []
-    head += ["OVRL nowarp", "OVRL clone"] if with_dnsmos else []
-    head += ["warp RTF"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    yes = {True: "yes", False: "no"}
-    for r in results:
-        w = r.warp or {}
-        cells = [r.name, "no" if r.alpha is None else f"{r.alpha:.2f}",
-                 f"{_f(w.get('similarityBefore'))} → {_f(w.get('similarityAfter'))}" if w else "—",
-                 _f(r.ge2e["nowarp"]), _f(r.ge2e["clone"]), _f(r.mfcc["nowarp"]), _f(r.mfcc["clone"]),
-                 f"{yes[r.beats['ge2e_nowarp']]}/{yes[r.beats['ge2e']]}",
-                 f"{yes[r.beats['mfcc_nowarp']]}/{yes[r.beats['mfcc']]}"]
-        cells += [f"{100 * r.wer(c):.0f} %" for c in ("nowarp", "clone")] if with_wer else []
-        cells += [_f(r.dnsmos[c]["ovrl"], 2) for c in ("nowarp", "clone")] if with_dnsmos else []
-        cells += [_f(r.warp_s / max(1e-9, r.audio_s["clone"]), 4) if r.alpha is not None else "—"]
-        lines.append("| " + " | ".join(cells) + " |")
-    n = len(results)
-    mean = lambda f: _f(float(np.mean([f(r) for r in results])))  # noqa: E731
-    total = sum(r.words for r in results)
-    warped = [r for r in results if r.alpha is not None]
-    cells = ["**mean**", f"{len(warped)}/{n}", "", mean(lambda r: r.ge2e["nowarp"]), mean(lambda r: r.ge2e["clone"]),
-             mean(lambda r: r.mfcc["nowarp"]), mean(lambda r: r.mfcc["clone"]),
-             f"{sum(r.beats['ge2e_nowarp'] for r in results)}/{sum(r.beats['ge2e'] for r in results)}",
-             f"{sum(r.beats['mfcc_nowarp'] for r in results)}/{sum(r.beats['mfcc'] for r in results)}"]
-    cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.1f} %" for c in ("nowarp", "clone")] \
-        if with_wer else []
-    cells += [_f(float(np.mean([r.dnsmos[c]["ovrl"] for r in results])), 2) for c in ("nowarp", "clone")] \
-        if with_dnsmos else []
-    cells += [_f(sum(r.warp_s for r in warped) / max(1e-9, sum(r.audio_s["clone"] for r in warped)), 4)
-              if warped else "—"]
-    lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def summary(results: list[RealResult], with_wer: bool) -> list[str]:
     n = len(results)
     x = [r for r in results if r.cross_language]
@@ -343,12 +277,6 @@ def summary(results: list[RealResult], with_wer: bool) -> list[str]:
            f"beats every other speaker — clone: GE2E {sum(r.beats['ge2e'] for r in results)}/{n}, MFCC "
            f"{sum(r.beats['mfcc'] for r in results)}/{n}; unconverted stock voice: GE2E "
            f"{sum(r.beats['ge2e_base'] for r in results)}/{n}, MFCC {sum(r.beats['mfcc_base'] for r in results)}/{n}"]
-    warped = [r for r in results if r.alpha is not None]
-    out.append(f"formant warp kept for {len(warped)}/{n}; GE2E without it (same enrolment) "
-               f"{np.mean([r.ge2e['nowarp'] for r in results]):.3f} → with it "
-               f"{np.mean([r.ge2e['clone'] for r in results]):.3f}; beats GE2E without it "
-               f"{sum(r.beats['ge2e_nowarp'] for r in results)}/{n}, MFCC "
-               f"{sum(r.beats['mfcc_nowarp'] for r in results)}/{n}")
     for label, group in (("English", en), ("cross-language", x)):
         if group:
             out.append(f"{label} ({len(group)}): GE2E clone {np.mean([r.ge2e['clone'] for r in group]):.3f} base "
@@ -434,9 +362,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     score_all(results, speakers, clips, log)
     print(table(results, recogniser is not None, with_dnsmos))
-    print()
-    print("Formant warp ablation (same enrolment; nowarp = the clone without its warp):")
-    print(warp_table(results, recogniser is not None, with_dnsmos))
     print()
     for line in summary(results, recogniser is not None):
         print(line)

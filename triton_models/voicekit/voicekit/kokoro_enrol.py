@@ -26,18 +26,13 @@ embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
 
 4. a light spectral correction (:mod:`voicekit.spectral_match`, ``Enroller.fit_spectrum``): a bounded EQ curve
    moving the kept candidate's long-term spectrum toward the reference's, stored in the profile only if it
-   raises the proxy's GE2E similarity; synthesis applies it to Kokoro's output;
-5. a vocal-tract-length correction (:mod:`voicekit.formant_warp`, ``Enroller.fit_warp``): the spectral envelope
-   warped by a bounded factor α (formants × α, candidates ±8 %, a woman's raised ≤ 4 %; pitch and timing kept),
-   alone or with its own EQ, kept only if it raises the proxy's GE2E similarity above the EQ-only clone's;
-   synthesis warps, then equalises.
+   raises the proxy's GE2E similarity; synthesis applies it to Kokoro's output.
 
 The result carries a confidence (``high`` / ``medium`` / ``low``) from the reference length and the similarity
 reached; 3 s references are cloned, marked ``low``.
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import os
@@ -277,8 +272,6 @@ class Found:
     confidence: str
     history: list[tuple[str, float, float]] = field(default_factory=list)   # (what, similarity, score)
     proxy: tuple[np.ndarray, int] | None = field(default=None, repr=False)  # the kept candidate's proxy speech
-    # the corrections fitted after the search ("eq": spectral_match.Fitted, "warp": formant_warp.Fitted), if any
-    corrections: dict = field(default_factory=dict, repr=False)
 
     def report(self) -> dict:
         return {"similarity": round(self.similarity, 4), "score": round(self.score, 4), "start": self.start,
@@ -484,13 +477,11 @@ def main_voice(recipe: Recipe) -> str:
     return recipe.basis[int(np.argmax(recipe.timbre))]
 
 
-def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, warped=None) -> dict:
+def profile(measurements: dict, found: Found, enrol_s: float, fitted=None) -> dict:
     """Voice profile version 3 (method ``kokoro-style``): the shared measurements (``enrolment.Screened``), the
     style recipe (rebuild the pack with :func:`style_pack` over the stock voices), how the search went and, when
     one was kept (``fitted``: a ``spectral_match.Fitted``), the spectral correction ``spectralMatch`` that
-    synthesis applies to Kokoro's output (a profile without it synthesises exactly as before). With a kept warp
-    (``warped``: a ``formant_warp.Fitted`` whose ``alpha`` is set) the profile has ``formantWarp`` and its
-    ``spectralMatch`` is the warp's own EQ (fitted on the warped proxy; absent if the warp alone was best)."""
+    synthesis applies to Kokoro's output (a profile without it synthesises exactly as before)."""
     voice = main_voice(found.recipe)
     out = {
         "version": PROFILE_VERSION,
@@ -506,13 +497,6 @@ def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, warpe
         out["clone"]["spectralMatch"] = fitted.report()
         if fitted.curve is not None:
             out["spectralMatch"] = fitted.curve.to_dict()
-    if warped is not None:
-        out["clone"]["formantWarp"] = warped.report()
-        if warped.alpha is not None:
-            out["formantWarp"] = {"alpha": round(float(warped.alpha), 4)}
-            out.pop("spectralMatch", None)
-            if warped.eq is not None and warped.eq.curve is not None:
-                out["spectralMatch"] = warped.eq.curve.to_dict()
     return out
 
 
@@ -526,11 +510,6 @@ def recipe_of(profile_: dict) -> Recipe | None:
 BANK_FILE = Path(__file__).resolve().parent / "data" / "kokoro_enrol_bank.npz"
 BUDGET_ENV = "VOICEKIT_KOKORO_ENROL_BUDGET_S"
 SPECTRAL_MATCH_ENV = "VOICEKIT_KOKORO_SPECTRAL_MATCH"   # "0" / "false" / "no": no spectral correction at enrolment
-FORMANT_WARP_ENV = "VOICEKIT_KOKORO_FORMANT_WARP"       # "0" / "false" / "no": no formant warp at enrolment
-
-
-def _switch(name: str) -> bool:
-    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no")
 
 
 def load_bank(path: str | os.PathLike | None = None) -> Bank:
@@ -552,11 +531,12 @@ class Enroller:
 
     def __init__(self, engine, bank: Bank | None = None,
                  embed: Callable[[np.ndarray, int], np.ndarray] | None = None,
-                 spectral_match: bool | None = None, formant_warp: bool | None = None) -> None:
+                 spectral_match: bool | None = None) -> None:
         from . import speaker_encoder
 
-        self.spectral_match = _switch(SPECTRAL_MATCH_ENV) if spectral_match is None else spectral_match
-        self.formant_warp = _switch(FORMANT_WARP_ENV) if formant_warp is None else formant_warp
+        if spectral_match is None:
+            spectral_match = os.environ.get(SPECTRAL_MATCH_ENV, "1").strip().lower() not in ("0", "false", "no")
+        self.spectral_match = spectral_match
 
         self.bank = bank or load_bank()
         self.speak, self.packs = proxy_speaker(engine, self.bank.proxy_text, basis=self.bank.basis)
@@ -581,25 +561,21 @@ class Enroller:
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
                            budget_s=budget_s() if budget is None else budget)
-        fitted = warped = None
-        if self.spectral_match or self.formant_warp:
-            proxy = self._proxy(found)
-            tracks = self._tracks(screened, *proxy[:2]) if self.spectral_match else None
-            fitted = self.fit_spectrum(screened, found, target, proxy, tracks) if self.spectral_match else None
-            warped = self.fit_warp(screened, found, target, proxy, fitted, tracks) if self.formant_warp else None
-        found.corrections = {"eq": fitted, "warp": warped}
-        return profile(screened.measurements(container), found, time.monotonic() - started, fitted, warped), found
+        fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
+        return profile(screened.measurements(container), found, time.monotonic() - started, fitted), found
 
-    def _proxy(self, found: Found) -> tuple[np.ndarray, int, float | None]:
-        """The kept candidate's proxy speech and its score (the search's; None if the search kept a bank entry,
-        whose audio is not stored: synthesised once more here)."""
-        if found.proxy is not None:
-            audio, rate = found.proxy
-            return audio, rate, found.similarity
-        audio, rate = self.speak(found.recipe)
-        return audio, rate, None
+    def fit_spectrum(self, screened, found: Found, target: Target):
+        """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against the kept
+        candidate's proxy speech (synthesised once more only if the search kept a bank entry), the four curves
+        scored by GE2E on the proxy in one batched pass (1.5 s measured on 2 cores at load 4-5)."""
+        from . import pitch, spectral_match
 
-    def _scorer(self, target: Target) -> Callable[[list[np.ndarray], int], list[float]]:
+        if found.proxy is not None:   # the search's own score of this audio is the "before"
+            (audio, rate), before = found.proxy, found.similarity
+        else:
+            (audio, rate), before = self.speak(found.recipe), None
+        reference_track = pitch.track(screened.speech, screened.rate)
+        proxy_track = pitch.track(audio, rate)
         norm = np.linalg.norm(target.embedding) + 1e-12
 
         def score(clips: list[np.ndarray], sample_rate: int) -> list[float]:
@@ -609,53 +585,9 @@ class Enroller:
                 out.append(float(e @ target.embedding / (np.linalg.norm(e) * norm + 1e-12)))
             return out
 
-        return score
-
-    @staticmethod
-    def _tracks(screened, audio: np.ndarray, rate: int):
-        """(voiced flags, hop) of the reference's and of the proxy's pitch tracks (the EQ's voiced-frame LTAS)."""
-        from . import pitch
-
-        reference_track = pitch.track(screened.speech, screened.rate)
-        proxy_track = pitch.track(audio, rate)
-        return (reference_track.voiced, reference_track.hop), (proxy_track.voiced, proxy_track.hop)
-
-    def fit_spectrum(self, screened, found: Found, target: Target, proxy=None, tracks=None):
-        """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against the kept
-        candidate's proxy speech (synthesised once more only if the search kept a bank entry), the four curves
-        scored by GE2E on the proxy in one batched pass (1.5 s measured on 2 cores at load 4-5)."""
-        from . import spectral_match
-
-        audio, rate, before = proxy if proxy is not None else self._proxy(found)
-        reference_voiced, proxy_voiced = tracks if tracks is not None else self._tracks(screened, audio, rate)
-        return spectral_match.fit(screened.speech, screened.rate, audio, rate, self._scorer(target), before=before,
-                                  reference_voiced=reference_voiced, proxy_voiced=proxy_voiced)
-
-    def fit_warp(self, screened, found: Found, target: Target, proxy=None, fitted=None, tracks=None):
-        """The clone's formant warp (``formant_warp.fit``): every α of ``formant_warp.ALPHAS`` on the proxy, alone
-        and followed by the EQ already kept (``fitted``), in one batched GE2E pass; the best α's warped proxy gets
-        its own EQ fit (if the spectral correction is on). Kept only if it beats the best unwarped proxy. A female
-        clone (its main voice's sex) is not raised beyond ``formant_warp.FEMALE_MAX_ALPHA``."""
-        from . import formant_warp, spectral_match
-
-        audio, rate, before = proxy if proxy is not None else self._proxy(found)
-        score = self._scorer(target)
-        if fitted is not None:
-            before = fitted.similarity_after          # the best unwarped proxy: the EQ-only clone (or the raw one)
-        elif before is None:
-            before = score([audio], rate)[0]
-        refit = None
-        if self.spectral_match:
-            reference_voiced, proxy_voiced = tracks if tracks is not None else self._tracks(screened, audio, rate)
-
-            def refit(warped: np.ndarray, warped_score: float):   # the pitch track is the proxy's: F0 unchanged
-                return spectral_match.fit(screened.speech, screened.rate, warped, rate, score, before=warped_score,
-                                          reference_voiced=reference_voiced, proxy_voiced=proxy_voiced)
-        eq = fitted if fitted is not None and fitted.curve is not None else None
-        started = time.monotonic()
-        top = formant_warp.FEMALE_MAX_ALPHA if sex_of(main_voice(found.recipe)) == "f" else formant_warp.MAX_ALPHA
-        warped = formant_warp.fit(audio, rate, score, before=before, eq=eq, refit=refit, max_alpha=top)
-        return dataclasses.replace(warped, fit_s=time.monotonic() - started)
+        return spectral_match.fit(screened.speech, screened.rate, audio, rate, score, before=before,
+                                  reference_voiced=(reference_track.voiced, reference_track.hop),
+                                  proxy_voiced=(proxy_track.voiced, proxy_track.hop))
 
     def pack(self, recipe: Recipe) -> np.ndarray:
         return style_pack(recipe, self.packs)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import formant_warp, kokoro_enrol, spectral_match, voiceclone
+from . import kokoro_enrol, spectral_match, voiceclone
 from . import profile as voice_profile
 from .errors import VoicekitError
 from .flite import Flite
@@ -138,9 +138,7 @@ class Synthesizer:
         including the leading/trailing silence; None or 0 = natural length at ``speed``).
 
         A Kokoro voice name or a ``style`` pack (and no flite-based ``profile``): :meth:`speak_kokoro`, in
-        ``language`` (default: the voice's own); for a version-3 profile (Kokoro clone) its pack comes from the
-        recipe and Kokoro's output gets the profile's ``formantWarp`` (:mod:`voicekit.formant_warp`), then its
-        ``spectralMatch`` EQ (:mod:`voicekit.spectral_match`), each only if present. Otherwise the flite path:
+        ``language`` (default: the voice's own). Otherwise the flite path:
 
         - version-2 profile: the profile's own base voice speaks at normal tempo, then the conversion and the
           tempo change (``speed`` and/or ``duration_s``) are done on vocoder frames (pitch unchanged);
@@ -148,15 +146,14 @@ class Synthesizer:
         - no profile: ``synthesize``, then ``duration_s`` by the vocoder if asked.
         """
         voice = voice.strip().lower()
-        correction = alpha = None
+        correction = None
         if style is None and profile and profile.get("method") == kokoro_enrol.METHOD:
             style = self.recipe_style(profile)  # a Kokoro clone (profile version 3): its pack from the recipe
             correction = spectral_match.curve_of(profile)  # its EQ if enrolment kept one; None: output unchanged
-            alpha = formant_warp.alpha_of(profile)  # its formant warp if enrolment kept one; None: unchanged
         flite_profile = bool(profile) and (profile.get("version") in (1, 2) or "conversion" in profile)
         if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
             audio, rate = self.speak_kokoro(text, voice, speed, duration_s, language, style)
-            return spectral_match.apply(formant_warp.warp(audio, rate, alpha), rate, correction), rate
+            return spectral_match.apply(audio, rate, correction), rate
         if language and self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
             raise VoicekitError("unsupported_language", f"the flite voices speak English only, not {language!r}")
         duration_s = _checked_duration(duration_s)
