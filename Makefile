@@ -39,7 +39,7 @@ lint: setup
 test: setup lint
 	# Install and start the infrastructure first: a first install (Triton venv, Kokoro assets) takes minutes, more
 	# than one test's timeout; the tests' own stack.up() then finds it healthy.
-	VOICEKIT_KOKORO_ENROL_BUDGET_S=$${VOICEKIT_KOKORO_ENROL_BUDGET_S:-12} $(PY) -m stack up
+	VOICEKIT_KOKORO_ENROL_BUDGET_S=$${VOICEKIT_KOKORO_ENROL_BUDGET_S:-20} $(PY) -m stack up
 	$(PY) -m pytest -v -ra
 
 unit: setup

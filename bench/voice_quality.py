@@ -1,6 +1,6 @@
 """Voice-cloning quality: speaker similarity, intelligibility (WER) and DNSMOS, against two baselines.
 
-    .venv/bin/python -m bench.voice_quality [--speakers a,b] [--held 3] [--reference-s 3.4] [--budget 40]
+    .venv/bin/python -m bench.voice_quality [--speakers a,b] [--held 3] [--reference-s 3.4] [--budget 50]
                                             [--no-dnsmos] [--no-wer] [--json out.json] [--merge a.json,b.json]
     .venv/bin/python -m bench.voice_quality --engine world-vc      # the older flite conversion (below)
 
@@ -279,10 +279,10 @@ def run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos: b
     if reference_s:
         reference = reference[: int(reference_s * RATE)]
     enroller = enroller_for(speaker.exclude)
-    started = time.perf_counter()
+    started = time.monotonic()
     screened = enrol_checks.screen(reference, RATE)
-    profile, found = enroller.enroll(screened, "wav", budget=budget_s)
-    enrol_s = time.perf_counter() - started
+    profile, found = enroller.enroll(screened, "wav", budget=budget_s, started=started)  # as the enroll model
+    enrol_s = time.monotonic() - started
     pack = enroller.pack(kokoro_enrol.recipe_of(profile))
     correction = spectral_match.curve_of(profile)   # what synthesize applies to the clone (None: nothing kept)
     base_voice = profile["engineVoice"]

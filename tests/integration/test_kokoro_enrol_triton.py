@@ -23,7 +23,7 @@ HELD_OUT = "The box was thrown beside the parked truck."
 class KokoroEnrolTriton(PrivateTriton):
     def command(self):
         argv, env = super().command()
-        return argv, {**env, "VOICEKIT_ENROL_METHOD": "kokoro", "VOICEKIT_KOKORO_ENROL_BUDGET_S": "15"}
+        return argv, {**env, "VOICEKIT_ENROL_METHOD": "kokoro", "VOICEKIT_KOKORO_ENROL_BUDGET_S": "24"}
 
 
 def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: the Triton venv and Kokoro assets

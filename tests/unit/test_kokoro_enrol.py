@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -179,12 +180,11 @@ def row_embed(audio, rate):
     return toy_embed(coeffs, rate)
 
 
-def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_into_the_pack():
+def toy_enroller_and_reference():
+    """An Enroller over the fake engine and toy bank, and a screened 12 s reference of a toy mixture."""
     from voicekit import enrolment, pitch
-    from voicekit import profile as voice_profile
 
-    bank = toy_bank(mixtures=10, extrapolations=4)
-    enroller = ke.Enroller(FakeEngine(), bank, embed=row_embed)
+    enroller = ke.Enroller(FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed)
     enroller.log_f0 = staticmethod(lambda audio, rate: 5.3)
     target = target_of(np.array([0.2, 0.5, 0.3, 0, 0, 0, 0, 0]))
     hz = math.exp(target.log_f0)
@@ -193,6 +193,34 @@ def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_in
     screened = enrolment.Screened(speech=np.zeros(16000), duration_s=12.5, speech_s=12.0, clipped=0.0, f0=f0,
                                   pitch_voice="slt", loudness_dbfs=-20.0, peak_dbfs=-3.0,
                                   embedding=target.embedding)
+    return enroller, screened
+
+
+def test_the_budget_covers_the_whole_enrolment_from_when_the_request_started(monkeypatch):
+    enroller, screened = toy_enroller_and_reference()
+    # decoding and screening already took the whole budget: no synthesis, the bank's nearest voice (free)
+    _, late = enroller.enroll(screened, "wav", budget=30, started=time.monotonic() - 31)
+    assert late.evaluations == 0 and late.start.startswith("bank:") and late.budget_exhausted
+    # time left after the spectral fit's reserve: the search runs
+    _, on_time = enroller.enroll(screened, "wav", budget=30, started=time.monotonic())
+    assert on_time.evaluations > 0
+    # what is left for the search is less than the budget by the time already spent and the reserve
+    seen = {}
+    real_find_voice = ke.find_voice
+
+    def spy(*args, budget_s, **kwargs):
+        seen["budget_s"] = budget_s
+        return real_find_voice(*args, budget_s=budget_s, **kwargs)
+
+    monkeypatch.setattr(ke, "find_voice", spy)
+    enroller.enroll(screened, "wav", budget=30, started=time.monotonic() - 10)
+    assert 30 - 10 - ke.FIT_RESERVE_S - 1 < seen["budget_s"] <= 30 - 10 - ke.FIT_RESERVE_S
+
+
+def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_into_the_pack():
+    from voicekit import profile as voice_profile
+
+    enroller, screened = toy_enroller_and_reference()
     made, found = enroller.enroll(screened, "wav", budget=60)
     assert made["version"] == 3 and made["method"] == "kokoro-style" and made["container"] == "wav"
     assert made["engineVoice"] in BASIS[:4] and made["language"] == "en-us"

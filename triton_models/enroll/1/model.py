@@ -7,6 +7,7 @@ profile, version 2). When Kokoro is not installed the model falls back to `world
 """
 import os
 import sys
+import time
 from pathlib import Path
 
 _VOICEKIT_HOME = str(Path(__file__).resolve().parents[2] / "voicekit")  # the shared `voicekit` package lives there
@@ -49,6 +50,7 @@ class TritonPythonModel:
         return answer(requests, self._enroll, pb_utils.Logger)
 
     def _enroll(self, request):
+        started = time.monotonic()  # the Kokoro enrolment's budget covers decoding and screening too
         values = input_array(request, "AUDIO").reshape(-1)
         if values.size != 1 or not isinstance(values[0], (bytes, bytearray)):
             raise VoicekitError("invalid_request", "input AUDIO must hold exactly one file's bytes")
@@ -61,7 +63,7 @@ class TritonPythonModel:
                 raise VoicekitError("invalid_audio", "the reference audio is empty")
             samples, container = decode.decode(data, rate=enrolment.RATE, max_seconds=enrolment.MAX_DURATION_S)
             screened = enrolment.screen(samples, enrolment.RATE)
-            profile, _ = self.kokoro.enroll(screened, container)
+            profile, _ = self.kokoro.enroll(screened, container, started=started)
             profile_json = enrolment.Enrolment(profile, screened.duration_s, profile["engineVoice"]).profile_json
             engine_voice, duration = profile["engineVoice"], screened.duration_s
         return [
