@@ -20,7 +20,7 @@ from bench import dnsmos
 from bench.inference_rtf import KOKORO_SENTENCES, SENTENCES
 from bench.voice_quality import Recogniser, edit_distance, words
 from voicekit import speaker_encoder
-from voicekit.kokoro import INT8_MODEL_FILE, MODEL_FILE, SAMPLE_RATE, KokoroEngine, assets_dir
+from voicekit.kokoro import INT8_MODEL_FILE, MODEL_FILE, SAMPLE_RATE, KokoroEngine, assets_dir, stock_voice
 
 RATE = 16000
 
@@ -43,9 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"int8 = {first}, float = {second}")
     models = {"int8": KokoroEngine(directory, threads=1, workers=1, model_file=first),
               "float": KokoroEngine(directory, threads=1, workers=1, model_file=second)}
-    cases = [(voice, text, "en-us" if voice[0] == "a" else "en-gb") for text in SENTENCES
-             for voice in args.voices.split(",")]
-    cases += [(voice, text, None) for voice, text in KOKORO_SENTENCES if voice[0] not in "ab"]
+    cases = [(voice, text) for text in SENTENCES for voice in args.voices.split(",")]
+    cases += [(voice, text) for voice, text in KOKORO_SENTENCES if voice[0] not in "ab"]
     recogniser = Recogniser()
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     cross, same, lengths = [], [], []
@@ -56,11 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     previous: dict[str, np.ndarray] = {}
     print(f"{'voice':<11} {'text':<28} {'GE2E int8~float':>15} {'len diff ms':>11} {'err int8':>8} "
           f"{'err float':>9} {'OVRL int8':>9} {'OVRL float':>10}")
-    for voice, text, language in cases:
+    for voice, text in cases:
+        language = stock_voice(voice).language  # the voice's own: en-us / en-gb for the English texts
         audio, embedding = {}, {}
         for label, engine in models.items():
             started = time.process_time()
-            audio[label] = engine.speak(text, language or engine_language(voice), engine.voice_pack(voice))
+            audio[label] = engine.speak(text, language, engine.voice_pack(voice))
             cost[label][0] += time.process_time() - started
             cost[label][1] += len(audio[label]) / SAMPLE_RATE
             embedding[label] = speaker_encoder.embed(to_16k(audio[label]), RATE, fixed_level=True)
@@ -96,13 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     print("CPU s per s of audio (1 thread, these calls): " + ", ".join(
         f"{label} {spent / audio_s:.3f}" for label, (spent, audio_s) in cost.items()))
     return 0
-
-
-def engine_language(voice: str) -> str:
-    from voicekit.kokoro import stock_voice
-
-    found = stock_voice(voice)
-    return found.language if found else "en-us"
 
 
 if __name__ == "__main__":
