@@ -18,8 +18,8 @@ import numpy as np
 
 from bench import dnsmos
 from bench.inference_rtf import KOKORO_SENTENCES, SENTENCES
-from bench.voice_quality import Recogniser, edit_distance, words
 from voicekit import speaker_encoder
+from voicekit.intelligibility import Recogniser, edit_distance, words
 from voicekit.kokoro import INT8_MODEL_FILE, MODEL_FILE, SAMPLE_RATE, KokoroEngine, assets_dir, stock_voice
 
 RATE = 16000

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -50,6 +49,7 @@ from bench import dnsmos, mfcc_speaker, voice_speakers
 from voicekit import enrolment, speaker_encoder, voiceclone
 from voicekit import profile as voice_profile
 from voicekit.errors import VoicekitError
+from voicekit.intelligibility import Recogniser, edit_distance, words
 from voicekit.pcm import join_segments, write_wav
 from voicekit.tts import Synthesizer
 
@@ -64,36 +64,6 @@ WER_MARGIN = 0.10
 
 def embed(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
     return speaker_encoder.embed(samples, rate, fixed_level=True)
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
-
-
-def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
-    return row[-1]
-
-
-class Recogniser:
-    """pocketsphinx 5 with its bundled US-English acoustic model, language model and dictionary."""
-
-    def __init__(self) -> None:
-        from pocketsphinx import Decoder
-
-        self.decoder = Decoder(samprate=RATE, loglevel="FATAL")
-
-    def transcribe(self, samples: np.ndarray) -> str:
-        pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        hyp = self.decoder.hyp()
-        return hyp.hypstr if hyp is not None else ""
 
 
 # --------------------------------------------------------------------------------------------------- running

@@ -116,9 +116,9 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     """Enrol + synthesise + per-speaker scores. Returns (result, clips) with clips[condition] at 16 kHz as the
     service made them (own: the real held-out clips)."""
     from bench import dnsmos, voice_speakers
-    from bench.voice_quality import edit_distance, words
     from voicekit import decode, enrolment
     from voicekit import profile as voice_profile
+    from voicekit.intelligibility import edit_distance, words
     from voicekit.pcm import join_segments, write_wav
 
     result = RealResult(name=sp.name, language=sp.language, native_rate=sp.native_rate,
@@ -139,7 +139,8 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     log(f"  enrolled in {result.enrol_s:.1f} s ({result.reference_s:.1f} s reference, F0 "
         f"{np.exp(screened.f0.log_mean):.0f} Hz): nearest stock {result.base_voice}, proxy {found.similarity:.3f} "
         f"({found.evaluations} syntheses, start {found.start}, {found.confidence})"
-        + (f", spectral match {result.spectral}" if result.spectral else ""))
+        + (f", spectral match {result.spectral}" if result.spectral else "")
+        + (f", intelligibility checks {found.checks}" if found.checks else ""))
     clips: dict[str, list[np.ndarray]] = {"own": list(sp.held_out), "base": [], "clone": []}
     for text in sentences:
         for condition, prof in (("base", None), ("clone", profile)):
@@ -323,8 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import voicekit
     from bench import dnsmos, real_speakers, voice_speakers
-    from bench.voice_quality import Recogniser
     from voicekit import kokoro_enrol
+    from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
     from voicekit.tts import Synthesizer
 

@@ -147,6 +147,71 @@ def test_linear_optimum_stays_on_the_speakers_sex_and_within_the_allowed_extrapo
         assert predicted >= float(bank.embeddings[ke.candidates(target, bank)[0]] @ target.embedding) - 0.02
 
 
+def toy_wer_by_extrapolation(audio: np.ndarray, rate: int) -> float:
+    """A toy recogniser: a voice far outside the hull is hard to follow (WER 0.6), any other is fine (0.25)."""
+    return 0.6 if ke.outside(np.asarray(audio)[: len(BASIS)]) > 0.3 else 0.25
+
+
+def extrapolated_target() -> ke.Target:
+    return target_of(np.array([1.9, -0.45, -0.45, 0, 0, 0, 0, 0]))      # beyond af_a, away from af_b and af_c
+
+
+def test_an_unintelligible_best_candidate_gives_way_to_the_best_intelligible_one():
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    target = extrapolated_target()
+    plain = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, budget_s=60, max_evaluations=16)
+    assert ke.outside(plain.recipe.timbre) > 0.3 and plain.proxy_wer is None     # GE2E alone goes out of the hull
+    heard = []
+
+    def recogniser(audio, rate):
+        heard.append(np.asarray(audio).copy())
+        return toy_wer_by_extrapolation(audio, rate)
+
+    found = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, intelligibility=recogniser,
+                          budget_s=60, max_evaluations=16)
+    assert np.allclose(heard[0][: len(BASIS)], plain.recipe.timbre)   # the same search; its best is checked first
+    assert found.checks[0] == (plain.start, 0.6)
+    assert len(found.checks) == len(heard) >= 2 and found.checks[-1][1] == 0.25 == found.proxy_wer
+    assert ke.outside(found.recipe.timbre) <= 0.3 and found.similarity < plain.similarity
+    assert np.allclose(found.proxy[0], heard[-1])                     # the kept candidate's own proxy speech
+    report = found.report()
+    assert report["proxyWer"] == 0.25 and report["start"] == found.checks[-1][0]
+    assert [c["proxyWer"] for c in report["intelligibilityChecks"]] == [wer for _, wer in found.checks]
+
+
+def test_an_intelligible_best_candidate_is_kept_after_one_check():
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    target = target_of(np.array([0.45, 0.0, 0.35, 0.2, 0, 0, 0, 0]))
+    plain = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, budget_s=60, max_evaluations=16)
+    found = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, intelligibility=toy_wer_by_extrapolation,
+                          budget_s=60, max_evaluations=16)
+    assert found.checks == [(plain.start, 0.25)]
+    assert np.allclose(found.recipe.timbre, plain.recipe.timbre) and found.similarity == plain.similarity
+
+
+def test_when_no_candidate_is_intelligible_the_clearest_one_is_kept_and_bank_entries_are_synthesised():
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    target = extrapolated_target()
+    rates = iter([0.9, 0.7, 0.8])
+    found = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, intelligibility=lambda a, r: next(rates),
+                          budget_s=60, max_evaluations=6)
+    assert [wer for _, wer in found.checks] == [0.9, 0.7, 0.8]       # all three checked, none good enough
+    assert found.proxy_wer == 0.7 and found.start == found.checks[1][0]
+    assert found.checks[2][0].startswith("bank:") and found.evaluations == 7   # the bank entry was synthesised
+
+
+def test_the_search_leaves_time_for_the_intelligibility_check():
+    bank = toy_bank(mixtures=6, extrapolations=2)
+    target = target_of(np.array([0, 0, 0, 0, 0.2, 0.2, 0.6, 0]))
+
+    def evaluations(**kwargs) -> int:
+        ticks = iter(range(0, 10_000))                               # every clock reading advances 1 s
+        return ke.find_voice(target, bank, toy_speak_recipe, toy_embed, None, budget_s=30, max_evaluations=50,
+                             clock=lambda: float(next(ticks)), **kwargs).evaluations
+
+    assert evaluations(intelligibility=lambda a, r: 0.0) < evaluations()
+
+
 # --- wiring: Enroller over an engine, the version-3 profile, synthesis from the recipe ---------------------------
 
 class FakeEngine:
@@ -184,7 +249,8 @@ def toy_enroller_and_reference():
     """An Enroller over the fake engine and toy bank, and a screened 12 s reference of a toy mixture."""
     from voicekit import enrolment, pitch
 
-    enroller = ke.Enroller(FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed)
+    enroller = ke.Enroller(FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed,
+                           intelligibility=lambda audio, rate: 0.25)
     enroller.log_f0 = staticmethod(lambda audio, rate: 5.3)
     target = target_of(np.array([0.2, 0.5, 0.3, 0, 0, 0, 0, 0]))
     hz = math.exp(target.log_f0)
@@ -201,6 +267,7 @@ def test_the_budget_covers_the_whole_enrolment_from_when_the_request_started(mon
     # decoding and screening already took the whole budget: no synthesis, the bank's nearest voice (free)
     _, late = enroller.enroll(screened, "wav", budget=30, started=time.monotonic() - 31)
     assert late.evaluations == 0 and late.start.startswith("bank:") and late.budget_exhausted
+    assert late.checks == [] and late.proxy_wer is None          # no time for a check either
     # time left after the spectral fit's reserve: the search runs
     _, on_time = enroller.enroll(screened, "wav", budget=30, started=time.monotonic())
     assert on_time.evaluations > 0
@@ -225,6 +292,7 @@ def test_enroller_returns_a_small_version_3_profile_that_synthesis_turns_back_in
     assert made["version"] == 3 and made["method"] == "kokoro-style" and made["container"] == "wav"
     assert made["engineVoice"] in BASIS[:4] and made["language"] == "en-us"
     assert made["clone"]["confidence"] == found.confidence == "medium"              # 12 s of speech
+    assert made["clone"]["proxyWer"] == 0.25 == found.proxy_wer                      # checked, intelligible
     text = json.dumps(made)
     assert len(text) < voice_profile.MAX_PROFILE_BYTES
     assert voice_profile.parse(text)["style"] == made["style"]                       # what synthesis reads
@@ -273,3 +341,13 @@ def test_an_ambiguous_pitch_allows_either_sex_but_never_a_mixture_of_both():
         used = {ke.sex_of(BASIS[i]) for i in np.flatnonzero(np.abs(c) > 1e-9)}
         assert len(used) == 1, c
     assert ke.sex_of(ke.main_voice(found.recipe)) == "f"     # the embedding says which
+
+
+def test_the_intelligibility_check_can_be_turned_off(monkeypatch):
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    monkeypatch.setenv(ke.INTELLIGIBILITY_ENV, "0")
+    assert ke.Enroller(FakeEngine(), bank, embed=row_embed).intelligibility is None
+    monkeypatch.delenv(ke.INTELLIGIBILITY_ENV)
+    assert ke.Enroller(FakeEngine(), bank, embed=row_embed, check_intelligibility=False).intelligibility is None
+    toy = ke.Enroller(FakeEngine(), bank, embed=row_embed, intelligibility=toy_wer_by_extrapolation)
+    assert toy.intelligibility is toy_wer_by_extrapolation

@@ -28,6 +28,10 @@ embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
    moving the kept candidate's long-term spectrum toward the reference's, stored in the profile only if it
    raises the proxy's GE2E similarity; synthesis applies it to Kokoro's output.
 
+5. an intelligibility check (``intelligibility``: pocketsphinx's word error rate on the proxy text, which is
+   known): GE2E does not hear words, and a candidate the recogniser cannot follow gives way to the best one inside
+   the hull, then to the nearest in-hull bank entries (at most ``INTELLIGIBILITY_CHECKS``).
+
 The result carries a confidence (``high`` / ``medium`` / ``low``) from the reference length and the similarity
 reached; 3 s references are cloned, marked ``low``.
 """
@@ -73,6 +77,18 @@ LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 DEFAULT_BUDGET_S = 50.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
 MAX_EVALUATIONS = 24
+# Intelligibility (issue: similarity *and* intelligibility): GE2E, which the search climbs, does not hear words, and
+# extrapolated mixtures can win on it while slurring (a real Czech speaker's clone: pocketsphinx WER 40 % on
+# held-out text, the stock voice 20-25 %). So the kept candidate's proxy speech is recognised (pocketsphinx, the
+# proxy text is known) and a candidate the recogniser cannot follow gives way to the next safest one. Measured on the
+# 16-word proxy (2 cores, 2 December 2026): stock voices and in-hull mixtures 0.25-0.38 (pocketsphinx always hears
+# "the barge can use lead" for "the birch canoe slid": 4 errors are the floor), extrapolations 0.56; a few stock
+# voices score 0.5-0.8 (bf_alice, af_jessica), so the fallback is the lowest error rate, not a fixed voice.
+INTELLIGIBLE_WER = 0.375      # at most 6 of the proxy's 16 words wrong
+INTELLIGIBILITY_CHECKS = 3    # the best candidate, the best one inside the hull, the nearest in-hull bank entry
+CHECK_RESERVE_S = 3.0         # one recognition of the ≈ 5 s proxy (1.1-3.0 s measured on 2 cores); a further check
+                              # starts only while the budget lasts, so it overruns it by one check at most
+IN_HULL = 0.05                # negative coefficient mass below which a mixture counts as inside the hull
 
 
 def sex_of(name: str) -> str:
@@ -277,11 +293,17 @@ class Found:
     confidence: str
     history: list[tuple[str, float, float]] = field(default_factory=list)   # (what, similarity, score)
     proxy: tuple[np.ndarray, int] | None = field(default=None, repr=False)  # the kept candidate's proxy speech
+    proxy_wer: float | None = None  # the recogniser's word error rate on the kept candidate's proxy speech
+    checks: list[tuple[str, float]] = field(default_factory=list)   # (candidate, proxy WER) in the order checked
 
     def report(self) -> dict:
-        return {"similarity": round(self.similarity, 4), "score": round(self.score, 4), "start": self.start,
-                "evaluations": self.evaluations, "searchS": round(self.search_s, 2),
-                "budgetExhausted": self.budget_exhausted, "confidence": self.confidence}
+        out = {"similarity": round(self.similarity, 4), "score": round(self.score, 4), "start": self.start,
+               "evaluations": self.evaluations, "searchS": round(self.search_s, 2),
+               "budgetExhausted": self.budget_exhausted, "confidence": self.confidence}
+        if self.proxy_wer is not None:
+            out["proxyWer"] = round(self.proxy_wer, 3)
+            out["intelligibilityChecks"] = [{"candidate": what, "proxyWer": round(wer, 3)} for what, wer in self.checks]
+        return out
 
 
 def confidence(speech_s: float, similarity: float) -> str:
@@ -362,15 +384,40 @@ def _linear_optimum(target: Target, W: np.ndarray, allowed: np.ndarray, max_outs
     return c, float(p @ e / (np.linalg.norm(p) + 1e-12))
 
 
+@dataclass
+class _Candidate:
+    score: float
+    similarity: float
+    timbre: np.ndarray
+    prosody: np.ndarray
+    what: str
+    audio: tuple[np.ndarray, int] | None = None   # its proxy speech (None: a bank entry, measured at build time)
+
+    @property
+    def in_hull(self) -> bool:
+        return outside(self.timbre) <= IN_HULL and outside(self.prosody) <= IN_HULL
+
+
+def _bank_candidate(target: Target, bank: Bank, index: int) -> _Candidate:
+    """A bank entry as a candidate, scored from what was measured when the bank was built (no synthesis)."""
+    similarity = float(bank.embeddings[index] @ target.embedding)
+    score = similarity - _penalty(target, bank.coeffs[index], float(bank.log_f0[index]))
+    label = bank.labels[index] if bank.labels else str(index)
+    return _Candidate(score, similarity, bank.coeffs[index].copy(), bank.coeffs[index].copy(), f"bank:{label}")
+
+
 def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.ndarray, int]],
                embed: Callable[[np.ndarray, int], np.ndarray],
                log_f0: Callable[[np.ndarray, int], float] | None = None, *,
+               intelligibility: Callable[[np.ndarray, int], float] | None = None,
                budget_s: float = DEFAULT_BUDGET_S, max_evaluations: int = MAX_EVALUATIONS, seed: int = 0,
                clock: Callable[[], float] = time.monotonic) -> Found:
     """Search a recipe whose proxy speech sounds most like the target (see the module docstring).
 
     ``speak(recipe)`` renders the bank's proxy text with a recipe; ``embed`` is the GE2E encoder; ``log_f0``
-    (optional) measures a candidate's mean log-F0 for the pitch penalty.
+    (optional) measures a candidate's mean log-F0 for the pitch penalty; ``intelligibility`` (optional) is a
+    recogniser's word error rate on a candidate's proxy speech: the search keeps ``CHECK_RESERVE_S`` of its budget
+    for it, and the kept candidate is the first of :func:`_check_order` whose rate is at most ``INTELLIGIBLE_WER``.
     """
     started = clock()
     rng = np.random.default_rng(seed)
@@ -379,21 +426,18 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     if len(pool) == 0:
         pool = np.argsort(-(bank.embeddings @ target.embedding))[:12]
     history: list[tuple[str, float, float]] = []
-    best: tuple[float, float, np.ndarray, np.ndarray, str] | None = None   # score, sim, timbre, prosody, what
+    search_budget = max(0.0, budget_s - (CHECK_RESERVE_S if intelligibility is not None else 0.0))
 
     # The nearest bank entry needs no synthesis: its proxy speech was measured when the bank was built.
     top = int(pool[0])
-    sim0 = float(bank.embeddings[top] @ target.embedding)
-    score0 = sim0 - _penalty(target, bank.coeffs[top], float(bank.log_f0[top]))
-    label = bank.labels[top] if bank.labels else str(top)
-    best = (score0, sim0, bank.coeffs[top].copy(), bank.coeffs[top].copy(), f"bank:{label}")
-    history.append((best[4], sim0, score0))
-    best_audio: tuple[np.ndarray, int] | None = None     # the bank entry's proxy speech is not kept
+    best = _bank_candidate(target, bank, top)
+    evaluated = [best]
+    history.append((best.what, best.similarity, best.score))
     evaluations = 0
     exhausted = False
 
     def evaluate(timbre: np.ndarray, prosody: np.ndarray, what: str) -> tuple[float, float]:
-        nonlocal best, best_audio, evaluations
+        nonlocal best, evaluations
         audio, rate = speak(Recipe(basis, timbre, prosody))
         evaluations += 1
         e = np.asarray(embed(audio, rate), dtype=np.float64)
@@ -401,9 +445,10 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         f0 = log_f0(audio, rate) if log_f0 is not None else None
         score = sim - _penalty(target, timbre, f0) - HULL_WEIGHT * max(0.0, outside(prosody) - MAX_OUTSIDE)
         history.append((what, sim, score))
-        if score > best[0]:
-            best = (score, sim, timbre.copy(), prosody.copy(), what)
-            best_audio = (audio, rate)
+        candidate = _Candidate(score, sim, timbre.copy(), prosody.copy(), what, (audio, rate))
+        evaluated.append(candidate)
+        if score > best.score:
+            best = candidate
         return sim, score
 
     def spent() -> bool:
@@ -413,7 +458,7 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         elapsed = clock() - started
         # stop when one more evaluation (at the mean cost so far) would overrun the budget
         per = elapsed / max(1, evaluations)
-        if elapsed + per > budget_s:
+        if elapsed + per > search_budget:
             exhausted = True
             return True
         return False
@@ -435,7 +480,7 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
     sigma = 0.35
     sexes = bank.sexes()
     while not spent():
-        _, _, timbre, prosody, _ = best
+        timbre, prosody = best.timbre, best.prosody
         same = pool[sexes[pool] == sex_of(basis[int(np.argmax(timbre))])]
         same = same if len(same) >= 2 else pool
         directions = bank.coeffs[same] - bank.coeffs[same].mean(axis=0)
@@ -443,15 +488,59 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         step *= sigma / (np.linalg.norm(step) + 1e-12)
         new_t = normalised(timbre + step)
         new_p = normalised(prosody + 0.5 * step)
-        previous = best[0]
+        previous = best.score
         evaluate(new_t, new_p, f"es(sigma={sigma:.2f})")
-        sigma = sigma * 1.5 if best[0] > previous else sigma * 0.8
+        sigma = sigma * 1.5 if best.score > previous else sigma * 0.8
         sigma = float(np.clip(sigma, 0.05, 1.0))
 
-    score, sim, timbre, prosody, what = best
-    return Found(recipe=Recipe(basis, timbre, prosody), similarity=sim, score=score, start=what,
-                 evaluations=evaluations, search_s=clock() - started, budget_exhausted=exhausted,
-                 confidence=confidence(target.speech_s, sim), history=history, proxy=best_audio)
+    kept, proxy_wer, checks = best, None, []
+    if intelligibility is not None:
+        bank_entries = [_bank_candidate(target, bank, int(i)) for i in pool]
+        kept, proxy_wer, checks = _intelligible(_check_order(best, evaluated, bank_entries), basis, speak,
+                                                intelligibility, lambda: clock() - started < budget_s)
+        evaluations += sum(1 for what, _ in checks if what.startswith("bank:"))  # their proxies were synthesised
+    return Found(recipe=Recipe(basis, kept.timbre, kept.prosody), similarity=kept.similarity, score=kept.score,
+                 start=kept.what, evaluations=evaluations, search_s=clock() - started, budget_exhausted=exhausted,
+                 confidence=confidence(target.speech_s, kept.similarity), history=history, proxy=kept.audio,
+                 proxy_wer=proxy_wer, checks=checks)
+
+
+def _check_order(best: _Candidate, evaluated: list[_Candidate], bank_entries: list[_Candidate]) -> list[_Candidate]:
+    """Who is checked for intelligibility, in order (at most ``INTELLIGIBILITY_CHECKS``): the best candidate, the
+    best-scoring one inside the stock voices' hull, then the bank's in-hull entries nearest the speaker."""
+    order = [best]
+    inside = sorted((c for c in evaluated if c.in_hull and c is not best), key=lambda c: -c.score)
+    order.extend(inside[:1])
+    order.extend(c for c in bank_entries if c.in_hull)
+    unique: list[_Candidate] = []
+    for candidate in order:
+        if not any(np.allclose(candidate.timbre, u.timbre) and np.allclose(candidate.prosody, u.prosody)
+                   for u in unique):
+            unique.append(candidate)
+    return unique[:INTELLIGIBILITY_CHECKS]
+
+
+def _intelligible(order: list[_Candidate], basis: tuple[str, ...], speak, intelligibility,
+                  time_left: Callable[[], bool]) -> tuple[_Candidate, float | None, list[tuple[str, float]]]:
+    """The first candidate of ``order`` whose proxy speech the recogniser follows (WER ≤ ``INTELLIGIBLE_WER``),
+    else the one it follows best (ties: the earlier). A candidate without proxy speech is synthesised first. A
+    check starts only while ``time_left()``; with no check at all, the first candidate is kept unchecked."""
+    checks: list[tuple[str, float]] = []
+    chosen: tuple[float, _Candidate] | None = None
+    for candidate in order:
+        if not time_left():
+            break
+        if candidate.audio is None:
+            candidate.audio = speak(Recipe(basis, candidate.timbre, candidate.prosody))
+        wer = float(intelligibility(*candidate.audio))
+        checks.append((candidate.what, wer))
+        if chosen is None or wer < chosen[0]:
+            chosen = (wer, candidate)
+        if wer <= INTELLIGIBLE_WER:
+            break
+    if chosen is None:
+        return order[0], None, checks
+    return chosen[1], chosen[0], checks
 
 
 # --------------------------------------------------------------------------------------------------- wiring
@@ -515,6 +604,19 @@ def recipe_of(profile_: dict) -> Recipe | None:
 BANK_FILE = Path(__file__).resolve().parent / "data" / "kokoro_enrol_bank.npz"
 BUDGET_ENV = "VOICEKIT_KOKORO_ENROL_BUDGET_S"
 SPECTRAL_MATCH_ENV = "VOICEKIT_KOKORO_SPECTRAL_MATCH"   # "0" / "false" / "no": no spectral correction at enrolment
+INTELLIGIBILITY_ENV = "VOICEKIT_KOKORO_INTELLIGIBILITY"  # "0" / "false" / "no": no intelligibility check
+
+
+def _enabled(name: str) -> bool:
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no")
+
+
+def proxy_intelligibility(proxy_text: str) -> Callable[[np.ndarray, int], float]:
+    """pocketsphinx's word error rate on a candidate's proxy speech (``voicekit.intelligibility``)."""
+    from .intelligibility import Recogniser
+
+    recogniser = Recogniser()
+    return lambda audio, rate: recogniser.word_error_rate(proxy_text, audio, rate)
 
 
 def load_bank(path: str | os.PathLike | None = None) -> Bank:
@@ -536,14 +638,19 @@ class Enroller:
 
     def __init__(self, engine, bank: Bank | None = None,
                  embed: Callable[[np.ndarray, int], np.ndarray] | None = None,
-                 spectral_match: bool | None = None) -> None:
+                 spectral_match: bool | None = None, check_intelligibility: bool | None = None,
+                 intelligibility: Callable[[np.ndarray, int], float] | None = None) -> None:
+        """``spectral_match`` / ``check_intelligibility``: None = on unless their environment variable says "0";
+        ``intelligibility``: the proxy's word error rate (default: pocketsphinx, :func:`proxy_intelligibility`)."""
         from . import speaker_encoder
 
-        if spectral_match is None:
-            spectral_match = os.environ.get(SPECTRAL_MATCH_ENV, "1").strip().lower() not in ("0", "false", "no")
-        self.spectral_match = spectral_match
-
+        self.spectral_match = _enabled(SPECTRAL_MATCH_ENV) if spectral_match is None else spectral_match
+        if check_intelligibility is None:
+            check_intelligibility = _enabled(INTELLIGIBILITY_ENV)
         self.bank = bank or load_bank()
+        self.intelligibility = None
+        if check_intelligibility:
+            self.intelligibility = intelligibility or proxy_intelligibility(self.bank.proxy_text)
         self.speak, self.packs = proxy_speaker(engine, self.bank.proxy_text, basis=self.bank.basis)
         missing = [name for name in self.bank.basis if name not in self.packs]
         if missing:
@@ -572,7 +679,8 @@ class Enroller:
         search_budget = max(0.0, total - (time.monotonic() - started) - reserve)
         target = Target(embedding=np.asarray(screened.embedding, dtype=np.float64),
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
-        found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0, budget_s=search_budget)
+        found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
+                           intelligibility=self.intelligibility, budget_s=search_budget)
         fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
         return profile(screened.measurements(container), found, time.monotonic() - started, fitted), found
 
