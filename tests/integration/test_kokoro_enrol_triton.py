@@ -46,6 +46,12 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert enrolled.engine_voice == profile["engineVoice"] == kokoro_enrol.main_voice(recipe)
     assert kokoro.stock_voice(enrolled.engine_voice).gender == "male"            # rms: ≈ 104 Hz
     assert profile["clone"]["confidence"] in ("high", "medium") and profile["clone"]["evaluations"] >= 0
+    # the kept voice's proxy speech was recognised (pocketsphinx runs in the Triton venv) ...
+    checks = profile["clone"]["intelligibilityChecks"]
+    assert 1 <= len(checks) <= kokoro_enrol.INTELLIGIBILITY_CHECKS
+    assert profile["clone"]["proxyWer"] == min(check["proxyWer"] for check in checks)
+    # ... and only a candidate the recogniser could not follow was passed over
+    assert all(check["proxyWer"] > kokoro_enrol.INTELLIGIBLE_WER for check in checks[:-1])
     assert len(enrolled.profile_json) < 16_384
     fit = profile["clone"]["spectralMatch"]                       # enroll fitted the spectral correction ...
     assert fit["similarityAfter"] >= fit["similarityBefore"]
