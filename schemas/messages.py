@@ -461,10 +461,15 @@ class JobRejected(_JobEvent):
     """The ledger refused the job's price: the front door answers 429 with these numbers."""
     WIRE_NAME = "JobRejected"
     PRODUCERS = (_LEDGER_AGENT,)
-    CONSUMERS = (_PROJECTOR, _REPLIES, "service_layer/paid_jobs.py")
+    CONSUMERS = (_PROJECTOR, _REPLIES, _NOTIFIER, "service_layer/paid_jobs.py")
     job: Job
     credits: int = field(metadata=meta(doc="what the account had"))
     need_credits: int = field(metadata=meta(doc="what the job needed"))
+
+    @property
+    def reason(self) -> str:
+        """The job's error, as its view and its public completion event show it."""
+        return f"Insufficient credits: have {self.credits}, need {self.need_credits}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -584,11 +589,13 @@ class SpeechCompleted(_Completion):
 
 @dataclass(frozen=True, kw_only=True)
 class SpeechFailed(_Completion):
-    """A speech job ended without audio; its price was released."""
+    """A speech job ended without audio: it failed (its price was released) or the ledger refused its price for lack
+    of credits (``error`` says so; sent whether the HTTP answer was 429 or a 202 the refusal came after)."""
     WIRE_NAME = "speech.failed"
     status: Literal["FAILED"] = "FAILED"
     speech_id: str = field(metadata=meta(doc="Same as jobId (kept from version 1)."))
-    error: str | None = field(metadata=meta(doc="Why the job failed; no credits were charged."))
+    error: str | None = field(metadata=meta(
+        doc='Why the job failed; no credits were charged ("Insufficient credits: have N, need M" when refused).'))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -602,10 +609,12 @@ class VoiceReady(_Completion):
 
 @dataclass(frozen=True, kw_only=True)
 class VoiceFailed(_Completion):
-    """A voice could not be enrolled; its price was released."""
+    """A voice could not be enrolled (its price was released), or the ledger refused its price for lack of credits
+    (``error`` says so; sent whether the HTTP answer was 429 or a 202 the refusal came after)."""
     WIRE_NAME = "voice.failed"
     status: Literal["FAILED"] = "FAILED"
-    error: str | None = field(metadata=meta(doc="Why enrolment failed; no credits were charged."))
+    error: str | None = field(metadata=meta(
+        doc='Why enrolment failed; no credits were charged ("Insufficient credits: have N, need M" when refused).'))
 
 
 def _completion_v1_to_v2(payload: JsonObject) -> JsonObject:

@@ -1,5 +1,8 @@
 """The public completion event of a job event, without Faust: speech.completed / speech.failed for speech jobs,
-voice.ready / voice.failed for clone jobs (both surfaces), keyed by account id (schemas/messages.py, version 2)."""
+voice.ready / voice.failed for clone jobs (both surfaces), keyed by account id (schemas/messages.py, version 2).
+
+Every job the front door published ends with exactly one: a job the ledger refused for credits ends with a failed
+event too (charged 0) — the HTTP answer may have been a 429, or a 202 when the ledger's decision came too late."""
 from __future__ import annotations
 
 from schemas import events as ev
@@ -23,6 +26,8 @@ def public_message(event: msg.Message) -> Completion | None:
                                        duration=result.duration, mime_type=result.mime_type)
         return msg.VoiceReady(**_common(event, voice_id=event.job_id, charged=event.credits_used),
                               audio_key=result.reference_key, duration=result.enrolled_duration)
+    if isinstance(event, msg.JobRejected):
+        return _refused(event)
     if isinstance(event, msg.JobFailed):
         charged = 0  # a failed job's price is released: nothing is spent
         if event.kind == ev.JOB_KIND_TTS:
@@ -37,3 +42,16 @@ def public_envelope(job_envelope: ev.Event, public: Completion) -> ev.Event:
     """Its id derives from the job event's, so a redelivered job event yields the same public id (consumers
     dedupe by it), and it keeps the job event's time."""
     return public.envelope(id=f"{job_envelope.id}:public", occurred_at=job_envelope.occurred_at)
+
+
+def _refused(event: msg.JobRejected) -> msg.SpeechFailed | msg.VoiceFailed | None:
+    """The failed event of a job the ledger refused: nothing charged, never started; api and request id from the
+    job the front door published."""
+    job = event.job
+    common = {"job_id": event.job_id, "account_id": event.account_id, "api": getattr(job, "api", None),
+              "credits_charged": 0, "timings": None, "request_id": getattr(job, "request_id", None)}
+    if isinstance(job, msg.TtsJob):
+        return msg.SpeechFailed(**common, voice_id=job.voice.id, speech_id=event.job_id, error=event.reason)
+    if isinstance(job, msg.CloneJob):
+        return msg.VoiceFailed(**common, voice_id=event.job_id, error=event.reason)
+    return None

@@ -34,8 +34,7 @@ def job_view_fields(event: JobEvent, at: datetime) -> tuple[dict[str, Any], dict
         case msg.JobFailed():
             fields.update(error=event.reason or "Speech generation failed", finishedAt=at)
         case msg.JobRejected():
-            fields.update(error=f"Insufficient credits: have {event.credits}, need {event.need_credits}",
-                          finishedAt=at)
+            fields.update(error=event.reason, finishedAt=at)
     seed: dict[str, Any] = {"accountId": event.account_id, "kind": event.kind, "createdAt": at}
     job = getattr(event, "job", None)
     if isinstance(job, msg.TtsJob):

@@ -174,3 +174,47 @@ def _consume_job(job_id: str) -> list[dict]:
         capture_output=True, text=True, timeout=120, cwd=REPO, env=os.environ.copy())
     assert out.returncode == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_a_request_refused_for_credits_still_ends_with_a_failed_event(base_url, app_processes):
+    """The front door answers 429 when the ledger's refusal arrives in time, 202 when it comes late; either way the
+    job ends on the completions topic (speech.failed, nothing charged), found here by its X-Request-Id."""
+    from confluent_kafka import Consumer
+
+    from frontdoor import admin
+    from service_config import load
+
+    poor = admin.create_account_with_key(name="refused-events", credits=5)
+    request_id = f"req-refused-{uuid.uuid4().hex[:10]}"
+    headers = {"Authorization": f"Bearer {poor.api_key}", "X-Request-Id": request_id}
+    wait_for(lambda: requests.get(f"{base_url}/api/v1/credits", headers=headers, timeout=5).json()["credits"] == 5,
+             60, "the small grant to show")
+    text = "This costs more than five credits."
+    resp = requests.post(f"{base_url}/api/v1/tts", headers=headers, json={"text": text, "voiceId": "sys_slt"},
+                         timeout=30)
+    assert resp.status_code == 429, resp.text
+
+    settings = load()
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"refused-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([settings.topic("completions")])
+    seen: list[dict] = []
+
+    def refusal_event():
+        message = consumer.poll(1.0)
+        if message is not None and message.error() is None and message.key() == poor.account_id.encode():
+            seen.append(json.loads(message.value()))
+        return next((e for e in seen if e["payload"].get("requestId") == request_id), None)
+
+    try:
+        event = wait_for(refusal_event, 90, "the refused request's completion event")
+    finally:
+        consumer.close()
+    _validate(event, "SpeechFailedEnvelope")
+    p = event["payload"]
+    assert (event["name"], p["accountId"], p["voiceId"], p["creditsCharged"], p["timings"]) == \
+        ("speech.failed", poor.account_id, "sys_slt", 0, None)
+    assert p["error"] == f"Insufficient credits: have 5, need {len(text.encode())}"
+    assert len([e for e in seen if e["payload"].get("requestId") == request_id]) == 1
+    credits = requests.get(f"{base_url}/api/v1/credits", headers=headers, timeout=5).json()["credits"]
+    assert credits == 5                                                  # and nothing was charged

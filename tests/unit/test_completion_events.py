@@ -1,5 +1,6 @@
 """The public completion events (streams/completion_logic.py): one per job that ended, every kind and both
 surfaces, keyed by account id, with stable ids across redeliveries; version-1 events still decode."""
+import dataclasses
 from datetime import datetime, timezone
 
 from schemas import events as ev
@@ -56,6 +57,27 @@ def test_every_job_kind_and_outcome_has_its_event():
     assert names == ["speech.completed", "speech.failed", "voice.ready", "voice.failed"]
     failed = _public(_settled(CLONE, "too short")).payload
     assert failed["creditsCharged"] == 0 and failed["error"] == "too short"  # released, not spent
+
+
+def test_a_job_the_ledger_refused_ends_with_a_failed_event_that_charges_nothing():
+    # the front door may have answered 202 (the ledger's decision came late): consumers must still hear the end
+    tts = dataclasses.replace(TTS, request_id="req-7")
+    refused = _public(msg.JobRejected(job_id="cl1", account_id="acct", kind="tts", job=tts, credits=1,
+                                      need_credits=2), envelope_id="rejected:cl1")
+    assert refused.name == "speech.failed" and refused.id == "rejected:cl1:public"
+    p = refused.payload
+    assert (p["jobId"], p["speechId"], p["accountId"], p["voiceId"], p["creditsCharged"], p["status"]) == \
+        ("cl1", "cl1", "acct", "sys_slt", 0, "FAILED")
+    assert p["error"] == "Insufficient credits: have 1, need 2"
+    assert (p["api"], p["requestId"], p["timings"]) == ("v1", "req-7", None)
+    voice = _public(msg.JobRejected(job_id="v1", account_id="acct", kind="clone", job=CLONE, credits=0,
+                                    need_credits=1000)).payload
+    assert (voice["voiceId"], voice["creditsCharged"], voice["error"]) == \
+        ("v1", 0, "Insufficient credits: have 0, need 1000")
+    # a kind no stage runs (the ledger-only benchmark load) has no public event, refused or not
+    bench_job = msg.OtherJob(kind="bench", job_id="b1", account_id="acct", credits_used=5)
+    assert _public(msg.JobRejected(job_id="b1", account_id="acct", kind="bench", job=bench_job, credits=0,
+                                   need_credits=5)) is None
 
 
 def test_events_are_keyed_by_account_and_stable_across_redelivery():

@@ -38,6 +38,14 @@ def test_failed_event_matches_the_contract():
     _validator("SpeechFailedEnvelope").validate(public_event(job_event).to_dict())
 
 
+def test_refused_jobs_events_match_the_contract():
+    tts = msg.TtsJob(job_id="cl1", account_id="a", text="hi", format="mp3",
+                     voice=msg.VoiceSummary(id="sys_slt", title="Sally", cover_image=None, type="SYSTEM"),
+                     engine_voice="slt", profile=None, credits_used=2, created_at="2026-01-01T00:00:00.000Z")
+    refused = msg.JobRejected(job_id="cl1", account_id="a", kind="tts", job=tts, credits=0, need_credits=2)
+    _validator("SpeechFailedEnvelope").validate(public_event(refused).to_dict())
+
+
 def test_voice_events_match_the_contract():
     ready = msg.JobCompleted(job_id="v1", account_id="a", kind="clone", credits_used=1000, timings=TIMINGS,
                              result=msg.VoiceResult(engine_voice="awb", profile={"version": 2}, enrolled_duration=9.5,
