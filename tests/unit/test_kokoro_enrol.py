@@ -200,6 +200,20 @@ def test_when_no_candidate_is_intelligible_the_clearest_one_is_kept_and_bank_ent
     assert found.checks[2][0].startswith("bank:") and found.evaluations == 7   # the bank entry was synthesised
 
 
+def test_a_failing_recogniser_keeps_the_search_s_best_and_says_why():
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    target = extrapolated_target()
+    plain = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, budget_s=60, max_evaluations=8)
+
+    def broken(audio, rate):
+        raise RuntimeError("decoder crashed")
+
+    found = ke.find_voice(target, bank, toy_speak_recipe, toy_embed, toy_f0, intelligibility=broken,
+                          budget_s=60, max_evaluations=8)
+    assert np.allclose(found.recipe.timbre, plain.recipe.timbre) and found.proxy_wer is None
+    assert found.report()["intelligibilityError"] == "RuntimeError: decoder crashed"
+
+
 def test_the_search_leaves_time_for_the_intelligibility_check():
     bank = toy_bank(mixtures=6, extrapolations=2)
     target = target_of(np.array([0, 0, 0, 0, 0.2, 0.2, 0.6, 0]))

@@ -295,6 +295,7 @@ class Found:
     proxy: tuple[np.ndarray, int] | None = field(default=None, repr=False)  # the kept candidate's proxy speech
     proxy_wer: float | None = None  # the recogniser's word error rate on the kept candidate's proxy speech
     checks: list[tuple[str, float]] = field(default_factory=list)   # (candidate, proxy WER) in the order checked
+    check_error: str | None = None  # the recogniser failed: the clone was kept unchecked
 
     def report(self) -> dict:
         out = {"similarity": round(self.similarity, 4), "score": round(self.score, 4), "start": self.start,
@@ -303,6 +304,8 @@ class Found:
         if self.proxy_wer is not None:
             out["proxyWer"] = round(self.proxy_wer, 3)
             out["intelligibilityChecks"] = [{"candidate": what, "proxyWer": round(wer, 3)} for what, wer in self.checks]
+        if self.check_error:
+            out["intelligibilityError"] = self.check_error
         return out
 
 
@@ -493,16 +496,19 @@ def find_voice(target: Target, bank: Bank, speak: Callable[[Recipe], tuple[np.nd
         sigma = sigma * 1.5 if best.score > previous else sigma * 0.8
         sigma = float(np.clip(sigma, 0.05, 1.0))
 
-    kept, proxy_wer, checks = best, None, []
+    kept, proxy_wer, checks, check_error = best, None, [], None
     if intelligibility is not None:
         bank_entries = [_bank_candidate(target, bank, int(i)) for i in pool]
-        kept, proxy_wer, checks = _intelligible(_check_order(best, evaluated, bank_entries), basis, speak,
-                                                intelligibility, lambda: clock() - started < budget_s)
+        try:
+            kept, proxy_wer, checks = _intelligible(_check_order(best, evaluated, bank_entries), basis, speak,
+                                                    intelligibility, lambda: clock() - started < budget_s)
+        except Exception as exc:  # noqa: BLE001 — the check is advisory: a recogniser failure must not cost the clone
+            check_error = f"{type(exc).__name__}: {exc}"[:200]
         evaluations += sum(1 for what, _ in checks if what.startswith("bank:"))  # their proxies were synthesised
     return Found(recipe=Recipe(basis, kept.timbre, kept.prosody), similarity=kept.similarity, score=kept.score,
                  start=kept.what, evaluations=evaluations, search_s=clock() - started, budget_exhausted=exhausted,
                  confidence=confidence(target.speech_s, kept.similarity), history=history, proxy=kept.audio,
-                 proxy_wer=proxy_wer, checks=checks)
+                 proxy_wer=proxy_wer, checks=checks, check_error=check_error)
 
 
 def _check_order(best: _Candidate, evaluated: list[_Candidate], bank_entries: list[_Candidate]) -> list[_Candidate]:
