@@ -461,7 +461,7 @@ class JobRejected(_JobEvent):
     """The ledger refused the job's price: the front door answers 429 with these numbers."""
     WIRE_NAME = "JobRejected"
     PRODUCERS = (_LEDGER_AGENT,)
-    CONSUMERS = (_PROJECTOR, _REPLIES, _NOTIFIER, "service_layer/paid_jobs.py")
+    CONSUMERS = (_PROJECTOR, _REPLIES, _NOTIFIER, _ORCHESTRATOR, "service_layer/paid_jobs.py")
     job: Job
     credits: int = field(metadata=meta(doc="what the account had"))
     need_credits: int = field(metadata=meta(doc="what the job needed"))

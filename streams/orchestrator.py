@@ -26,6 +26,7 @@ from .clients import Clients
 from .stage_logic import (
     clone_failure_reason,
     clone_internal_failure,
+    refused_reference,
     settlement,
     stage_timings,
     started,
@@ -108,12 +109,16 @@ async def _stored_profile(c: Clients, account_id: str, voice_id: str) -> Any:
 
 
 async def _forget_job_reference(c: Clients, job: msg.TtsJob) -> None:
-    if not job.reference_key:
+    await _forget_reference(c, job.reference_key)
+
+
+async def _forget_reference(c: Clients, key: str | None) -> None:
+    if not key:
         return
     try:
-        await asyncio.to_thread(c.blobs.delete, job.reference_key)
+        await asyncio.to_thread(c.blobs.delete, key)  # deleting a key already gone is not an error in S3
     except Exception as exc:  # an orphaned upload costs storage only; the job's outcome stands
-        log.warning("could not delete the job reference %s: %s", job.reference_key, exc)
+        log.warning("could not delete the job reference %s: %s", key, exc)
 
 
 TTS = Stage(ended=_speech_ended, work=synthesize, input_failure=tts_failure_reason,
@@ -154,6 +159,9 @@ async def orchestrate(stream):
             _envelope, job_event = msg.read(event.value)
         except ev.EventDecodeError as exc:
             await dead_letter(event.key, event.value, f"orchestrator: {exc}")
+            continue
+        if isinstance(job_event, msg.JobRejected):
+            await _forget_reference(clients.get(), refused_reference(job_event))
             continue
         stage = STAGES.get(job_event.kind) if isinstance(job_event, msg.JobAccepted) else None
         if stage is not None:  # an OtherJob has no stage

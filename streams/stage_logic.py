@@ -75,3 +75,13 @@ def clone_failure_reason(exc: Failure) -> str:
 
 def clone_internal_failure(exc: BaseException) -> str:
     return f"Voice cloning failed: internal error ({type(exc).__name__})"
+
+
+def refused_reference(event: msg.JobRejected) -> str | None:
+    """The uploaded recording a refused job leaves behind (a /v1 speech's one-off reference, a clone's reference),
+    or None. The front door deletes it when the refusal comes within its wait; a late refusal (after a 202) leaves
+    it to the orchestrator: no stage will ever read it, and a user's recording is not kept for nothing."""
+    job = event.job
+    if isinstance(job, (msg.TtsJob, msg.CloneJob)):
+        return job.reference_key or None
+    return None

@@ -105,3 +105,18 @@ def test_a_version_1_event_still_decodes():
     failed = msg.decode(ev.Event("speech.failed", {"speechId": "cl1", "accountId": "acct", "status": "FAILED",
                                                    "error": "boom"}, version=1))
     assert isinstance(failed, msg.SpeechFailed) and failed.credits_charged is None
+
+
+def test_a_refused_job_s_uploaded_recording_is_named_for_deletion():
+    """A late refusal (after a 202) leaves the upload to the orchestrator: a /v1 speech's one-off reference and a
+    clone's reference are deleted; a system-voice speech and a ledger-only job have none."""
+    def refused(job):
+        return msg.JobRejected(job_id=job.job_id, account_id="acct", kind=job.kind, job=job, credits=0,
+                               need_credits=job.credits_used)
+
+    one_off = dataclasses.replace(TTS, reference_key="references/acct/cl1.wav")
+    assert stage_logic.refused_reference(refused(one_off)) == "references/acct/cl1.wav"
+    assert stage_logic.refused_reference(refused(CLONE)) == "voices/acct/v1.wav"
+    assert stage_logic.refused_reference(refused(TTS)) is None
+    bench_job = msg.OtherJob(kind="bench", job_id="b1", account_id="acct", credits_used=5)
+    assert stage_logic.refused_reference(refused(bench_job)) is None
