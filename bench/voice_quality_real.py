@@ -14,9 +14,11 @@ three ``short`` ones are skipped unless ``--include-short``). For each speaker, 
    ``tts.Synthesizer.speak`` — what the ``synthesize`` model runs — with the profile (**clone**) and with the
    clone's nearest stock voice ``engineVoice`` unconverted (**base**, the system voice it starts from);
 3. **score** against the speaker's held-out real clips (**own**: other utterances of the same person, the ceiling):
-   GE2E (Resemblyzer d-vector, the encoder enrolment optimises) cosine to the reference's embedding, and MFCC
-   statistics (``bench/mfcc_speaker.py``, never optimised) z-scored against every clip of the run, cosine to the
-   reference's statistics. **Channel**: the real recordings are mostly 8 kHz telephone prompts, so every clip
+   GE2E (Resemblyzer d-vector, the encoder enrolment optimises) cosine to the reference's embedding; the same with
+   **ECAPA-TDNN** (SpeechBrain's VoxCeleb speaker-verification model, ``voicekit/ecapa.py``: another
+   architecture and training set, **never optimised** — the independent encoder); and MFCC statistics
+   (``bench/mfcc_speaker.py``, never optimised) z-scored against every clip of the run, cosine to the reference's
+   statistics. **Channel**: the real recordings are mostly 8 kHz telephone prompts, so every clip
    compared with a speaker's reference first passes through that speaker's band limit (``band_limit``: resampled
    to the recording's native rate and back; wideband sources are untouched) — the clone and base, and other
    speakers' own speech in the beats-every-other test. **Beats every other speaker** (per encoder, the definition
@@ -43,6 +45,8 @@ import numpy as np
 
 RATE = 16000
 CONDITIONS = ("own", "base", "clone")
+NEURAL = ("ge2e", "ecapa")          # speaker encoders scored by embedding cosine; only GE2E is optimised
+LABEL = {"ge2e": "GE2E", "ecapa": "ECAPA", "mfcc": "MFCC"}
 
 
 # --------------------------------------------------------------------------------------------------- pure parts
@@ -94,8 +98,9 @@ class RealResult:
     spectral: dict = field(default_factory=dict)
     ge2e: dict[str, float] = field(default_factory=dict)   # condition → mean cosine to the reference (matched band)
     ge2e_unmatched: float = float("nan")                   # the clone without the band limit
+    ecapa: dict[str, float] = field(default_factory=dict)
     mfcc: dict[str, float] = field(default_factory=dict)
-    beats: dict[str, bool] = field(default_factory=dict)    # "ge2e" / "mfcc" (clone), "ge2e_base" / "mfcc_base"
+    beats: dict[str, bool] = field(default_factory=dict)    # "<encoder>" (clone), "<encoder>_base"
     errors: dict[str, int] = field(default_factory=lambda: {"base": 0, "clone": 0})
     words: int = 0
     dnsmos: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -162,9 +167,18 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
 
 
 def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]], log) -> None:
-    """GE2E and MFCC similarities with the band limit of the speaker compared against, and beats-every-other."""
+    """GE2E, ECAPA and MFCC similarities with the band limit of the speaker compared against, and beats-every-other."""
     from bench import mfcc_speaker
     from bench.voice_quality import embed
+    from voicekit import ecapa
+
+    ecapa_encoder = ecapa.default_encoder()
+
+    def embed_ecapa(clip: np.ndarray) -> np.ndarray:
+        vector = ecapa_encoder.embed(clip, RATE)
+        return vector / np.linalg.norm(vector)
+
+    embedders = {"ge2e": embed, "ecapa": embed_ecapa}
 
     rates = sorted({r.native_rate for r in results})
     limited: dict[tuple[str, str, int], list[np.ndarray]] = {}   # (speaker, condition, band) → clips
@@ -176,13 +190,15 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
             limited[key] = [band_limit(c, band) for c in clips[name][condition]]
         return limited[key]
 
-    emb_cache: dict[tuple[str, str, int], list[np.ndarray]] = {}
+    emb_cache: dict[tuple[str, str, str, int], list[np.ndarray]] = {}
     stats_cache: dict[tuple[str, str, int], list[np.ndarray]] = {}
 
-    def embeddings(name, condition, native):
-        key = (name, condition, min(native, RATE))
+    def embeddings(encoder, name, condition, native):
+        key = (encoder, name, condition, min(native, RATE))
         if key not in emb_cache:
-            emb_cache[key] = [embed(c) for c in through(name, condition, native)]
+            # ECAPA needs 0.5 s; a shorter held-out clip (a one-word prompt) is left out of the mean
+            emb_cache[key] = [embedders[encoder](c) for c in through(name, condition, native)
+                              if len(c) >= ecapa.MIN_SECONDS * RATE]
         return emb_cache[key]
 
     def stats(name, condition, native):
@@ -193,7 +209,7 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
 
     by_name = {s.name: s for s in speakers}
     reference = {r.name: by_name[r.name].reference for r in results}
-    ref_emb = {n: embed(x) for n, x in reference.items()}
+    ref_emb = {encoder: {n: embedders[encoder](x) for n, x in reference.items()} for encoder in NEURAL}
     ref_stats = {n: mfcc_speaker.statistics(x) for n, x in reference.items()}
     # background for the MFCC z-scoring: every clip of the run (all speakers × conditions, as in voice_quality),
     # each in every band it is scored in
@@ -204,25 +220,29 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
             stats(r.name, "own", band)
     background = mfcc_speaker.Background([s for clips_ in stats_cache.values() for s in clips_])
     names = [r.name for r in results]
-    own_ge2e = [[float(np.mean([e @ ref_emb[i.name] for e in embeddings(j, "own", i.native_rate)])) for j in names]
-                for i in results]
+    own = {encoder: [[float(np.mean([e @ ref_emb[encoder][i.name] for e in embeddings(encoder, j, "own",
+                                                                                      i.native_rate)]))
+                      for j in names] for i in results] for encoder in NEURAL}
     own_mfcc = [[float(np.mean([background.similarity(s, ref_stats[i.name]) for s in stats(j, "own", i.native_rate)]))
                  for j in names] for i in results]
     for r in results:
         for c in CONDITIONS:
-            r.ge2e[c] = float(np.mean([e @ ref_emb[r.name] for e in embeddings(r.name, c, r.native_rate)]))
+            for encoder in NEURAL:
+                getattr(r, encoder)[c] = float(np.mean([e @ ref_emb[encoder][r.name]
+                                                        for e in embeddings(encoder, r.name, c, r.native_rate)]))
             r.mfcc[c] = float(np.mean([background.similarity(s, ref_stats[r.name])
                                        for s in stats(r.name, c, r.native_rate)]))
-        r.ge2e_unmatched = float(np.mean([embed(c) @ ref_emb[r.name] for c in clips[r.name]["clone"]]))
-    for encoder, matrix in (("ge2e", own_ge2e), ("mfcc", own_mfcc)):
+        r.ge2e_unmatched = float(np.mean([embed(c) @ ref_emb["ge2e"][r.name] for c in clips[r.name]["clone"]]))
+    for encoder, matrix in (*own.items(), ("mfcc", own_mfcc)):
         for suffix, condition in (("", "clone"), ("_base", "base")):
             values = [getattr(r, encoder)[condition] for r in results]
             for r, beat in zip(results, beats_every_other(values, matrix), strict=True):
                 r.beats[encoder + suffix] = beat
     for k, r in enumerate(results):
-        closest = max((own_ge2e[k][j], names[j]) for j in range(len(names)) if j != k) if len(names) > 1 else None
+        closest = max((own["ge2e"][k][j], names[j]) for j in range(len(names)) if j != k) if len(names) > 1 else None
         log(f"{r.name}: GE2E own {r.ge2e['own']:.3f} base {r.ge2e['base']:.3f} clone {r.ge2e['clone']:.3f} "
-            f"(unmatched {r.ge2e_unmatched:.3f}); closest other speaker {closest}")
+            f"(unmatched {r.ge2e_unmatched:.3f}); closest other speaker {closest}; ECAPA own {r.ecapa['own']:.3f} "
+            f"base {r.ecapa['base']:.3f} clone {r.ecapa['clone']:.3f}")
 
 
 # --------------------------------------------------------------------------------------------------- report
@@ -233,8 +253,9 @@ def _f(value, digits: int = 3) -> str:
 
 
 def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
-    head = ["speaker", "lang", "band kHz", "ref s", "nearest stock", "GE2E own", "GE2E base", "GE2E clone",
-            "MFCC own", "MFCC base", "MFCC clone", "beats GE2E", "beats MFCC"]
+    encoders = (*NEURAL, "mfcc")
+    head = ["speaker", "lang", "band kHz", "ref s", "nearest stock"]
+    head += [f"{LABEL[e]} {c}" for e in encoders for c in CONDITIONS] + [f"beats {LABEL[e]}" for e in encoders]
     head += ["WER base", "WER clone"] if with_wer else []
     head += ["OVRL own", "BAK own", "OVRL base", "OVRL clone"] if with_dnsmos else []
     head += ["proxy sim", "conf.", "enrol s", "RTF clone"]
@@ -242,8 +263,8 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
     yes = {True: "yes", False: "no"}
     for r in results:
         cells = [r.name, r.language + (" (x-lang)" if r.cross_language else ""), f"{min(r.native_rate, RATE) / 2000:g}",
-                 f"{r.reference_s:.1f}", r.base_voice] + [_f(r.ge2e[c]) for c in CONDITIONS] + \
-                [_f(r.mfcc[c]) for c in CONDITIONS] + [yes[r.beats["ge2e"]], yes[r.beats["mfcc"]]]
+                 f"{r.reference_s:.1f}", r.base_voice]
+        cells += [_f(getattr(r, e)[c]) for e in encoders for c in CONDITIONS] + [yes[r.beats[e]] for e in encoders]
         cells += [f"{100 * r.wer(c):.0f} %" for c in ("base", "clone")] if with_wer else []
         cells += [_f(r.dnsmos["own"]["ovrl"], 2), _f(r.dnsmos["own"]["bak"], 2), _f(r.dnsmos["base"]["ovrl"], 2),
                   _f(r.dnsmos["clone"]["ovrl"], 2)] if with_dnsmos else []
@@ -255,8 +276,8 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
     mean = lambda f: _f(float(np.mean([f(r) for r in results])))  # noqa: E731
     cells = ["**mean**", f"{sum(r.cross_language for r in results)}/{n} x-lang", "",
              f"{np.mean([r.reference_s for r in results]):.1f}", ""]
-    cells += [mean(lambda r, c=c: r.ge2e[c]) for c in CONDITIONS] + [mean(lambda r, c=c: r.mfcc[c]) for c in CONDITIONS]
-    cells += [f"{sum(r.beats['ge2e'] for r in results)}/{n}", f"{sum(r.beats['mfcc'] for r in results)}/{n}"]
+    cells += [mean(lambda r, e=e, c=c: getattr(r, e)[c]) for e in encoders for c in CONDITIONS]
+    cells += [f"{sum(r.beats[e] for r in results)}/{n}" for e in encoders]
     cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.0f} %" for c in ("base", "clone")] \
         if with_wer else []
     if with_dnsmos:
@@ -275,16 +296,21 @@ def summary(results: list[RealResult], with_wer: bool) -> list[str]:
     out = [f"GE2E (optimised): clone {np.mean([r.ge2e['clone'] for r in results]):.3f}, base "
            f"{np.mean([r.ge2e['base'] for r in results]):.3f}, own {np.mean([r.ge2e['own'] for r in results]):.3f}; "
            f"clone without the band limit {np.mean([r.ge2e_unmatched for r in results]):.3f}",
-           f"beats every other speaker — clone: GE2E {sum(r.beats['ge2e'] for r in results)}/{n}, MFCC "
-           f"{sum(r.beats['mfcc'] for r in results)}/{n}; unconverted stock voice: GE2E "
-           f"{sum(r.beats['ge2e_base'] for r in results)}/{n}, MFCC {sum(r.beats['mfcc_base'] for r in results)}/{n}"]
+           f"ECAPA (never optimised): clone {np.mean([r.ecapa['clone'] for r in results]):.3f}, base "
+           f"{np.mean([r.ecapa['base'] for r in results]):.3f}, own {np.mean([r.ecapa['own'] for r in results]):.3f}",
+           "beats every other speaker — clone: " + ", ".join(
+               f"{LABEL[e]} {sum(r.beats[e] for r in results)}/{n}" for e in (*NEURAL, "mfcc"))
+           + "; unconverted stock voice: " + ", ".join(
+               f"{LABEL[e]} {sum(r.beats[e + '_base'] for r in results)}/{n}" for e in (*NEURAL, "mfcc"))]
     for label, group in (("English", en), ("cross-language", x)):
         if group:
             out.append(f"{label} ({len(group)}): GE2E clone {np.mean([r.ge2e['clone'] for r in group]):.3f} base "
                        f"{np.mean([r.ge2e['base'] for r in group]):.3f} own "
-                       f"{np.mean([r.ge2e['own'] for r in group]):.3f}; beats GE2E "
-                       f"{sum(r.beats['ge2e'] for r in group)}/{len(group)}, MFCC "
-                       f"{sum(r.beats['mfcc'] for r in group)}/{len(group)}")
+                       f"{np.mean([r.ge2e['own'] for r in group]):.3f}; ECAPA clone "
+                       f"{np.mean([r.ecapa['clone'] for r in group]):.3f} base "
+                       f"{np.mean([r.ecapa['base'] for r in group]):.3f}; beats "
+                       + ", ".join(f"{LABEL[e]} {sum(r.beats[e] for r in group)}/{len(group)}"
+                                   for e in (*NEURAL, "mfcc")))
     if with_wer:
         total = sum(r.words for r in results)
         out.append(f"WER pooled over {total} words: base {100 * sum(r.errors['base'] for r in results) / total:.1f} %, "

@@ -14,12 +14,17 @@ Resemblyzer's ``pretrained.pt`` (the GE2E speaker encoder's weights) is such a f
 The unpickler resolves only the handful of globals such a checkpoint needs (OrderedDict, the tensor rebuild
 functions, the storage types) and refuses every other one, so a hostile file cannot run code. Storages are read
 lazily: only the ones the requested tensors use are kept; the rest (e.g. optimizer state) are skipped with seek.
+
+:func:`load_zip_checkpoint` reads the *zip* serialization (torch >= 1.6; e.g. SpeechBrain's ECAPA-TDNN
+``embedding_model.ckpt``) with the same guarded unpickler: ``<archive>/data.pkl`` holds the object, each storage
+is the raw little-endian member ``<archive>/data/<key>``.
 """
 from __future__ import annotations
 
 import collections
 import pickle
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -180,6 +185,11 @@ def load_legacy_checkpoint(path: str | Path, section: str | None = None) -> dict
             if len(data) != size:
                 raise CheckpointError(f"{path}: truncated in storage {key}")
             storages[key] = np.frombuffer(data, dtype=dtype)
+    return _materialise(refs, storages, path)
+
+
+def _materialise(refs: dict[str, TensorRef], storages: dict[str, np.ndarray], path) -> dict[str, np.ndarray]:
+    """Each tensor as its own array, cut from its storage by offset, shape and strides (checked to fit)."""
     tensors: dict[str, np.ndarray] = {}
     for name, ref in refs.items():
         base = storages.get(ref.storage.key)
@@ -193,3 +203,36 @@ def load_legacy_checkpoint(path: str | Path, section: str | None = None) -> dict
                                                strides=tuple(s * itemsize for s in ref.stride), writeable=False)
         tensors[name] = np.array(view, dtype=base.dtype.newbyteorder("="))
     return tensors
+
+
+def load_zip_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
+    """The tensors of a zip-format torch checkpoint (``torch.save`` since torch 1.6) as numpy arrays keyed by
+    their dotted path; no torch needed, and no global but the tensor-rebuilding ones is accepted."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            pickles = [name for name in names if name.endswith("/data.pkl") and name.count("/") == 1]
+            if len(pickles) != 1:
+                raise CheckpointError(f"{path}: not a zip torch checkpoint (no single <archive>/data.pkl)")
+            root = pickles[0][:-len("data.pkl")]
+            if root + "byteorder" in names and archive.read(root + "byteorder").strip() != b"little":
+                raise CheckpointError(f"{path}: written on a big-endian machine")
+            with archive.open(pickles[0]) as f:
+                refs = _tensor_refs(_load_pickle(f))
+            storages: dict[str, np.ndarray] = {}
+            for ref in refs.values():
+                key = ref.storage.key
+                if key in storages:
+                    continue
+                dtype = ref.storage.storage_type.dtype
+                data = archive.read(f"{root}data/{key}")
+                if len(data) != ref.storage.numel * dtype.itemsize:
+                    raise CheckpointError(f"{path}: storage {key} holds {len(data)} bytes, its tensors expect "
+                                          f"{ref.storage.numel * dtype.itemsize}")
+                storages[key] = np.frombuffer(data, dtype=dtype)
+    except CheckpointError:
+        raise
+    except (OSError, zipfile.BadZipFile, KeyError, pickle.UnpicklingError, EOFError, AttributeError, TypeError,
+            ValueError, IndexError, OverflowError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint: {exc!r}") from exc
+    return _materialise(refs, storages, path)
