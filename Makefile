@@ -40,7 +40,7 @@ test: setup lint
 	# Install and start the infrastructure first: a first install (Triton venv, Kokoro assets) takes minutes, more
 	# than one test's timeout; the tests' own stack.up() then finds it healthy.
 	VOICEKIT_KOKORO_ENROL_BUDGET_S=$${VOICEKIT_KOKORO_ENROL_BUDGET_S:-20} $(PY) -m stack up
-	$(PY) -m pytest -v -ra
+	$(PY) -m pytest -v -ra --durations=20
 
 unit: setup
 	$(PY) -m pytest -v -m "not integration" tests/unit
