@@ -11,7 +11,7 @@ import pytest
 from bench import voice_speakers
 from bench.private_triton import PrivateTriton, copy_model_repository
 from inference_client import InferenceClient
-from voicekit import kokoro, kokoro_enrol, speaker_encoder
+from voicekit import exemplar_match, kokoro, kokoro_enrol, speaker_encoder
 from voicekit.pcm import join_segments, write_wav
 
 pytestmark = pytest.mark.integration
@@ -56,6 +56,9 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     fit = profile["clone"]["spectralMatch"]                       # enroll fitted the spectral correction ...
     assert fit["similarityAfter"] >= fit["similarityBefore"]
     assert ("spectralMatch" in profile) == (fit["frames"] != "none")  # ... and stored it only if it helped
+    book, mix = exemplar_match.of_profile(profile)                # enroll learnt the speaker's envelope codebook
+    assert mix == exemplar_match.MIX and len(book.voiced) > exemplar_match.VOICED_CODES // 2
+    assert 6000 < book.top_hz <= 7520                             # flite at 16 kHz: wideband, edge less 6 %
     assert clone.sample_rate == stock.sample_rate == kokoro.SAMPLE_RATE
     target = speaker_encoder.embed(reference, RATE, fixed_level=True)
     sim_clone = float(speaker_encoder.embed(clone.samples, clone.sample_rate, fixed_level=True) @ target)

@@ -28,7 +28,11 @@ embedded (GE2E) with its F0 measured. **Enrolment** (:func:`find_voice`):
    moving the kept candidate's long-term spectrum toward the reference's, stored in the profile only if it
    raises the proxy's GE2E similarity; synthesis applies it to Kokoro's output.
 
-5. an intelligibility check (``intelligibility``: pocketsphinx's word error rate on the proxy text, which is
+5. exemplar matching (:mod:`voicekit.exemplar_match`, ``Enroller.learn_exemplars``): a codebook of the
+   reference's own spectral-envelope shapes; synthesis moves each frame of Kokoro's output part of the way toward
+   the speaker's shapes for the same sound — what lets a clone leave the stock voices' span.
+
+6. an intelligibility check (``intelligibility``: pocketsphinx's word error rate on the proxy text, which is
    known): GE2E does not hear words, and a candidate the recogniser cannot follow gives way to the best one inside
    the hull, then to the nearest in-hull bank entries (at most ``INTELLIGIBILITY_CHECKS``).
 
@@ -76,6 +80,7 @@ LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 # screening and the fit come on top (fillets-cs-small took 86-103 s at load 6-8 that way; issue target ≤ 60 s).
 DEFAULT_BUDGET_S = 50.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
+EXEMPLAR_RESERVE_S = 2.0     # learning the exemplar codebook: 0.9-1.4 s measured for 19-26 s references
 MAX_EVALUATIONS = 24
 # Intelligibility (issue: similarity *and* intelligibility): GE2E, which the search climbs, does not hear words, and
 # extrapolated mixtures can win on it while slurring (a real Czech speaker's clone: pocketsphinx WER 40 % on
@@ -577,11 +582,12 @@ def main_voice(recipe: Recipe) -> str:
     return recipe.basis[int(np.argmax(recipe.timbre))]
 
 
-def profile(measurements: dict, found: Found, enrol_s: float, fitted=None) -> dict:
+def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemplars: dict | None = None) -> dict:
     """Voice profile version 3 (method ``kokoro-style``): the shared measurements (``enrolment.Screened``), the
     style recipe (rebuild the pack with :func:`style_pack` over the stock voices), how the search went and, when
     one was kept (``fitted``: a ``spectral_match.Fitted``), the spectral correction ``spectralMatch`` that
-    synthesis applies to Kokoro's output (a profile without it synthesises exactly as before)."""
+    synthesis applies to Kokoro's output (a profile without it synthesises exactly as before), and the exemplar
+    codebook ``exemplarMatch`` (``exemplar_match.to_profile``) when one was learnt."""
     voice = main_voice(found.recipe)
     out = {
         "version": PROFILE_VERSION,
@@ -597,6 +603,8 @@ def profile(measurements: dict, found: Found, enrol_s: float, fitted=None) -> di
         out["clone"]["spectralMatch"] = fitted.report()
         if fitted.curve is not None:
             out["spectralMatch"] = fitted.curve.to_dict()
+    if exemplars is not None:
+        out["exemplarMatch"] = exemplars
     return out
 
 
@@ -610,6 +618,7 @@ def recipe_of(profile_: dict) -> Recipe | None:
 BANK_FILE = Path(__file__).resolve().parent / "data" / "kokoro_enrol_bank.npz"
 BUDGET_ENV = "VOICEKIT_KOKORO_ENROL_BUDGET_S"
 SPECTRAL_MATCH_ENV = "VOICEKIT_KOKORO_SPECTRAL_MATCH"   # "0" / "false" / "no": no spectral correction at enrolment
+EXEMPLAR_MATCH_ENV = "VOICEKIT_KOKORO_EXEMPLAR_MATCH"   # "0" / "false" / "no": no exemplar codebook at enrolment
 INTELLIGIBILITY_ENV = "VOICEKIT_KOKORO_INTELLIGIBILITY"  # "0" / "false" / "no": no intelligibility check
 
 
@@ -645,12 +654,15 @@ class Enroller:
     def __init__(self, engine, bank: Bank | None = None,
                  embed: Callable[[np.ndarray, int], np.ndarray] | None = None,
                  spectral_match: bool | None = None, check_intelligibility: bool | None = None,
-                 intelligibility: Callable[[np.ndarray, int], float] | None = None) -> None:
-        """``spectral_match`` / ``check_intelligibility``: None = on unless their environment variable says "0";
+                 intelligibility: Callable[[np.ndarray, int], float] | None = None,
+                 exemplar_match: bool | None = None) -> None:
+        """``spectral_match`` / ``check_intelligibility`` / ``exemplar_match``: None = on unless their environment
+        variable says "0";
         ``intelligibility``: the proxy's word error rate (default: pocketsphinx, :func:`proxy_intelligibility`)."""
         from . import speaker_encoder
 
         self.spectral_match = _enabled(SPECTRAL_MATCH_ENV) if spectral_match is None else spectral_match
+        self.exemplar_match = _enabled(EXEMPLAR_MATCH_ENV) if exemplar_match is None else exemplar_match
         if check_intelligibility is None:
             check_intelligibility = _enabled(INTELLIGIBILITY_ENV)
         self.bank = bank or load_bank()
@@ -681,14 +693,28 @@ class Enroller:
         answer is the bank's nearest voice, which needs no synthesis."""
         started = time.monotonic() if started is None else started
         total = budget_s() if budget is None else budget
-        reserve = FIT_RESERVE_S if self.spectral_match else 0.0
+        reserve = (FIT_RESERVE_S if self.spectral_match else 0.0) + (EXEMPLAR_RESERVE_S if self.exemplar_match else 0.0)
         search_budget = max(0.0, total - (time.monotonic() - started) - reserve)
         target = Target(embedding=np.asarray(screened.embedding, dtype=np.float64),
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
                            intelligibility=self.intelligibility, budget_s=search_budget)
         fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
-        return profile(screened.measurements(container), found, time.monotonic() - started, fitted), found
+        exemplars = self.learn_exemplars(screened) if self.exemplar_match else None
+        return profile(screened.measurements(container), found, time.monotonic() - started, fitted, exemplars), found
+
+    @staticmethod
+    def learn_exemplars(screened) -> dict | None:
+        """The profile block of the speaker's exemplar codebook (``exemplar_match.learn``), or None when the
+        reference has too little loud voiced speech to learn from (the clone then synthesises without it)."""
+        from . import exemplar_match
+        from .errors import VoicekitError
+
+        try:
+            book = exemplar_match.learn(screened.speech, screened.rate)
+        except VoicekitError:
+            return None
+        return exemplar_match.to_profile(book, exemplar_match.MIX)
 
     def fit_spectrum(self, screened, found: Found, target: Target):
         """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against the kept

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import kokoro_enrol, spectral_match, voiceclone
+from . import exemplar_match, kokoro_enrol, spectral_match, voiceclone
 from . import profile as voice_profile
 from .errors import VoicekitError
 from .flite import Flite
@@ -146,14 +146,16 @@ class Synthesizer:
         - no profile: ``synthesize``, then ``duration_s`` by the vocoder if asked.
         """
         voice = voice.strip().lower()
-        correction = None
+        correction, exemplars = None, None
         if style is None and profile and profile.get("method") == kokoro_enrol.METHOD:
             style = self.recipe_style(profile)  # a Kokoro clone (profile version 3): its pack from the recipe
             correction = spectral_match.curve_of(profile)  # its EQ if enrolment kept one; None: output unchanged
+            exemplars = exemplar_match.of_profile(profile)  # its codebook and mix if enrolment learnt one
         flite_profile = bool(profile) and (profile.get("version") in (1, 2) or "conversion" in profile)
         if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
             audio, rate = self.speak_kokoro(text, voice, speed, duration_s, language, style)
-            return spectral_match.apply(audio, rate, correction), rate
+            audio = spectral_match.apply(audio, rate, correction)
+            return (exemplar_match.apply(audio, rate, *exemplars) if exemplars else audio), rate
         if language and self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
             raise VoicekitError("unsupported_language", f"the flite voices speak English only, not {language!r}")
         duration_s = _checked_duration(duration_s)
