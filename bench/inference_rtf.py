@@ -138,7 +138,7 @@ async def rtf_section(url: str, requests: int, concurrencies: list[int], timeout
         # Inputs, made by the models themselves: a ~13 s reference recording (WAV) and its voice profile.
         reference_audio = await client.synthesize(REFERENCE_TEXT, "rms")
         reference = (await client.encode(reference_audio, "wav")).data
-        needs_profile = not only or any(word in "flite cloned enroll" for word in only)
+        needs_profile = not only or any(word in "kokoro clone enroll" for word in only)
         profile = await client.enroll(reference) if needs_profile else None
         if profile is not None:
             print(f"reference: {reference_audio.duration_s:.1f} s (rms, WAV {len(reference) // 1024} KiB); "
@@ -183,7 +183,7 @@ async def rtf_section(url: str, requests: int, concurrencies: list[int], timeout
 
         workloads = [("kokoro af_heart (English)", kokoro_en), ("kokoro, 9 languages", kokoro_languages),
                      ("kokoro speed+duration", kokoro_duration),
-                     ("flite slt (fallback)", synth), ("flite cloned (PROFILE v2)", synth_cloned),
+                     ("kokoro clone (enrolled)", synth_cloned), ("flite slt (fallback)", synth),
                      ("flite + encode mp3", synth_encoded),
                      (f"enroll ({reference_audio.duration_s:.0f} s WAV)", enrol)]
         for name, call in workloads:
