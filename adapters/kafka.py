@@ -247,6 +247,23 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0):
         consumer.close()
 
 
+def group_position(settings: Settings, group_id: str, topic_name: str, partition: int,
+                   timeout_s: float = 10.0) -> tuple[int | None, int, int]:
+    """(the group's committed offset on the partition or None, the partition's low and high watermarks). Joins
+    no group and commits nothing: asking for a group's committed offsets does not make the asker a member."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group_id,
+                         "enable.auto.commit": False})
+    try:
+        tp = TopicPartition(topic_name, partition)
+        [found] = consumer.committed([tp], timeout=timeout_s)
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+    except KafkaException as exc:
+        raise BusUnavailable(f"{topic_name}[{partition}]: {exc}") from exc
+    finally:
+        consumer.close()
+    return (found.offset if found.offset >= 0 else None), low, high
+
+
 def read_range(settings: Settings, topic_name: str, partition: int, start: int, end: int,
                timeout_s: float = 30.0) -> list[tuple[int, bytes | None, bytes | None]]:
     """The records of one partition with offsets in [start, end), as (offset, key, value). ``topic_name`` is the

@@ -8,6 +8,7 @@ from service_config import log_context
 
 from . import (  # noqa: F401  (registers the agents)
     clients,
+    job_catchup,
     ledger_agent,
     ledger_timer,
     notifier,

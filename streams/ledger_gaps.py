@@ -94,7 +94,7 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
         for missing_offset, key, value in missing:
             await handle(key, value)
             progress.put(partition, missing_offset)
-            _ack(message.topic, partition, missing_offset)
+            ack_handled(message.topic, partition, missing_offset)
             recovered += 1
     await handle(event.key, event.value)
     if last is None or offset > last:
@@ -102,6 +102,6 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
     return recovered
 
 
-def _ack(topic: str, partition: int, offset: int) -> None:
+def ack_handled(topic: str, partition: int, offset: int) -> None:
     """Tell Faust a message it dropped has been handled, so its offset commit can pass it."""
     app.consumer.ack(Message(topic, partition, offset, time.time(), 0, None, None, None, None))

@@ -9,14 +9,19 @@ from .app import app, dead_letter, jobs_topic, send
 from .completion_logic import public_envelope, public_message
 
 
+async def notify_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
+    try:
+        envelope, job_event = msg.read(value)
+    except ev.EventDecodeError as exc:
+        if dead_letters:
+            await dead_letter(key, value, f"notifier: {exc}")
+        return
+    public = public_message(job_event)
+    if public is not None:
+        await send(public, public_envelope(envelope, public))
+
+
 @app.agent(jobs_topic)
 async def notify(stream):
     async for event in stream.events():
-        try:
-            envelope, job_event = msg.read(event.value)
-        except ev.EventDecodeError as exc:
-            await dead_letter(event.key, event.value, f"notifier: {exc}")
-            continue
-        public = public_message(job_event)
-        if public is not None:
-            await send(public, public_envelope(envelope, public))
+        await notify_record(event.key, event.value)

@@ -23,6 +23,7 @@ from service_config import log_context
 from . import clients
 from .app import app, dead_letter, jobs_topic, send
 from .clients import Clients
+from .job_runs import JobRuns
 from .stage_logic import (
     clone_failure_reason,
     clone_internal_failure,
@@ -46,15 +47,21 @@ class Stage:
     cleanup: Callable[[Clients, Any], Awaitable[None]] | None = None   # runs whatever the outcome
 
 
-async def run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
+# A job reaches this worker once from Faust and may again from the catch-up (streams/job_catchup.py): one run.
+_runs = JobRuns()
+
+
+async def run_stage(stage: Stage, job: msg.Job, c: Clients) -> bool:
+    """Run the job unless it ran, runs or ended already; returns whether this call ran it."""
     with log_context.bound(getattr(job, "request_id", None)):  # OtherJob kinds carry none
-        await _run_stage(stage, job, c)
+        async with _runs.claim(job.job_id) as mine:
+            return mine and await _run_stage(stage, job, c)
 
 
-async def _run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
+async def _run_stage(stage: Stage, job: msg.Job, c: Clients) -> bool:
     if await asyncio.to_thread(stage.ended, c.db, job.job_id):
         log.info("%s job %s already finished; ignoring redelivered acceptance", job.kind, job.job_id)
-        return
+        return False
     started_at = ev.utc_now()
     log.info("%s job %s started", job.kind, job.job_id)
     await send(started(job))
@@ -72,6 +79,7 @@ async def _run_stage(stage: Stage, job: msg.Job, c: Clients) -> None:
             await stage.cleanup(c, job)
     for message in settlement(job, outcome, stage_timings(job, started_at, ev.utc_now())):
         await send(message)
+    return True
 
 
 # --- the TTS stage --------------------------------------------------------------------------------------------------
@@ -152,17 +160,25 @@ async def _prepare_bucket() -> None:
     await asyncio.to_thread(clients.get().blobs.ensure_bucket)
 
 
+async def handle_job_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> str | None:
+    """One jobs-topic record: run the stage of an accepted job, forget the reference of a rejected one. Returns
+    the id of the job it ran, if it ran one."""
+    try:
+        _envelope, job_event = msg.read(value)
+    except ev.EventDecodeError as exc:
+        if dead_letters:
+            await dead_letter(key, value, f"orchestrator: {exc}")
+        return None
+    if isinstance(job_event, msg.JobRejected):
+        await _forget_reference(clients.get(), refused_reference(job_event))
+        return None
+    stage = STAGES.get(job_event.kind) if isinstance(job_event, msg.JobAccepted) else None
+    if stage is not None and await run_stage(stage, job_event.job, clients.get()):  # an OtherJob has no stage
+        return job_event.job.job_id
+    return None
+
+
 @app.agent(jobs_topic, concurrency=4)
 async def orchestrate(stream):
     async for event in stream.events():
-        try:
-            _envelope, job_event = msg.read(event.value)
-        except ev.EventDecodeError as exc:
-            await dead_letter(event.key, event.value, f"orchestrator: {exc}")
-            continue
-        if isinstance(job_event, msg.JobRejected):
-            await _forget_reference(clients.get(), refused_reference(job_event))
-            continue
-        stage = STAGES.get(job_event.kind) if isinstance(job_event, msg.JobAccepted) else None
-        if stage is not None:  # an OtherJob has no stage
-            await run_stage(stage, job_event.job, clients.get())
+        await handle_job_record(event.key, event.value)

@@ -40,14 +40,19 @@ def project_job_event(db, envelope: ev.Event, event: msg.Message) -> bool:
     return changed
 
 
+async def project_job_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
+    try:
+        envelope, job_event = msg.read(value)
+        await asyncio.to_thread(project_job_event, clients.get().db, envelope, job_event)
+    except (ev.EventDecodeError, KeyError) as exc:
+        if dead_letters:
+            await dead_letter(key, value, f"projector: {exc!r}")
+
+
 @app.agent(jobs_topic)
 async def project_jobs(stream):
     async for event in stream.events():
-        try:
-            envelope, job_event = msg.read(event.value)
-            await asyncio.to_thread(project_job_event, clients.get().db, envelope, job_event)
-        except (ev.EventDecodeError, KeyError) as exc:
-            await dead_letter(event.key, event.value, f"projector: {exc!r}")
+        await project_job_record(event.key, event.value)
 
 
 async def project_ledger_record(key: bytes | None, raw: bytes | None) -> None:
