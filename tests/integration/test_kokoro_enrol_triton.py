@@ -12,6 +12,7 @@ from bench import voice_speakers
 from bench.private_triton import PrivateTriton, copy_model_repository
 from inference_client import InferenceClient
 from voicekit import exemplar_match, kokoro, kokoro_enrol, speaker_encoder
+from voicekit import profile as voice_profile
 from voicekit.pcm import join_segments, write_wav
 
 pytestmark = pytest.mark.integration
@@ -52,12 +53,13 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert profile["clone"]["proxyWer"] == min(check["proxyWer"] for check in checks)
     # ... and only a candidate the recogniser could not follow was passed over
     assert all(check["proxyWer"] > kokoro_enrol.INTELLIGIBLE_WER for check in checks[:-1])
-    assert len(enrolled.profile_json) < 16_384
+    assert len(enrolled.profile_json) < voice_profile.MAX_PROFILE_BYTES
     fit = profile["clone"]["spectralMatch"]                       # enroll fitted the spectral correction ...
     assert fit["similarityAfter"] >= fit["similarityBefore"]
     assert ("spectralMatch" in profile) == (fit["frames"] != "none")  # ... and stored it only if it helped
     book, mix = exemplar_match.of_profile(profile)                # enroll learnt the speaker's envelope codebook
     assert mix == exemplar_match.MIX and len(book.voiced) > exemplar_match.VOICED_CODES // 2
+    assert book.exemplars is not None and len(set(book.exemplars.phones)) >= 15   # its frames, labelled by phone
     assert 6000 < book.top_hz <= 7520                             # flite at 16 kHz: wideband, edge less 6 %
     assert clone.sample_rate == stock.sample_rate == kokoro.SAMPLE_RATE
     target = speaker_encoder.embed(reference, RATE, fixed_level=True)

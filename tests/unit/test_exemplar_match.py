@@ -3,13 +3,16 @@ conversion (moves a vowel's envelope toward the speaker's, leaves the band above
 identity cases, refused inputs)."""
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 
 import numpy as np
 import pytest
 
 from voicekit import exemplar_match as em
 from voicekit.errors import VoicekitError
+from voicekit.intelligibility import PHONES
 
 RATE = 16000
 VOWELS = {"a": (730, 1090, 2440), "i": (270, 2290, 3010), "u": (300, 870, 2240), "e": (530, 1840, 2480)}
@@ -229,3 +232,86 @@ def test_enrolment_learns_a_codebook_only_from_a_reference_with_speech(voices):
         speech, rate = np.zeros(RATE * 2, np.float32), RATE
 
     assert ke.Enroller.learn_exemplars(Silent) is None      # the clone is still made, without conversion
+
+
+class VowelLabeller:
+    """A labeller that knows where ``speaker``'s sounds are (a test double for pocketsphinx's phone search): each
+    vowel its own phone, the noise bursts ``S``."""
+
+    PHONE = {"a": "AA", "i": "IY", "u": "UW", "e": "EH"}
+
+    def __init__(self, order: str = "aiueaiue", seconds: float = 0.4, phone: dict | None = None):
+        self.order, self.seconds = order, seconds
+        self.phone = phone or self.PHONE
+
+    def label(self, samples, rate, frames, frame_s):
+        step = self.seconds + 0.08
+        out = np.zeros(frames, np.uint8)
+        for i in range(frames):
+            t = i * frame_s
+            segment, into = int(t // step), t % step
+            if segment < len(self.order):
+                name = self.phone[self.order[segment]] if into < self.seconds else "S"
+                out[i] = PHONES.index(name) + 1
+        return out
+
+
+def test_labelled_frames_take_the_speakers_shapes_of_the_same_sound():
+    source, target = speaker(1.0, 120.0), speaker(1.18, 140.0, seed=1)
+    labeller = VowelLabeller()
+    book = em.learn(target, RATE, labeller)
+    ex = book.exemplars
+    assert ex is not None and len(ex.phones) == len(ex.voiced) == len(ex.shapes_db) <= em.MAX_EXEMPLARS
+    assert set(np.unique(ex.phones)) == {1 + PHONES.index(p) for p in ("AA", "IY", "UW", "EH", "S")}
+    by_cepstra = em.apply(source, RATE, em.learn(target, RATE), mix=1.0)
+    by_phone = em.apply(source, RATE, book, mix=1.0, labeller=labeller)
+    gaps = {"before": [], "cepstra": [], "phone": []}
+    for index in range(8):
+        reference = vowel_db(target, RATE, book.top_hz, index)
+        for name, audio in (("before", source), ("cepstra", by_cepstra), ("phone", by_phone)):
+            gaps[name].append(np.abs(vowel_db(audio, RATE, book.top_hz, index) - reference).mean())
+    before, phone = np.array(gaps["before"]), np.array(gaps["phone"])
+    assert (phone < 0.25 * before).all(), phone / before    # every vowel comes most of the way to the speaker's
+
+
+def test_the_phone_labels_not_the_cepstra_choose_the_speakers_frames():
+    """The speaker's /a/ and /i/ frames labelled the other way round: a clone's /a/ then takes the speaker's /i/
+    shape, although by cepstra its /a/ is the nearest (so the labels really steer the matching)."""
+    source, target = speaker(1.0, 120.0), speaker(1.18, 140.0, seed=1)
+    swapped = VowelLabeller(phone={**VowelLabeller.PHONE, "a": "IY", "i": "AA"})
+    book = em.learn(target, RATE, swapped)
+    steered = vowel_db(em.apply(source, RATE, book, mix=1.0, labeller=VowelLabeller()), RATE, book.top_hz, 0)
+    right = em.learn(target, RATE, VowelLabeller())
+    matched = vowel_db(em.apply(source, RATE, right, mix=1.0, labeller=VowelLabeller()), RATE, book.top_hz, 0)
+    speakers_a, speakers_i = vowel_db(target, RATE, book.top_hz, 0), vowel_db(target, RATE, book.top_hz, 1)
+    gap = lambda x, y: float(np.abs(x - y).mean())  # noqa: E731
+    assert gap(steered, speakers_a) > 3 * gap(matched, speakers_a)    # away from the speaker's /a/ ...
+    assert gap(steered, speakers_i) < gap(matched, speakers_i)        # ... toward their /i/ (±MAX_DB per frame)
+
+
+def test_without_labels_on_the_clone_the_codebook_matches_by_voicing_class():
+    source, target = speaker(1.0, 120.0), speaker(1.18, 140.0, seed=1)
+    book = em.learn(target, RATE, VowelLabeller())
+    converted = em.apply(source, RATE, book, mix=1.0)            # no labeller: still converted, by cepstra
+    assert converted.shape == source.shape and not np.allclose(converted, source, atol=1e-3)
+
+
+def test_the_exemplars_survive_the_profile_round_trip_and_bad_ones_are_refused():
+    book = em.learn(speaker(1.18, 140.0, seed=1), RATE, VowelLabeller())
+    block = json.loads(json.dumps(em.to_profile(book, em.MIX)))
+    back, _ = em.of_profile({em.PROFILE_KEY: block})
+    np.testing.assert_array_equal(back.exemplars.phones, book.exemplars.phones)
+    np.testing.assert_array_equal(back.exemplars.voiced, book.exemplars.voiced)
+    assert np.abs(back.exemplars.shapes_db - book.exemplars.shapes_db).max() <= em.STEP_DB / 2 + 1e-9
+    ex = block["codebook"]["exemplars"]
+    n = len(book.exemplars.phones)
+    bomb = base64.b64encode(zlib.compress(bytes(100 * n * em.GRID))).decode()    # inflates far past n rows
+    for field, bad in (("phones", "not base64!"), ("phones", ex["phones"][:-4]),
+                       ("phones", base64.b64encode(bytes([200] * n)).decode()),   # no such phone
+                       ("shapes", base64.b64encode(b"not zlib").decode()), ("shapes", bomb),
+                       ("voiced", base64.b64encode(b"").decode())):
+        broken = json.loads(json.dumps(block))
+        broken["codebook"]["exemplars"][field] = bad
+        with pytest.raises(VoicekitError) as refused:
+            em.of_profile({em.PROFILE_KEY: broken})
+        assert refused.value.code == "invalid_profile"

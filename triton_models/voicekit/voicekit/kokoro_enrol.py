@@ -80,7 +80,7 @@ LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 # screening and the fit come on top (fillets-cs-small took 86-103 s at load 6-8 that way; issue target ≤ 60 s).
 DEFAULT_BUDGET_S = 50.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
-EXEMPLAR_RESERVE_S = 2.0     # learning the exemplar codebook: 0.9-1.4 s measured for 19-26 s references
+EXEMPLAR_RESERVE_S = 3.0     # the exemplar codebook (0.9-1.4 s for 19-26 s references) and phone labels (≈ 1 s)
 MAX_EVALUATIONS = 24
 # Intelligibility (issue: similarity *and* intelligibility): GE2E, which the search climbs, does not hear words, and
 # extrapolated mixtures can win on it while slurring (a real Czech speaker's clone: pocketsphinx WER 40 % on
@@ -707,11 +707,11 @@ class Enroller:
     def learn_exemplars(screened) -> dict | None:
         """The profile block of the speaker's exemplar codebook (``exemplar_match.learn``), or None when the
         reference has too little loud voiced speech to learn from (the clone then synthesises without it)."""
-        from . import exemplar_match
+        from . import exemplar_match, intelligibility
         from .errors import VoicekitError
 
         try:
-            book = exemplar_match.learn(screened.speech, screened.rate)
+            book = exemplar_match.learn(screened.speech, screened.rate, intelligibility.shared_labeller())
         except VoicekitError:
             return None
         return exemplar_match.to_profile(book, exemplar_match.MIX)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import exemplar_match, kokoro_enrol, spectral_match, voiceclone
+from . import exemplar_match, intelligibility, kokoro_enrol, spectral_match, voiceclone
 from . import profile as voice_profile
 from .errors import VoicekitError
 from .flite import Flite
@@ -155,7 +155,10 @@ class Synthesizer:
         if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
             audio, rate = self.speak_kokoro(text, voice, speed, duration_s, language, style)
             audio = spectral_match.apply(audio, rate, correction)
-            return (exemplar_match.apply(audio, rate, *exemplars) if exemplars else audio), rate
+            if exemplars:  # labelled per phone when the codebook was learnt so (exemplar_match.learn)
+                audio = exemplar_match.apply(audio, rate, *exemplars,
+                                             labeller=intelligibility.shared_labeller(exemplar_match.FAST_LABELS))
+            return audio, rate
         if language and self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
             raise VoicekitError("unsupported_language", f"the flite voices speak English only, not {language!r}")
         duration_s = _checked_duration(duration_s)
