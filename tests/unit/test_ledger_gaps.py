@@ -25,7 +25,7 @@ def _run(events, progress_start=None, monkeypatch=None):
         handled.append(int(value[1:]))
 
     monkeypatch.setattr(ledger_gaps.kafka, "read_range", read_range)
-    monkeypatch.setattr(ledger_gaps, "_ack", lambda topic, partition, offset: acked.append(offset))
+    monkeypatch.setattr(ledger_gaps, "ack_handled", lambda topic, partition, offset: acked.append(offset))
 
     async def main():
         for event in events:
