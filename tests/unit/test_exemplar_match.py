@@ -243,8 +243,10 @@ class VowelLabeller:
     def __init__(self, order: str = "aiueaiue", seconds: float = 0.4, phone: dict | None = None):
         self.order, self.seconds = order, seconds
         self.phone = phone or self.PHONE
+        self.transcripts: list[str | None] = []
 
-    def label(self, samples, rate, frames, frame_s):
+    def label(self, samples, rate, frames, frame_s, transcript=None):
+        self.transcripts.append(transcript)
         step = self.seconds + 0.08
         out = np.zeros(frames, np.uint8)
         for i in range(frames):
@@ -264,7 +266,8 @@ def test_labelled_frames_take_the_speakers_shapes_of_the_same_sound():
     assert ex is not None and len(ex.phones) == len(ex.voiced) == len(ex.shapes_db) <= em.MAX_EXEMPLARS
     assert set(np.unique(ex.phones)) == {1 + PHONES.index(p) for p in ("AA", "IY", "UW", "EH", "S")}
     by_cepstra = em.apply(source, RATE, em.learn(target, RATE), mix=1.0)
-    by_phone = em.apply(source, RATE, book, mix=1.0, labeller=labeller)
+    by_phone = em.apply(source, RATE, book, mix=1.0, labeller=labeller, transcript="ah ee oo eh")
+    assert labeller.transcripts[-1] == "ah ee oo eh"   # the words spoken reach the labeller (to align them)
     gaps = {"before": [], "cepstra": [], "phone": []}
     for index in range(8):
         reference = vowel_db(target, RATE, book.top_hz, index)

@@ -14,7 +14,7 @@ import pytest
 
 from inference_client import languages
 from schemas.voices import system_voice_documents
-from voicekit import kokoro, pitch
+from voicekit import intelligibility, kokoro, pitch
 from voicekit.errors import VoicekitError
 from voicekit.g2p import G2P, LANGUAGES, english_to_kokoro, script_language
 from voicekit.stretch import wsola
@@ -306,3 +306,17 @@ def test_the_gpu_config_is_the_cpu_config_on_a_gpu():
     assert body(cpu) == body(gpu)
     assert re.search(r"instance_group\s*\[\s*\{\s*kind:\s*KIND_GPU", gpu)
     assert re.search(r"instance_group\s*\[\s*\{\s*kind:\s*KIND_CPU", cpu)
+
+
+def test_an_english_clone_aligns_its_words_and_other_languages_are_searched():
+    """What ``speak`` hands exemplar matching to align (tts.Synthesizer._english_words): the English words spoken,
+    numbers spelt out; None when the text is read in another language."""
+    from voicekit import tts
+
+    synth = tts.Synthesizer.__new__(tts.Synthesizer)   # no engines needed: language and text only
+    spoken = intelligibility.words(synth._english_words("On the 3rd of March, 25 people met.", "af_heart", None))
+    assert spoken[:4] == ["on", "the", "third", "of"] and "twenty" in spoken and "25" not in " ".join(spoken)
+    assert synth._english_words("Hello there.", "bm_george", "en") is not None
+    assert synth._english_words("Bonjour à tous.", "ff_siwis", None) is None          # the voice's own language
+    assert synth._english_words("Bonjour à tous.", "af_heart", "fr") is None          # the request's
+    assert synth._english_words("你好，世界。", "af_heart", None) is None                # the text's script

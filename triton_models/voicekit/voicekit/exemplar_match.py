@@ -51,7 +51,6 @@ VOICED_CODES, UNVOICED_CODES = 128, 32
 K = 4                        # codebook shapes averaged per frame
 MAX_EXEMPLARS = 2000         # labelled reference frames kept (every 10 ms: 20 s of loud speech)
 MIN_PHONE_FRAMES = 8         # a (phone, voicing) with fewer labelled frames is matched in its voicing class
-FAST_LABELS = True           # synthesis labels the clone with the ≈ 2× faster phone search (intelligibility)
 MIX = 0.6                    # fraction of the way to the target (1: all the way; measured WER cost grows with it)
 MAX_DB = 12.0
 APPLY_FRAME_S = 0.010        # synthesis analyses (and filters) every 10 ms: half the cost of 5 ms, same scores
@@ -292,16 +291,18 @@ def _stft_filter(x: np.ndarray, gains: np.ndarray, hop: int, n_fft: int, block: 
 
 
 def apply(samples: np.ndarray, rate: int, book: Codebook | None, mix: float = MIX, peak: float = 0.99,
-          labeller: PhoneLabeller | None = None) -> np.ndarray:
+          labeller: PhoneLabeller | None = None, transcript: str | None = None) -> np.ndarray:
     """``samples`` (a clone's speech) with each frame's envelope moved ``mix`` of the way toward the speaker's
     matching shapes; same length. A codebook learnt per phone is matched per phone when a ``labeller`` labels the
-    frames. No codebook, ``mix`` 0 or empty audio: returned unchanged (the same array)."""
+    frames (aligning ``transcript``, the English words spoken, when given). No codebook, ``mix`` 0 or empty audio:
+    returned unchanged (the same array)."""
     if book is None or mix <= 0.0 or len(samples) == 0:
         return samples
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
     env, voiced, hop, fft_size = analyse(x, rate, APPLY_FRAME_S)
     points = book.grid_hz
-    phones = labeller.label(x, rate, len(env), APPLY_FRAME_S) if labeller and book.exemplars is not None else None
+    phones = (labeller.label(x, rate, len(env), APPLY_FRAME_S, transcript)
+              if labeller and book.exemplars is not None else None)
     gain_db = target_gain_db(on_grid_db(env, rate, fft_size, points), voiced, book, source_phones=phones) * float(mix)
     if SMOOTH_FRAMES > 1 and len(gain_db) > SMOOTH_FRAMES:
         kernel = np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES

@@ -38,11 +38,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 def _decode(decoder, samples: np.ndarray, rate: int) -> None:
     """One utterance through a pocketsphinx decoder: mono float audio in [-1, 1], resampled to 16 kHz."""
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if rate != RATE:
-        import soxr
-
-        samples = soxr.resample(samples, rate, RATE)
+    samples = _at_rate(samples, rate)
     decoder.start_utt()
     decoder.process_raw(np.round(np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
     decoder.end_utt()
@@ -79,44 +75,98 @@ _DECODER_FRAME_S, _DECODER_WINDOW_S = 0.010, 0.0256  # pocketsphinx's frames: 10
 
 class PhoneLabeller:
     """Which phone is heard when: pocketsphinx 5's all-phone decoder (its bundled phone language model, no
-    dictionary), so it labels any speech, in any language, with the nearest US-English phones. ``fast``: narrower
-    beams and the 2 best Gaussians (0.021 s per second of audio against 0.041 for the full search, idle 2-core
-    machine; the clones it labels score alike, docs/voice-quality.md). Calls are serialised (the decoder is not
-    re-entrant)."""
+    dictionary), so it labels any speech, in any language, with the nearest US-English phones (0.041 s per second
+    of audio, idle 2-core machine). Its default wide beams are needed: with narrow ones (beam 1e-8, tried in
+    session 9) the search dies after a second or two and one phone runs on to the end of a long text. When the
+    English words the audio says are known (synthesis knows its text), :meth:`label` aligns their dictionary phones
+    to it instead: the phones are then the ones spoken, not the ones the search guessed (12 real speakers' clones:
+    5 points less WER at the same similarity, docs/voice-quality.md "Aligned phone labels"). Calls are serialised
+    (the decoders are not re-entrant)."""
 
-    def __init__(self, fast: bool = False) -> None:
+    def __init__(self) -> None:
         import os
 
-        from pocketsphinx import Decoder, get_model_path
+        from pocketsphinx import Decoder
 
-        search = {"beam": 1e-8, "pbeam": 1e-8, "topn": 2} if fast else {"beam": 1e-20, "pbeam": 1e-20}
-        self.decoder = Decoder(samprate=RATE, loglevel="FATAL", lm=None, lw=2.0,
-                               allphone=os.path.join(get_model_path(), "en-us", "en-us-phone.lm.bin"), **search)
+        self.decoder = Decoder(samprate=RATE, loglevel="FATAL", lm=None, lw=2.0, beam=1e-20, pbeam=1e-20,
+                               allphone=os.path.join(_model_dir(), "en-us-phone.lm.bin"))
+        self._aligner = None  # a dictionary decoder for forced alignment, made on first use
         self._lock = threading.Lock()
 
-    def label(self, samples: np.ndarray, rate: int, frames: int, frame_s: float) -> np.ndarray:
-        """The phone label (uint8, see ``PHONES``) at each of ``frames`` frame centres ``i * frame_s``."""
+    def label(self, samples: np.ndarray, rate: int, frames: int, frame_s: float,
+              transcript: str | None = None) -> np.ndarray:
+        """The phone label (uint8, see ``PHONES``) at each of ``frames`` frame centres ``i * frame_s``.
+        ``transcript``: English text the audio says; its words' phones are aligned to the audio, and the all-phone
+        search is the fallback when a word is not in the dictionary or the alignment fails."""
+        samples = _at_rate(samples, rate)
         with self._lock:
-            _decode(self.decoder, samples, rate)
-            segments = [(_PHONE_ID.get(s.word, 0), s.start_frame, s.end_frame) for s in self.decoder.seg()]
-        decoded = np.zeros(max([end for _, _, end in segments], default=-1) + 1, dtype=np.uint8)
-        for phone, start, end in segments:
-            decoded[start:end + 1] = phone
-        # decoder frame j is centred at j * 10 ms + 12.8 ms
-        index = np.round((np.arange(frames) * frame_s - _DECODER_WINDOW_S / 2) / _DECODER_FRAME_S).astype(np.int64)
-        inside = (index >= 0) & (index < len(decoded))
-        out = np.zeros(frames, dtype=np.uint8)
-        out[inside] = decoded[index[inside]]
-        return out
+            segments = self._aligned(samples, transcript) if transcript else None
+            if segments is None:
+                _decode(self.decoder, samples, RATE)
+                segments = [(_PHONE_ID.get(s.word, 0), s.start_frame, s.end_frame) for s in self.decoder.seg()]
+        return _frame_labels(segments, frames, frame_s)
+
+    def _aligned(self, samples: np.ndarray, transcript: str) -> list[tuple[int, int, int]] | None:
+        """(phone id, first decoder frame, last decoder frame) of ``transcript``'s phones aligned to the audio
+        (two passes: words, then phones), or None."""
+        spoken = words(transcript)
+        if not spoken:
+            return None
+        if self._aligner is None:
+            from pocketsphinx import Decoder
+
+            self._aligner = Decoder(samprate=RATE, loglevel="FATAL", lm=None)
+        try:
+            self._aligner.set_align_text(" ".join(spoken))   # RuntimeError: a word not in the dictionary
+            _decode(self._aligner, samples, RATE)
+            self._aligner.set_alignment()
+            _decode(self._aligner, samples, RATE)
+            alignment = self._aligner.get_alignment()
+            segments = [(_PHONE_ID.get(phone.name, 0), phone.start, phone.start + phone.duration - 1)
+                        for word in (alignment or []) for phone in word]
+        except RuntimeError:
+            return None
+        return segments if any(phone for phone, _, _ in segments) else None
 
 
-_labellers: dict[bool, PhoneLabeller] = {}
-_labellers_lock = threading.Lock()
+def _model_dir() -> str:
+    import os
+
+    from pocketsphinx import get_model_path
+
+    return os.path.join(get_model_path(), "en-us")
 
 
-def shared_labeller(fast: bool = False) -> PhoneLabeller:
-    """One labeller of each kind per process, made on first use (loading the acoustic model takes ≈ 0.3 s)."""
-    with _labellers_lock:
-        if fast not in _labellers:
-            _labellers[fast] = PhoneLabeller(fast)
-        return _labellers[fast]
+def _at_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if rate != RATE:
+        import soxr
+
+        samples = soxr.resample(samples, rate, RATE)
+    return samples
+
+
+def _frame_labels(segments: list[tuple[int, int, int]], frames: int, frame_s: float) -> np.ndarray:
+    """Decoder segments (phone id, first frame, last frame; 10 ms frames) → the label at ``i * frame_s``."""
+    decoded = np.zeros(max([end for _, _, end in segments], default=-1) + 1, dtype=np.uint8)
+    for phone, start, end in segments:
+        decoded[start:end + 1] = phone
+    # decoder frame j is centred at j * 10 ms + 12.8 ms
+    index = np.round((np.arange(frames) * frame_s - _DECODER_WINDOW_S / 2) / _DECODER_FRAME_S).astype(np.int64)
+    inside = (index >= 0) & (index < len(decoded))
+    out = np.zeros(frames, dtype=np.uint8)
+    out[inside] = decoded[index[inside]]
+    return out
+
+
+_labeller: PhoneLabeller | None = None
+_labeller_lock = threading.Lock()
+
+
+def shared_labeller() -> PhoneLabeller:
+    """One labeller per process, made on first use (loading the acoustic model takes ≈ 0.3 s)."""
+    global _labeller
+    with _labeller_lock:
+        if _labeller is None:
+            _labeller = PhoneLabeller()
+        return _labeller

@@ -100,6 +100,13 @@ class Synthesizer:
                                   check_duration=lambda natural: _check_duration_factor(duration_s, natural))
         return audio, KOKORO_RATE
 
+    def _english_words(self, text: str, voice: str, language: str | None) -> str | None:
+        """What an English clone says, in words (numbers, dates and symbols spelt out), for aligning its phones
+        (``exemplar_match.apply``); None when the text is read in another language (the phones are then searched)."""
+        if self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
+            return None
+        return normalize_text(text)
+
     def _check_speed_and_size(self, text: str, speed: float) -> None:
         if not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
             raise VoicekitError("invalid_speed", f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
@@ -157,7 +164,8 @@ class Synthesizer:
             audio = spectral_match.apply(audio, rate, correction)
             if exemplars:  # labelled per phone when the codebook was learnt so (exemplar_match.learn)
                 audio = exemplar_match.apply(audio, rate, *exemplars,
-                                             labeller=intelligibility.shared_labeller(exemplar_match.FAST_LABELS))
+                                             labeller=intelligibility.shared_labeller(),
+                                             transcript=self._english_words(text, voice, language))
             return audio, rate
         if language and self.resolve_language(language, voice, text) not in ("en-us", "en-gb"):
             raise VoicekitError("unsupported_language", f"the flite voices speak English only, not {language!r}")
