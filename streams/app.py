@@ -61,3 +61,8 @@ async def dead_letter(key: bytes | None, raw: bytes | None, reason: str) -> None
     body = msg.DeadLetter(reason=reason, raw=(raw or b"").decode("utf-8", "replace"))
     pending = await dead_letters_topic.send(key=key, value=body.envelope().encode())
     await pending
+
+
+def settled() -> bool:
+    """Faust is past its start or rebalance: no rebalance running, tables recovered, the consumer flowing."""
+    return not app.rebalancing and not getattr(app, "in_recovery", False) and app.flow_control.is_active()

@@ -19,7 +19,7 @@ import time
 
 from adapters import kafka
 
-from .app import app, jobs_topic, settings
+from .app import app, jobs_topic, settings, settled
 from .job_runs import CatchUpClock, unread_range
 from .ledger_gaps import ack_handled
 from .notifier import notify_record
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 _clock = CatchUpClock()
 _running: set[asyncio.Task] = set()  # a reference to each catch-up, so it is not collected mid-run
-
-
-def _settled() -> bool:
-    return (not app.rebalancing and not getattr(app, "in_recovery", False) and app.flow_control.is_active())
 
 
 async def catch_up(partition: int, generation: int) -> int:
@@ -71,7 +67,7 @@ async def _catch_up_all(generation: int) -> None:
 @app.timer(interval=1.0)
 async def jobs_catch_up() -> None:
     generation = app.consumer_generation_id
-    if _clock.due(generation, _settled(), time.monotonic()):
+    if _clock.due(generation, settled(), time.monotonic()):
         task = asyncio.ensure_future(_catch_up_all(generation))  # runs as long as its jobs do; ticks go on
         _running.add(task)
         task.add_done_callback(_running.discard)

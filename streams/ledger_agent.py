@@ -17,7 +17,9 @@ Order of effects per command, which is what makes a crash at any point harmless:
   3. the reply is sent;
   4. the offset is committed later; Faust flushes the producer (changelog and replies) before committing.
 The table also records, per partition, the last requests offset decided: a command Faust drops around a restart
-(streams/ledger_gaps.py) is noticed at the next one and read back from Kafka, so none is lost.
+(streams/ledger_gaps.py) is noticed at the next one and read back from Kafka, so none is lost. A dropped command
+at the end of a partition has no next one: once per consumer generation, when Faust has settled, a partition
+with messages past the last one decided gets a nudge (a message with no command) that reveals them.
 A crash before 4 redelivers the command, which is decided again on the state of 2 (old or new) into the same
 event ids and sequences; the ledger may then hold identical duplicates, which every reader skips by
 (account, sequence): evolve/replay, the projector's guarded upserts and the audit.
@@ -26,16 +28,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 import ledger
+from adapters import kafka
 from ledger import records
 from schemas import events as ev
 from schemas import messages as msg
 
-from .app import app, dead_letter, ledger_topic, requests_topic, send, settings
+from .app import app, dead_letter, ledger_topic, requests_topic, send, settings, settled
+from .job_runs import CatchUpClock
 from .ledger_gaps import Progress, handle_with_gaps
-from .ledger_logic import CoreCache, ledger_records, reply_envelope, request_command, reservation_reply
+from .ledger_logic import (
+    NUDGE_KEY,
+    CoreCache,
+    ledger_records,
+    reply_envelope,
+    request_command,
+    reservation_reply,
+    unhandled_tail,
+)
 from .sweeper_logic import undecidable_reservation
 
 log = logging.getLogger(__name__)
@@ -115,7 +128,48 @@ progress = Progress(
 )
 
 
+async def decide_command(key: bytes | None, raw: bytes | None) -> None:
+    if key != NUDGE_KEY:  # a nudge only brings the gap check (handle_with_gaps) to its partition
+        await decide_one(key, raw, accounts)
+
+
 @app.agent(requests_topic)
 async def decide_ledger_commands(stream):
     async for event in stream.events():
-        await handle_with_gaps(event, progress, lambda key, raw: decide_one(key, raw, accounts), what="ledger agent")
+        await handle_with_gaps(event, progress, decide_command, what="ledger agent")
+
+
+_nudge_clock = CatchUpClock()
+_nudging: set[asyncio.Task] = set()  # a reference to each run, so it is not collected mid-run
+
+
+async def nudge_dropped_tails(generation: int) -> list[int]:
+    """Nudge each owned requests partition holding messages past the last one decided; returns the partitions."""
+    topic = requests_topic.get_topic_name()
+    owned = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+    nudged = []
+    for partition in owned:
+        if app.consumer_generation_id != generation:  # a rebalance: the next generation looks again
+            break
+        try:
+            _committed, _low, high = await asyncio.to_thread(kafka.group_position, settings, app.conf.id, topic,
+                                                             partition)
+        except Exception as exc:  # Kafka away: the next generation looks again
+            log.warning("ledger agent: could not read the end of %s[%s]: %s", topic, partition, exc)
+            continue
+        last = progress.get(partition)
+        if unhandled_tail(last, high):
+            log.info("ledger agent: %s[%s] holds offsets %s-%s past the last command decided once Faust settled; "
+                     "nudging it so they are read back", topic, partition, last + 1, high - 1)
+            await (await requests_topic.send(key=NUDGE_KEY, value=b"", partition=partition))
+            nudged.append(partition)
+    return nudged
+
+
+@app.timer(interval=1.0)
+async def ledger_tail_check() -> None:
+    generation = app.consumer_generation_id
+    if _nudge_clock.due(generation, settled(), time.monotonic()):
+        task = asyncio.ensure_future(nudge_dropped_tails(generation))
+        _nudging.add(task)
+        task.add_done_callback(_nudging.discard)

@@ -92,3 +92,17 @@ class CoreCache:
             return None
         return records.decision_state(command.account_id, command.command_id, getattr(command, "job_id", None),
                                       get, core=core)
+
+
+# The key of a message that carries no command and only makes the ledger agent look for commands Faust dropped
+# before it (streams/ledger_agent.py, nudge_dropped_tails). Holds the separator, so no account has it.
+NUDGE_KEY = b"\x1fnudge"
+
+
+def unhandled_tail(last_handled: int | None, high: int) -> bool:
+    """Whether a requests partition holds messages past the last one the ledger agent decided (``last_handled``,
+    its table's record) although Faust has settled: ones it dropped at the partition's end (``high``: the offset
+    the next message will get), which no later message would reveal. With no record nothing can be read back
+    (streams/ledger_gaps.py needs a last offset); Faust's commit then holds at the message, and the next start
+    delivers it again."""
+    return last_handled is not None and last_handled + 1 < high

@@ -93,7 +93,7 @@ def _find_on_topic(topic: str, match, timeout_s: float = 60.0):
     try:
         while time.monotonic() < deadline:
             message = consumer.poll(0.5)
-            if message is None or message.error():
+            if message is None or message.error() or not message.value():  # a ledger nudge carries no body
                 continue
             envelope = json.loads(message.value())
             if match(envelope):

@@ -137,3 +137,13 @@ def test_recorded_requests_are_decided_into_the_recorded_ledger_and_replies():
     assert produced == recorded
     assert replies == [{"key": r["key"], "id": (e := json.loads(r["value"]))["id"], "payload": e["payload"]}
                        for r in _rows("replies_v1.jsonl")]
+
+
+def test_a_partition_with_messages_past_the_last_command_decided_is_nudged():
+    from streams.ledger_logic import NUDGE_KEY, unhandled_tail
+
+    assert unhandled_tail(last_handled=41, high=43)          # offset 42 was never decided: Faust dropped it
+    assert not unhandled_tail(last_handled=42, high=43)      # everything up to the end decided
+    assert not unhandled_tail(last_handled=50, high=43)      # a record ahead of a truncated log: nothing to read
+    assert not unhandled_tail(last_handled=None, high=43)    # nothing recorded: nothing the gap check could read
+    assert NUDGE_KEY.startswith(b"\x1f")                     # account keys never hold the separator
