@@ -91,3 +91,11 @@ def test_known_words_are_aligned_phone_by_phone_and_unknown_ones_fall_back_to_th
     for transcript in ("She sees the qzxvw.", " ... "):
         fallback = labeller.label(speech, rate, frames, 0.005, transcript=transcript)
         assert (fallback == searched).mean() > 0.9 > (fallback == aligned).mean()
+
+
+def test_audio_shorter_than_a_decoder_frame_has_no_phones():
+    labeller = intelligibility.shared_labeller()
+    for samples in (np.zeros(0, np.float32), np.full(100, 0.1, np.float32)):
+        for transcript in (None, "she sees"):
+            labels = labeller.label(samples, 16000, 3, 0.01, transcript=transcript)
+            assert labels.tolist() == [0, 0, 0]

@@ -71,6 +71,7 @@ PHONES = ("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", 
           "ZH")
 _PHONE_ID = {name: i + 1 for i, name in enumerate(PHONES)}
 _DECODER_FRAME_S, _DECODER_WINDOW_S = 0.010, 0.0256  # pocketsphinx's frames: 10 ms hop, 25.6 ms window
+_MIN_SAMPLES = int(_DECODER_WINDOW_S * RATE)
 
 
 class PhoneLabeller:
@@ -99,11 +100,14 @@ class PhoneLabeller:
         ``transcript``: English text the audio says; its words' phones are aligned to the audio, and the all-phone
         search is the fallback when a word is not in the dictionary or the alignment fails."""
         samples = _at_rate(samples, rate)
+        if len(samples) < _MIN_SAMPLES:  # shorter than one decoder frame: nothing to hear
+            return np.zeros(frames, dtype=np.uint8)
         with self._lock:
             segments = self._aligned(samples, transcript) if transcript else None
             if segments is None:
                 _decode(self.decoder, samples, RATE)
-                segments = [(_PHONE_ID.get(s.word, 0), s.start_frame, s.end_frame) for s in self.decoder.seg()]
+                segments = [(_PHONE_ID.get(s.word, 0), s.start_frame, s.end_frame)
+                            for s in self.decoder.seg() or []]
         return _frame_labels(segments, frames, frame_s)
 
     def _aligned(self, samples: np.ndarray, transcript: str) -> list[tuple[int, int, int]] | None:
