@@ -20,10 +20,11 @@ with WavLM features; here with envelope cepstra, which need no model):
 
 - **By phone** (session 9): enrolment also keeps the reference's loud frames every 10 ms (up to ``MAX_EXEMPLARS``)
   with the phone pocketsphinx hears in each (:class:`voicekit.intelligibility.PhoneLabeller`, an all-phone search
-  that labels any language with US-English phones), and synthesis labels Kokoro's output the same way: a frame is
-  then matched among the speaker's own frames *of the same phone and voicing* (when there are ``MIN_PHONE_FRAMES``),
-  else in its voicing class as above. On 12 real speakers: ECAPA +0.032, CAM++ +0.020, GE2E +0.009 for +4.1
-  points of WER (docs/voice-quality.md). The profile grows to ≈ 90 KB (zlib-compressed 8-bit frames).
+  that labels any language with US-English phones), and synthesis labels Kokoro's output — by aligning the words
+  it says when they are English (session 10), else by the same search: a frame is then matched among the speaker's
+  own frames *of the same phone and voicing* (when there are ``MIN_PHONE_FRAMES``), else in its voicing class as
+  above. On 12 real speakers, against cepstra alone: ECAPA +0.022, CAM++ +0.018, GE2E +0.008, WER −1.2 points
+  (docs/voice-quality.md). The profile grows to ≈ 85-90 KB (zlib-compressed 8-bit frames).
 
 Measured on 6 real speakers (docs/voice-quality.md, "Exemplar matching"): similarity rises on GE2E and on the two
 encoders that are never optimised, at some cost in word error rate, hence ``mix`` < 1 and the enrolment check in
