@@ -16,6 +16,9 @@ app = faust.App(
     f"{settings.kafka_topic_prefix}-workers",
     broker=f"kafka://{settings.kafka_bootstrap}",
     store="memory://",
+    # Faust makes "<datadir>/v1/tables" even for memory tables: under the stack's state directory, not the
+    # working directory (its default, "{conf.id}-data"). The worker entry point creates the parent.
+    datadir=str(settings.stack_dir / "faust" / "{conf.id}-data"),
     topic_partitions=settings.kafka_partitions,
     topic_replication_factor=1,
     key_serializer="raw",
