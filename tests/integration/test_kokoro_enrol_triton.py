@@ -58,7 +58,8 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert fit["similarityAfter"] >= fit["similarityBefore"]
     assert ("spectralMatch" in profile) == (fit["frames"] != "none")  # ... and stored it only if it helped
     book, mix = exemplar_match.of_profile(profile)                # enroll learnt the speaker's envelope codebook
-    assert mix == exemplar_match.MIX and len(book.voiced) > exemplar_match.VOICED_CODES // 2
+    assert mix == exemplar_match.mix_for(book) == exemplar_match.MIX    # ≈ 20 s of reference: the full mix
+    assert len(book.voiced) > exemplar_match.VOICED_CODES // 2
     assert book.exemplars is not None and len(set(book.exemplars.phones)) >= 15   # its frames, labelled by phone
     assert 6000 < book.top_hz <= 7520                             # flite at 16 kHz: wideband, edge less 6 %
     assert clone.sample_rate == stock.sample_rate == kokoro.SAMPLE_RATE

@@ -226,7 +226,9 @@ def test_enrolment_learns_a_codebook_only_from_a_reference_with_speech(voices):
         speech, rate = voices[1], RATE
 
     block = ke.Enroller.learn_exemplars(Screened)
-    assert block["mix"] == em.MIX and em.of_profile({em.PROFILE_KEY: block})[0].top_hz > 3000
+    book, mix = em.of_profile({em.PROFILE_KEY: block})
+    assert book.top_hz > 3000 and mix == round(em.mix_for(book), 3)
+    assert em.MIX_SHORT <= mix < em.MIX     # a 3.8 s reference: fewer frames per phone, a smaller mix
 
     class Silent:
         speech, rate = np.zeros(RATE * 2, np.float32), RATE
@@ -318,3 +320,20 @@ def test_the_exemplars_survive_the_profile_round_trip_and_bad_ones_are_refused()
         with pytest.raises(VoicekitError) as refused:
             em.of_profile({em.PROFILE_KEY: broken})
         assert refused.value.code == "invalid_profile"
+
+
+def test_the_mix_grows_with_the_references_labelled_frames_from_short_to_full():
+    book = em.learn(speaker(1.18, 140.0, seed=1), RATE, VowelLabeller())
+
+    def with_frames(n: int) -> em.Codebook:
+        ex = book.exemplars
+        rows = np.arange(n) % len(ex.phones)
+        return em.Codebook(top_hz=book.top_hz, shapes_db=book.shapes_db, voiced=book.voiced, cep_mean=book.cep_mean,
+                           cep_std=book.cep_std, exemplars=em.Exemplars(ex.shapes_db[rows], ex.phones[rows],
+                                                                        ex.voiced[rows]))
+
+    mixes = [em.mix_for(with_frames(n)) for n in (1, em.SHORT_EXEMPLARS, (em.SHORT_EXEMPLARS + em.FULL_EXEMPLARS) // 2,
+                                                  em.FULL_EXEMPLARS, em.MAX_EXEMPLARS)]
+    assert mixes[0] == mixes[1] == em.MIX_SHORT < mixes[2] < mixes[3] == mixes[4] == em.MIX
+    assert mixes[2] == pytest.approx((em.MIX_SHORT + em.MIX) / 2)
+    assert em.mix_for(em.learn(speaker(1.18, 140.0, seed=1), RATE)) == em.MIX   # no labels: no phone coverage to judge

@@ -714,7 +714,7 @@ class Enroller:
             book = exemplar_match.learn(screened.speech, screened.rate, intelligibility.shared_labeller())
         except VoicekitError:
             return None
-        return exemplar_match.to_profile(book, exemplar_match.MIX)
+        return exemplar_match.to_profile(book, exemplar_match.mix_for(book))
 
     def fit_spectrum(self, screened, found: Found, target: Target):
         """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against the kept
