@@ -1,8 +1,8 @@
 """Kokoro clones of REAL speakers: similarity on two encoders, beats-every-other, WER, DNSMOS, RTF, enrolment time.
 
     .venv/bin/python -m bench.voice_quality_real [--speakers a,b] [--sentences 4] [--held 6] [--budget 50]
-                                                 [--reference-s 20] [--include-short] [--no-dnsmos] [--no-wer]
-                                                 [--wideband] [--json out.json]
+                                                 [--reference-s 20] [--enrol-from-s 3] [--include-short]
+                                                 [--no-dnsmos] [--no-wer] [--wideband] [--json out.json]
 
 Speakers: ``bench.real_speakers.load()`` (Asterisk IVR prompts, Fish Fillets dialogue, a LibriVox reader; the
 three ``short`` ones are skipped unless ``--include-short``). For each speaker, as the service does it:
@@ -119,18 +119,19 @@ class RealResult:
 
 
 def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequence[str], with_dnsmos: bool,
-                budget_s: float | None, log):
-    """Enrol + synthesise + per-speaker scores. Returns (result, clips) with clips[condition] at 16 kHz as the
-    service made them (own: the real held-out clips)."""
+                budget_s: float | None, log, enrol_from_s: float | None = None):
+    """Enrol (from the reference's first ``enrol_from_s`` seconds when given) + synthesise + per-speaker scores. Returns
+    (result, clips) with clips[condition] at 16 kHz as the service made them (own: the real held-out clips)."""
     from bench import dnsmos, voice_speakers
     from voicekit import decode, enrolment
     from voicekit import profile as voice_profile
     from voicekit.intelligibility import edit_distance, words
     from voicekit.pcm import join_segments, write_wav
 
+    enrolled_from = sp.reference[: int(round(enrol_from_s * RATE))] if enrol_from_s else sp.reference
     result = RealResult(name=sp.name, language=sp.language, native_rate=sp.native_rate,
-                        reference_s=len(sp.reference) / RATE)
-    data = write_wav(sp.reference, RATE)
+                        reference_s=len(enrolled_from) / RATE)
+    data = write_wav(enrolled_from, RATE)
     started = time.monotonic()
     samples, container = decode.decode(data, rate=enrolment.RATE, max_seconds=enrolment.MAX_DURATION_S)
     screened = enrolment.screen(samples, enrolment.RATE)
@@ -336,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=4, help="held-out English sentences synthesised")
     parser.add_argument("--held", type=int, default=6, help="held-out real clips per speaker")
     parser.add_argument("--reference-s", type=float, default=20.0, help="seconds of reference speech")
+    parser.add_argument("--enrol-from-s", type=float, default=None,
+                        help="enrol from the reference's first N seconds only (short references: e.g. 3); the clone "
+                             "is still scored against the whole reference, and speakers are judged short as before")
     parser.add_argument("--budget", type=float, default=None,
                         help="enrolment budget, s (default: the service's, $VOICEKIT_KOKORO_ENROL_BUDGET_S/50)")
     parser.add_argument("--include-short", action="store_true", help="also the speakers with < 8 s of speech")
@@ -380,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{len(sp.held_out)} held-out clips ({sp.held_out_s:.1f} s)")
         try:
             result, speaker_clips = run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences,
-                                                with_dnsmos, args.budget, log)
+                                                with_dnsmos, args.budget, log, args.enrol_from_s)
         except VoicekitError as exc:   # a refused reference is a result too
             log(f"  refused: {exc.code}: {exc}")
             refused.append(f"{sp.name} ({exc.code})")

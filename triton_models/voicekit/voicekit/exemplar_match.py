@@ -27,9 +27,9 @@ with WavLM features; here with envelope cepstra, which need no model):
   (docs/voice-quality.md). The profile grows to ≈ 85-90 KB (zlib-compressed 8-bit frames).
 
 Measured on 6 real speakers (docs/voice-quality.md, "Exemplar matching"): similarity rises on GE2E and on the two
-encoders that are never optimised, at some cost in word error rate, hence ``mix`` < 1 and the enrolment check in
-:mod:`voicekit.kokoro_enrol`. Pure numpy; :func:`of_profile` reads and checks a profile's block (``invalid_profile``
-if malformed).
+encoders that are never optimised, at some cost in word error rate, hence ``mix`` < 1 (smaller still for a short
+reference, :func:`mix_for`) and the enrolment check in :mod:`voicekit.kokoro_enrol`. Pure numpy;
+:func:`of_profile` reads and checks a profile's block (``invalid_profile`` if malformed).
 """
 from __future__ import annotations
 
