@@ -518,7 +518,7 @@ def main() -> int:  # noqa: C901 - one linear script: setup, load, faults, drain
         if not opened:
             raise SystemExit("no account was opened")
         keys = [item.api_key for item in opened]
-        # About 7 s of speech: enrolment needs at least 3 s of sound; longer only costs CPU.
+        # About 7 s of speech: enrolment needs at least 2 s of sound; longer only costs CPU.
         reference = voice_audio.flite_wav("The north wind and the sun were disputing which was the stronger, when a "
                                           "traveler came along wrapped in a warm cloak.", "awb")
         soak = Soak(base, keys, reference, custom_voices=[])

@@ -336,7 +336,7 @@ def test_insufficient_credits_is_429_with_the_seeds_shape(base_url, app_processe
 @pytest.mark.parametrize("name, samples, reason", [
     ("silent", voice_audio.silence(6.0), "silent"),
     ("too short", np.concatenate([voice_audio.silence(1.0), voice_audio.tone(1.5), voice_audio.silence(3.0)]),
-     "at least 3 s"),
+     "at least 2 s"),
     ("clipped", np.clip(voice_audio.tone(5.0, amplitude=4.0), -1, 1), "clipped"),
     ("noise", (np.random.default_rng(1).standard_normal(16000 * 5) * 0.1).astype("float32"),
      "no clear voice"),

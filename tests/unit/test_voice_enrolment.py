@@ -148,8 +148,8 @@ def test_the_closest_base_voice_by_pitch_is_chosen(freq, voice):
 @pytest.mark.parametrize("samples, code, words", [
     (voice_audio.silence(5.0), "audio_silent", "silent"),
     (voice_audio.tone(5.0, amplitude=0.002), "audio_silent", "silent"),  # -57 dBFS: below the floor
-    (np.concatenate([voice_audio.silence(2), voice_audio.tone(2.5), voice_audio.silence(2)]), "audio_too_short",
-     "2.5 s of sound"),
+    (np.concatenate([voice_audio.silence(2), voice_audio.tone(1.5), voice_audio.silence(2)]), "audio_too_short",
+     "1.5 s of sound"),
     (np.clip(voice_audio.tone(5.0, amplitude=3.0), -1, 1), "audio_clipped", "clipped"),
     (np.random.default_rng(3).standard_normal(5 * RATE).astype(np.float32) * 0.1, "no_voiced_speech",
      "no clear voice"),
@@ -174,6 +174,22 @@ def test_leading_and_trailing_silence_is_trimmed(awb_wav):
     result = enrolment.enroll(voice_audio.to_wav(padded, rate))
     assert abs(result.duration_s - len(padded) / rate) < 0.05
     assert result.profile["speechS"] < len(samples) / rate + 0.1
+
+
+def test_a_3_s_recording_of_speech_is_a_reference_even_with_silence_at_its_edges(awb_wav):
+    """Issue 11: 3 s references are cloned. Speech framed by silence keeps less than 3 s of sound once trimmed."""
+    samples, rate = voice_audio.read_wav(awb_wav)
+    assert rate == enrolment.RATE
+    first = int(np.argmax(np.abs(samples) > 0.02))                  # where flite's speech starts
+    three = np.concatenate([np.zeros(int(0.25 * rate), np.float32), samples[first:first + int(2.5 * rate)],
+                            np.zeros(int(0.25 * rate), np.float32)])
+    screened = enrolment.screen(three, rate)
+    assert len(three) == 3 * rate and enrolment.MIN_SPEECH_S <= screened.speech_s < 2.8
+    with pytest.raises(VoicekitError) as exc:                         # but not 1.5 s of speech in 3 s
+        enrolment.screen(np.concatenate([np.zeros(int(0.75 * rate), np.float32),
+                                         samples[first:first + int(1.5 * rate)],
+                                         np.zeros(int(0.75 * rate), np.float32)]), rate)
+    assert exc.value.code == "audio_too_short" and "at least 2 s" in exc.value.message
 
 
 def test_empty_reference_is_refused():
