@@ -29,7 +29,7 @@ def main() -> None:
         # Faust only subscribes to topics that exist when it joins its group (a topic created later is seen only
         # at the next metadata refresh, minutes away): create them first.
         kafka.ensure_topics(settings)
-        (settings.stack_dir / "faust").mkdir(parents=True, exist_ok=True)   # Faust makes only the last level
+        app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)   # Faust makes only the last level
         clients.start(settings)  # one MongoDB, S3 and Triton client for every agent of this worker
         log_context.prefix_log_records()  # a job's log lines carry its request id
     app.main()
