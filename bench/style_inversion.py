@@ -26,7 +26,8 @@ serves every speaker.
 
 CLI (the A/B of docs/voice-quality.md: each speaker enrolled as the service does, then its clone with and without
 the fitted offset, scored by ``bench.voice_quality_real.score_all``):
-``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--steps 12] [--keep 0.25] [--json out.json]``
+``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--steps 12] [--keep 0.25] [--scale 0.5]
+[--json out.json]``
 """
 from __future__ import annotations
 
@@ -579,6 +580,8 @@ def main(argv=None) -> int:
     parser.add_argument("--match-quantile", type=float, default=0.8)
     parser.add_argument("--keep", type=float, default=0.25)
     parser.add_argument("--segment-s", type=float, default=6.0, help="seconds of reference transcribed")
+    parser.add_argument("--scale", type=float, default=0.5,
+                        help="fraction of the fitted offset applied (0.5: no word errors added in the scratch A/B)")
     parser.add_argument("--json", help="write the per-speaker figures here")
     args = parser.parse_args(argv)
 
@@ -608,7 +611,7 @@ def main(argv=None) -> int:
         tokens = kokoro.tokenize(pieces[0], engine.vocab) if pieces else []
         found = inverter.invert(segment, RATE, text, tokens, kokoro.style_row(pack, len(tokens)),
                                 exemplar_match.band_edge(sp.reference, RATE)) if tokens else None
-        offset = found.offset if found is not None else np.zeros(STYLE_HALF, np.float32)
+        offset = args.scale * found.offset if found is not None else np.zeros(STYLE_HALF, np.float32)
         fits[sp.name] = found.report() if found is not None else None
         log(f"  heard '{text[:70]}'; " + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f} in {found.steps} steps, "
                                           f"{found.seconds:.1f} s" if found else "not fitted (too little text)"))
