@@ -31,7 +31,6 @@ the fitted offset, scored by ``bench.voice_quality_real.score_all``):
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,8 +38,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24000
 FRAME = 600           # output samples per decoder input frame (Kokoro: 24 kHz, 40 frames a second)
@@ -131,11 +128,12 @@ def aligned_targets(path: np.ndarray, reference: np.ndarray, frames: int, loud: 
 def speech_spans(samples: np.ndarray, rate: int, min_gap_s: float = 0.2, floor_db: float = -35.0,
                  margin_s: float = 0.05) -> list[tuple[int, int]]:
     """(start, end) of the stretches of speech in ``samples``, split at pauses of ``min_gap_s``."""
+    from voicekit.pitch import frame_rms
+
     hop = rate // 100
     if len(samples) < 2 * hop:
         return []
-    usable = len(samples) // hop * hop
-    rms = np.sqrt(np.mean(samples[:usable].reshape(-1, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    rms = frame_rms(samples, hop, hop).astype(np.float64) + 1e-12
     speech = 20.0 * np.log10(rms / rms.max()) > floor_db
     spans, start, silent = [], None, 0
     for k, is_speech in enumerate(speech):
