@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -404,11 +405,17 @@ def main_kokoro(args, recogniser, with_dnsmos: bool, log) -> int:
     engine = KokoroEngine()
     bank = kokoro_enrol.load_bank(args.bank) if args.bank else kokoro_enrol.load_bank()
     enrollers: dict[tuple[str, ...], object] = {}
+    # one style fit (one compilation) for every enroller, ready before the first speaker
+    style_fit = None
+    if os.environ.get(kokoro_enrol.STYLE_FIT_ENV, "1").strip().lower() not in ("0", "false", "no"):
+        from voicekit.style_fit import Fitter
+
+        style_fit = Fitter(engine, log=log, background=False)
 
     def enroller_for(exclude: tuple[str, ...]):
         left_out = tuple(sorted(n for n in exclude if n in bank.basis))
         if left_out not in enrollers:
-            enrollers[left_out] = kokoro_enrol.Enroller(engine, bank.without(left_out))
+            enrollers[left_out] = kokoro_enrol.Enroller(engine, bank.without(left_out), style_fit=style_fit or False)
         return enrollers[left_out]
 
     speakers = voice_speakers.speakers() + voice_speakers.kokoro_speakers()

@@ -374,7 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     recogniser = None if args.no_wer else Recogniser()
     engine = KokoroEngine()
-    enroller = kokoro_enrol.Enroller(engine)
+    enroller = kokoro_enrol.Enroller(engine, log=log)
+    if enroller.style_fit is not None and not enroller.style_fit.wait():   # every speaker enrolled alike
+        log(f"style fit unavailable: {enroller.style_fit.error}")
     synthesizer = Synthesizer(kokoro=engine)
     sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
     started = time.perf_counter()

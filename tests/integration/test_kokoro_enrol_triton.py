@@ -1,10 +1,11 @@
 """The `enroll` model's Kokoro path (`VOICEKIT_ENROL_METHOD=kokoro`) through a private Triton, then `synthesize`
 with the version-3 profile it returns: the clone's recipe is rebuilt into a style pack inside Triton, and the clone
-sounds more like the reference (GE2E, on a held-out sentence) than its nearest stock voice does unconverted. Skipped
-when the Kokoro assets are not installed (`python -m stack up triton`). ~1-2 min (search budget 15 s)."""
+sounds more like the reference (GE2E, on a held-out sentence) than its nearest stock voice does unconverted; the
+style fit (compiled at model load here) ran and its offset changes what synthesis says. ~2-3 min (budget 50 s)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -24,7 +25,9 @@ HELD_OUT = "The box was thrown beside the parked truck."
 class KokoroEnrolTriton(PrivateTriton):
     def command(self):
         argv, env = super().command()
-        return argv, {**env, "VOICEKIT_ENROL_METHOD": "kokoro", "VOICEKIT_KOKORO_ENROL_BUDGET_S": "24"}
+        # the style fit compiled before the model is ready, so that this first enrolment runs it
+        return argv, {**env, "VOICEKIT_ENROL_METHOD": "kokoro", "VOICEKIT_KOKORO_ENROL_BUDGET_S": "50",
+                      "VOICEKIT_KOKORO_STYLE_FIT": "wait"}
 
 
 def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: the Triton venv and Kokoro assets
@@ -37,10 +40,12 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
         enrolled = await client.enroll(write_wav(reference, RATE))
         clone = await client.synthesize_with_profile(HELD_OUT, enrolled.engine_voice, enrolled.profile_json)
         stock = await client.synthesize(HELD_OUT, enrolled.engine_voice)
-        return enrolled, clone, stock
+        without_fit = {key: value for key, value in enrolled.profile.items() if key != "styleOffset"}
+        unfitted = await client.synthesize_with_profile(HELD_OUT, enrolled.engine_voice, json.dumps(without_fit))
+        return enrolled, clone, stock, unfitted
 
     with KokoroEnrolTriton(repo, log_path=tmp_path / "triton.log") as server:
-        enrolled, clone, stock = asyncio.run(scenario(server))
+        enrolled, clone, stock, unfitted = asyncio.run(scenario(server))
     profile = enrolled.profile
     assert profile["version"] == 3 and profile["method"] == "kokoro-style"
     recipe = kokoro_enrol.recipe_of(profile)
@@ -62,6 +67,15 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert len(book.voiced) > exemplar_match.VOICED_CODES // 2
     assert book.exemplars is not None and len(set(book.exemplars.phones)) >= 15   # its frames, labelled by phone
     assert 6000 < book.top_hz <= 7520                             # flite at 16 kHz: wideband, edge less 6 %
+    # enroll ran the style fit within its budget, stored its offset, and synthesis applies it
+    style_fit = profile["clone"]["styleFit"]
+    assert "skipped" not in style_fit, style_fit
+    assert style_fit["steps"] >= 2 and style_fit["fitEnd"] < style_fit["fitStart"] and style_fit["scale"] == 0.5
+    offset = kokoro_enrol.style_offset_of(profile)
+    assert offset is not None and 0 < float(abs(offset).max()) < 10
+    assert profile["enrolS"] <= 50 + 5                            # the budget, overrun by one step at most
+    n = min(len(clone.samples), len(unfitted.samples))
+    assert n > 0 and float(abs(clone.samples[:n] - unfitted.samples[:n]).max()) > 1e-3
     assert clone.sample_rate == stock.sample_rate == kokoro.SAMPLE_RATE
     target = speaker_encoder.embed(reference, RATE, fixed_level=True)
     sim_clone = float(speaker_encoder.embed(clone.samples, clone.sample_rate, fixed_level=True) @ target)

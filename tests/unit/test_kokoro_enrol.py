@@ -259,12 +259,13 @@ def row_embed(audio, rate):
     return toy_embed(coeffs, rate)
 
 
-def toy_enroller_and_reference():
-    """An Enroller over the fake engine and toy bank, and a screened 12 s reference of a toy mixture."""
+def toy_enroller_and_reference(style_fit=False):
+    """An Enroller over the fake engine and toy bank (``style_fit``: a fake fitter, default none), and a screened
+    12 s reference of a toy mixture."""
     from voicekit import enrolment, pitch
 
     enroller = ke.Enroller(FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed,
-                           intelligibility=lambda audio, rate: 0.25)
+                           intelligibility=lambda audio, rate: 0.25, style_fit=style_fit)
     enroller.log_f0 = staticmethod(lambda audio, rate: 5.3)
     target = target_of(np.array([0.2, 0.5, 0.3, 0, 0, 0, 0, 0]))
     hz = math.exp(target.log_f0)
@@ -274,6 +275,18 @@ def toy_enroller_and_reference():
                                   pitch_voice="slt", loudness_dbfs=-20.0, peak_dbfs=-3.0,
                                   embedding=target.embedding)
     return enroller, screened
+
+
+def search_budget_seen(monkeypatch) -> dict:
+    seen = {}
+    real_find_voice = ke.find_voice
+
+    def spy(*args, budget_s, **kwargs):
+        seen["budget_s"] = budget_s
+        return real_find_voice(*args, budget_s=budget_s, **kwargs)
+
+    monkeypatch.setattr(ke, "find_voice", spy)
+    return seen
 
 
 def test_the_budget_covers_the_whole_enrolment_from_when_the_request_started(monkeypatch):
@@ -286,14 +299,7 @@ def test_the_budget_covers_the_whole_enrolment_from_when_the_request_started(mon
     _, on_time = enroller.enroll(screened, "wav", budget=30, started=time.monotonic())
     assert on_time.evaluations > 0
     # what is left for the search is less than the budget by the time already spent and the reserve
-    seen = {}
-    real_find_voice = ke.find_voice
-
-    def spy(*args, budget_s, **kwargs):
-        seen["budget_s"] = budget_s
-        return real_find_voice(*args, budget_s=budget_s, **kwargs)
-
-    monkeypatch.setattr(ke, "find_voice", spy)
+    seen = search_budget_seen(monkeypatch)
     enroller.enroll(screened, "wav", budget=30, started=time.monotonic() - 10)
     reserve = ke.FIT_RESERVE_S + ke.EXEMPLAR_RESERVE_S   # the spectral fit's and the exemplar codebook's
     assert 30 - 10 - reserve - 1 < seen["budget_s"] <= 30 - 10 - reserve
@@ -361,8 +367,117 @@ def test_an_ambiguous_pitch_allows_either_sex_but_never_a_mixture_of_both():
 def test_the_intelligibility_check_can_be_turned_off(monkeypatch):
     bank = toy_bank(mixtures=10, extrapolations=4)
     monkeypatch.setenv(ke.INTELLIGIBILITY_ENV, "0")
-    assert ke.Enroller(FakeEngine(), bank, embed=row_embed).intelligibility is None
+    assert ke.Enroller(FakeEngine(), bank, embed=row_embed, style_fit=False).intelligibility is None
     monkeypatch.delenv(ke.INTELLIGIBILITY_ENV)
-    assert ke.Enroller(FakeEngine(), bank, embed=row_embed, check_intelligibility=False).intelligibility is None
-    toy = ke.Enroller(FakeEngine(), bank, embed=row_embed, intelligibility=toy_wer_by_extrapolation)
+    assert ke.Enroller(FakeEngine(), bank, embed=row_embed, check_intelligibility=False,
+                       style_fit=False).intelligibility is None
+    toy = ke.Enroller(FakeEngine(), bank, embed=row_embed, intelligibility=toy_wer_by_extrapolation, style_fit=False)
     assert toy.intelligibility is toy_wer_by_extrapolation
+
+
+# ----------------------------------------------------------------------------------------------- the style fit
+
+
+class FakeFitter:
+    """``style_fit.Fitter`` as enrolment sees it: ready or not, an offset of 0.1 per timbre dim, or a failure."""
+
+    def __init__(self, ready=True, error=None, fails=False):
+        self.ready, self.error, self.fails = ready, error, fails
+        self.calls = []
+
+    def fit(self, speech, rate, pack, band_hz, deadline):
+        self.calls.append((np.asarray(pack), band_hz, deadline))
+        if self.fails:
+            raise RuntimeError("XLA ran out of memory")
+        return np.full(ke.STYLE_HALF, 0.1, np.float32), {"fitStart": 2.5, "fitEnd": 2.3, "steps": 6, "scale": 0.5}
+
+
+def test_the_style_fit_runs_last_in_its_reserve_and_its_offset_reaches_the_profile_and_synthesis(monkeypatch):
+    from voicekit.tts import Synthesizer
+
+    fitter = FakeFitter()
+    enroller, screened = toy_enroller_and_reference(style_fit=fitter)
+    seen = search_budget_seen(monkeypatch)
+    started = time.monotonic()
+    made, found = enroller.enroll(screened, "wav", budget=60, started=started)
+    reserve = ke.FIT_RESERVE_S + ke.EXEMPLAR_RESERVE_S + ke.STYLE_FIT_RESERVE_S
+    assert 60 - reserve - 1 < seen["budget_s"] <= 60 - reserve            # the search gave up the fit's reserve
+    (pack, _, deadline), = fitter.calls
+    assert deadline == pytest.approx(started + 60)                         # the fit may use what is left, no more
+    assert np.array_equal(pack, enroller.pack(found.recipe))               # it starts from the kept recipe
+    assert made["clone"]["styleFit"]["steps"] == 6
+    assert made["styleOffset"] == [0.1] * ke.STYLE_HALF
+    engine = FakeEngine()
+    Synthesizer(kokoro=engine).speak("Hello there.", made["engineVoice"], profile=json.loads(json.dumps(made)))
+    spoken = engine.spoken[-1][2]
+    plain = ke.style_pack(ke.recipe_of(made), PACKS)
+    assert np.allclose(spoken[:, : ke.STYLE_HALF], plain[:, : ke.STYLE_HALF] + 0.1, atol=1e-5)   # every row's timbre
+    assert np.allclose(spoken[:, ke.STYLE_HALF:], plain[:, ke.STYLE_HALF:], atol=1e-6)          # prosody untouched
+
+
+@pytest.mark.parametrize("fitter, budget, skipped", [
+    (FakeFitter(ready=False), 60, "compiling"),
+    (FakeFitter(ready=False, error="ImportError: no jax"), 60, "unavailable"),
+    (FakeFitter(), 40, "budget too small"),     # the search would keep less than SEARCH_FIRST_S: it keeps it all
+    (FakeFitter(fails=True), 60, "failed: RuntimeError"),
+])
+def test_without_the_style_fit_the_clone_is_whole_and_says_why(monkeypatch, fitter, budget, skipped):
+    enroller, screened = toy_enroller_and_reference(style_fit=fitter)
+    seen = search_budget_seen(monkeypatch)
+    made, _ = enroller.enroll(screened, "wav", budget=budget)
+    assert made["clone"]["styleFit"] == {"skipped": skipped}
+    assert "styleOffset" not in made and ke.recipe_of(made) is not None
+    if not fitter.ready or skipped == "budget too small":   # a fit that will not run takes no reserve
+        assert seen["budget_s"] > budget - ke.FIT_RESERVE_S - ke.EXEMPLAR_RESERVE_S - 1
+    assert bool(fitter.calls) == fitter.fails
+
+
+def test_the_style_fit_does_not_start_when_the_search_overran_its_budget(monkeypatch):
+    fitter = FakeFitter()
+    enroller, screened = toy_enroller_and_reference(style_fit=fitter)
+    real_find_voice = ke.find_voice
+
+    def slow_search(*args, **kwargs):   # the search (or a loaded machine) ate the fit's reserve
+        found = real_find_voice(*args, **kwargs)
+        monkeypatch.setattr(ke.time, "monotonic", lambda: deadline_seen["started"] + 60 - ke.STYLE_FIT_MIN_S + 1)
+        return found
+
+    deadline_seen = {"started": time.monotonic()}
+    monkeypatch.setattr(ke, "find_voice", slow_search)
+    made, _ = enroller.enroll(screened, "wav", budget=60, started=deadline_seen["started"])
+    assert made["clone"]["styleFit"] == {"skipped": "budget spent"} and not fitter.calls
+
+
+def test_the_style_fit_can_be_turned_off(monkeypatch):
+    bank = toy_bank(mixtures=10, extrapolations=4)
+    monkeypatch.setenv(ke.STYLE_FIT_ENV, "0")
+    enroller = ke.Enroller(FakeEngine(), bank, embed=row_embed, intelligibility=lambda audio, rate: 0.25)
+    assert enroller.style_fit is None
+    made, _ = enroller.enroll(toy_enroller_and_reference()[1], "wav", budget=60)
+    assert "styleFit" not in made["clone"] and "styleOffset" not in made
+
+
+@pytest.mark.parametrize("offset", [[0.1] * 127, [0.1] * 129, [float("nan")] + [0.0] * 127, [11.0] * 128, "x",
+                                    [[0.1] * 128]])
+def test_a_malformed_style_offset_is_an_invalid_profile(offset):
+    from voicekit.tts import Synthesizer
+
+    enroller, screened = toy_enroller_and_reference()
+    made, _ = enroller.enroll(screened, "wav", budget=60)
+    with pytest.raises(ValueError):
+        ke.style_offset_of({**made, "styleOffset": offset})
+    with pytest.raises(VoicekitError) as bad:
+        Synthesizer(kokoro=FakeEngine()).speak("Hello.", made["engineVoice"], profile={**made, "styleOffset": offset})
+    assert bad.value.code == "invalid_profile"
+
+
+def test_with_offset_moves_only_the_timbre_half_and_leaves_the_pack_alone():
+    pack = PACKS["af_a"]
+    before = pack.copy()
+    offset = np.linspace(-1, 1, ke.STYLE_HALF).astype(np.float32)
+    moved = ke.with_offset(pack, offset)
+    assert np.array_equal(pack, before)                                     # a new array
+    assert np.allclose(moved[:, : ke.STYLE_HALF] - pack[:, : ke.STYLE_HALF], offset[None, :])
+    assert np.array_equal(moved[:, ke.STYLE_HALF:], pack[:, ke.STYLE_HALF:])
+    assert ke.with_offset(pack, None) is pack
+    assert ke.style_offset_of({"style": {}}) is None

@@ -1,4 +1,4 @@
-"""bench/style_inversion.py: Kokoro's decoder as a JAX function of the style, and the pieces of the fit.
+"""voicekit/style_fit.py: Kokoro's decoder as a JAX function of the style, and the pieces of the fit.
 
 The ONNX interpreter is checked against ONNX Runtime on a small graph built here with the op kinds (and the
 quantized AdaIN chain) that Kokoro's style-dependent decoder uses, values and gradient; the alignment helpers on
@@ -17,7 +17,7 @@ ort = pytest.importorskip("onnxruntime")
 import jax.numpy as jnp  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from bench import style_inversion as si  # noqa: E402
+from voicekit import style_fit as si  # noqa: E402
 
 
 def style_graph():
@@ -195,3 +195,19 @@ def test_cepstra_are_the_same_in_numpy_and_jax():
     assert numpy_ceps.shape == (1 + 6000 // si.HOP, si.CEPSTRA)
     np.testing.assert_allclose(np.asarray(jax_ceps), numpy_ceps, rtol=1e-3, atol=1e-3)
     assert filters[:, np.fft.rfftfreq(si.NFFT, 1 / si.SAMPLE_RATE) > 3800].max() == 0   # nothing above the band
+
+
+def test_a_fitter_that_cannot_be_built_says_so_and_fits_nothing(tmp_path):
+    class NoModel:   # an engine whose directory holds no float-convolution model
+        directory = tmp_path
+        voices = {"af_a": None, "am_b": None}
+
+        def voice_pack(self, name):
+            return np.zeros((510, 256), np.float32)
+
+    said = []
+    fitter = si.Fitter(NoModel(), background=False, log=said.append)
+    assert not fitter.ready and fitter.wait(0) is False
+    assert fitter.error and "style fit unavailable" in said[0]
+    offset, report = fitter.fit(np.zeros(16000, np.float32), 16000, np.zeros((510, 256), np.float32), 4000.0)
+    assert offset is None and report == {"skipped": "unavailable"}

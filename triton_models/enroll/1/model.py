@@ -36,7 +36,7 @@ class TritonPythonModel:
                 from voicekit import kokoro_enrol
                 from voicekit.kokoro import KokoroEngine
 
-                self.kokoro = kokoro_enrol.Enroller(KokoroEngine())
+                self.kokoro = kokoro_enrol.Enroller(KokoroEngine(), log=pb_utils.Logger.log_info)
             except (VoicekitError, OSError, ValueError) as exc:
                 pb_utils.Logger.log_warn(f"enroll: Kokoro enrolment unavailable ({exc}); using world-vc")
         if self.kokoro is None:

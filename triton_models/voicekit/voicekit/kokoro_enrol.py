@@ -75,12 +75,21 @@ HULL_WEIGHT = 0.5            # similarity points lost per unit of negative coeff
 MAX_OUTSIDE = 1.0            # negative coefficient mass allowed free (measured: 0.96 kept WER at 7 %)
 LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 # The budget covers a whole enrolment when the caller says when it started (the ``enroll`` model does: decoding and
-# screening, ≈ 5 s for a 25 s reference on 2 cores, the search, the spectral fit): 50 s leaves the search ≈ 41 s on
-# an idle machine, as the 40 s search-only budget did, and keeps a loaded machine near 50 s instead of letting the
-# screening and the fit come on top (fillets-cs-small took 86-103 s at load 6-8 that way; issue target ≤ 60 s).
-DEFAULT_BUDGET_S = 50.0
+# screening, ≈ 5 s for a 25 s reference on 2 cores, the search, the spectral fit, the style fit): 50 s left the
+# search ≈ 41 s on an idle machine (it ends after MAX_EVALUATIONS, ≈ 30-35 s) and kept a loaded machine near 50 s
+# instead of letting the screening and the fits come on top (fillets-cs-small took 86-103 s at load 6-8 that way;
+# issue target ≤ 60 s). 60 s (session 13) keeps the search ≈ 30 s and gives the style fit its reserve.
+DEFAULT_BUDGET_S = 60.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
 EXEMPLAR_RESERVE_S = 3.0     # the exemplar codebook (0.9-1.4 s for 19-26 s references) and phone labels (≈ 1 s)
+# The style fit (``style_fit``), last: transcribing ≈ 6 s of the reference, Kokoro's reading of it, the alignment
+# (3-6 s in all on 2 cores), then gradient steps (2.3-2.5 s each) until its ``STEPS`` (6: 17-22 s in all, measured)
+# or the budget's end. It starts only with STYLE_FIT_MIN_S left; its reserve is taken from the search only while the
+# fit is ready (compiled) and the search keeps SEARCH_FIRST_S: with a small budget (the tests' 20 s) the search has
+# it all, as before the fit.
+STYLE_FIT_RESERVE_S = 18.0
+STYLE_FIT_MIN_S = 9.0
+SEARCH_FIRST_S = 20.0
 MAX_EVALUATIONS = 24
 # Intelligibility (issue: similarity *and* intelligibility): GE2E, which the search climbs, does not hear words, and
 # extrapolated mixtures can win on it while slurring (a real Czech speaker's clone: pocketsphinx WER 40 % on
@@ -582,12 +591,15 @@ def main_voice(recipe: Recipe) -> str:
     return recipe.basis[int(np.argmax(recipe.timbre))]
 
 
-def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemplars: dict | None = None) -> dict:
+def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemplars: dict | None = None,
+            style_fit: tuple[np.ndarray | None, dict] | None = None) -> dict:
     """Voice profile version 3 (method ``kokoro-style``): the shared measurements (``enrolment.Screened``), the
     style recipe (rebuild the pack with :func:`style_pack` over the stock voices), how the search went and, when
     one was kept (``fitted``: a ``spectral_match.Fitted``), the spectral correction ``spectralMatch`` that
     synthesis applies to Kokoro's output (a profile without it synthesises exactly as before), and the exemplar
-    codebook ``exemplarMatch`` (``exemplar_match.to_profile``) when one was learnt."""
+    codebook ``exemplarMatch`` (``exemplar_match.to_profile``) when one was learnt; ``style_fit``: (the offset
+    ``style_fit.Fitter.fit`` found — stored as ``styleOffset``, added to the timbre half of every row of the pack —
+    or None, its report ``clone.styleFit``)."""
     voice = main_voice(found.recipe)
     out = {
         "version": PROFILE_VERSION,
@@ -605,6 +617,11 @@ def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemp
             out["spectralMatch"] = fitted.curve.to_dict()
     if exemplars is not None:
         out["exemplarMatch"] = exemplars
+    if style_fit is not None:
+        offset, report = style_fit
+        out["clone"]["styleFit"] = report
+        if offset is not None:
+            out["styleOffset"] = [round(float(v), 4) for v in offset]
     return out
 
 
@@ -615,11 +632,36 @@ def recipe_of(profile_: dict) -> Recipe | None:
     return Recipe.from_dict(profile_["style"])
 
 
+STYLE_HALF = 128   # the timbre half of a style row (the decoder's); the rest is the prosody predictor's
+
+
+def style_offset_of(profile_: dict) -> np.ndarray | None:
+    """The profile's ``styleOffset`` [128] (None when it has none); raises ValueError if malformed."""
+    raw = profile_.get("styleOffset") if isinstance(profile_, dict) else None
+    if raw is None:
+        return None
+    offset = np.asarray(raw, dtype=np.float32)
+    if offset.shape != (STYLE_HALF,) or not np.all(np.isfinite(offset)) or np.abs(offset).max() > 10.0:
+        raise ValueError(f"styleOffset must be {STYLE_HALF} finite numbers within ±10")
+    return offset
+
+
+def with_offset(pack: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+    """``pack`` [510, 256] with ``offset`` added to the timbre half of every row (the per-length structure kept)."""
+    if offset is None:
+        return pack
+    out = np.array(pack, dtype=np.float32, copy=True)
+    out[:, :STYLE_HALF] += np.asarray(offset, np.float32).reshape(1, STYLE_HALF)
+    return out
+
+
 BANK_FILE = Path(__file__).resolve().parent / "data" / "kokoro_enrol_bank.npz"
 BUDGET_ENV = "VOICEKIT_KOKORO_ENROL_BUDGET_S"
 SPECTRAL_MATCH_ENV = "VOICEKIT_KOKORO_SPECTRAL_MATCH"   # "0" / "false" / "no": no spectral correction at enrolment
 EXEMPLAR_MATCH_ENV = "VOICEKIT_KOKORO_EXEMPLAR_MATCH"   # "0" / "false" / "no": no exemplar codebook at enrolment
 INTELLIGIBILITY_ENV = "VOICEKIT_KOKORO_INTELLIGIBILITY"  # "0" / "false" / "no": no intelligibility check
+STYLE_FIT_ENV = "VOICEKIT_KOKORO_STYLE_FIT"             # "0" / "false" / "no": no style fit (nor its compilation);
+                                                        # "wait": compiled before the model reports ready
 
 
 def _enabled(name: str) -> bool:
@@ -655,10 +697,13 @@ class Enroller:
                  embed: Callable[[np.ndarray, int], np.ndarray] | None = None,
                  spectral_match: bool | None = None, check_intelligibility: bool | None = None,
                  intelligibility: Callable[[np.ndarray, int], float] | None = None,
-                 exemplar_match: bool | None = None) -> None:
+                 exemplar_match: bool | None = None, style_fit=None,
+                 log: Callable[[str], None] | None = None) -> None:
         """``spectral_match`` / ``check_intelligibility`` / ``exemplar_match``: None = on unless their environment
         variable says "0";
-        ``intelligibility``: the proxy's word error rate (default: pocketsphinx, :func:`proxy_intelligibility`)."""
+        ``intelligibility``: the proxy's word error rate (default: pocketsphinx, :func:`proxy_intelligibility`);
+        ``style_fit``: a ``style_fit.Fitter``, False for none, None = one compiling in the background unless
+        ``$VOICEKIT_KOKORO_STYLE_FIT`` says "0"; ``log``: where the fit's start-up and failures are said."""
         from . import speaker_encoder
 
         self.spectral_match = _enabled(SPECTRAL_MATCH_ENV) if spectral_match is None else spectral_match
@@ -677,6 +722,13 @@ class Enroller:
         # several clips at once (the EQ variants): GE2E batches their partials; an injected encoder is looped
         self.embed_many = (lambda clips, rate: [self.embed(c, rate) for c in clips]) if embed else \
             (lambda clips, rate: speaker_encoder.default_encoder().embed_many(clips, rate, fixed_level=True))
+        if style_fit is None and _enabled(STYLE_FIT_ENV):
+            from .style_fit import Fitter
+
+            # "wait": compile before the model is ready (tests that need the fit on the first enrolment)
+            style_fit = Fitter(engine, log=log, background=os.environ.get(STYLE_FIT_ENV, "").strip().lower() != "wait")
+        self.style_fit = style_fit or None
+        self._log = log or (lambda message: None)
 
     @staticmethod
     def log_f0(audio: np.ndarray, rate: int) -> float:
@@ -695,13 +747,39 @@ class Enroller:
         total = budget_s() if budget is None else budget
         reserve = (FIT_RESERVE_S if self.spectral_match else 0.0) + (EXEMPLAR_RESERVE_S if self.exemplar_match else 0.0)
         search_budget = max(0.0, total - (time.monotonic() - started) - reserve)
+        fit_style = self.style_fit is not None and self.style_fit.ready \
+            and search_budget - STYLE_FIT_RESERVE_S >= SEARCH_FIRST_S
+        if fit_style:
+            search_budget -= STYLE_FIT_RESERVE_S
         target = Target(embedding=np.asarray(screened.embedding, dtype=np.float64),
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
                            intelligibility=self.intelligibility, budget_s=search_budget)
         fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
         exemplars = self.learn_exemplars(screened) if self.exemplar_match else None
-        return profile(screened.measurements(container), found, time.monotonic() - started, fitted, exemplars), found
+        style = None
+        if fit_style:
+            style = self.fit_style(screened, found, started + total)
+        elif self.style_fit is not None:
+            style = None, {"skipped": "budget too small" if self.style_fit.ready else
+                           "compiling" if self.style_fit.error is None else "unavailable"}
+        return profile(screened.measurements(container), found, time.monotonic() - started, fitted, exemplars,
+                       style), found
+
+    def fit_style(self, screened, found: Found, deadline: float) -> tuple[np.ndarray | None, dict]:
+        """The style fit's offset and report (``style_fit.Fitter.fit``) for the kept recipe, if ``STYLE_FIT_MIN_S``
+        of the budget are left; a failure of the fit is reported, never raised."""
+        from . import exemplar_match
+
+        assert self.style_fit is not None
+        if deadline - time.monotonic() < STYLE_FIT_MIN_S:
+            return None, {"skipped": "budget spent"}
+        try:
+            return self.style_fit.fit(screened.speech, screened.rate, self.pack(found.recipe),
+                                      exemplar_match.band_edge(screened.speech, screened.rate), deadline)
+        except Exception as exc:  # noqa: BLE001 — the clone is whole without the fit: say why it is missing
+            self._log(f"style fit failed ({type(exc).__name__}: {exc}); the clone is kept without it")
+            return None, {"skipped": f"failed: {type(exc).__name__}"}
 
     @staticmethod
     def learn_exemplars(screened) -> dict | None:

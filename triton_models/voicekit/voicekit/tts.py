@@ -54,16 +54,22 @@ class Synthesizer:
         return self._kokoro
 
     def recipe_style(self, profile: dict) -> np.ndarray:
-        """The style pack of a version-3 profile: its recipe over the stock voices (``kokoro_enrol``)."""
+        """The style pack of a version-3 profile: its recipe over the stock voices (``kokoro_enrol``), plus its
+        ``styleOffset`` (the style fit's) in the timbre half of every row when it has one."""
         try:
             recipe = kokoro_enrol.recipe_of(profile)
             if recipe is None or any(stock_voice(name) is None for name in recipe.basis):
                 raise ValueError("unknown basis voice")
         except (KeyError, TypeError, ValueError) as exc:
             raise VoicekitError("invalid_profile", f"profile.style is not a valid style recipe: {exc}") from exc
-        key = (recipe.basis, recipe.timbre.tobytes(), recipe.prosody.tobytes())
-        return self._recipe_packs.get(key, lambda: _read_only(kokoro_enrol.style_pack(
-            recipe, {name: self.kokoro.voice_pack(name) for name in recipe.basis})))
+        try:
+            offset = kokoro_enrol.style_offset_of(profile)
+        except (TypeError, ValueError) as exc:
+            raise VoicekitError("invalid_profile", f"profile.styleOffset is not valid: {exc}") from exc
+        key = (recipe.basis, recipe.timbre.tobytes(), recipe.prosody.tobytes(),
+               None if offset is None else offset.tobytes())
+        return self._recipe_packs.get(key, lambda: _read_only(kokoro_enrol.with_offset(kokoro_enrol.style_pack(
+            recipe, {name: self.kokoro.voice_pack(name) for name in recipe.basis}), offset)))
 
     def is_kokoro_voice(self, voice: str) -> bool:
         return stock_voice(voice.strip().lower()) is not None

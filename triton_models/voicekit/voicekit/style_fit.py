@@ -1,0 +1,647 @@
+"""Style fit: the clone's timbre style moved by gradient through Kokoro's decoder toward the reference.
+
+The stock-voice search (``kokoro_enrol``) ends on the manifold the 28 English voices span (three searches over it
+moved held-out similarity by +0.005). Kokoro's decoder takes the first 128 style dims only through its AdaIN layers
+— affine maps of the style — so a style off that manifold can still be a voice. This module looks for one by
+analysis-by-synthesis (docs/voice-quality.md, "Style inversion through Kokoro's decoder"):
+
+1. a few seconds of the reference are transcribed (pocketsphinx) and Kokoro says that text in the searched voice;
+2. dynamic time warping pairs Kokoro's frames with the reference's (band-limited cepstra, means removed); pairs
+   that match worst (mostly different sounds: the transcript is a recogniser's guess) are left out;
+3. Kokoro's decoder — its ONNX graph run as a JAX function of the style (:class:`DecoderGraph`) — is differentiated,
+   and Adam moves the timbre half of the style (in units of the stock voices' spread, pulled weakly back to the
+   searched style) to bring the output's cepstra (c1-c29 of a log-mel spectrum: the envelope without loudness) onto
+   the reference's aligned frames, while the frame-to-frame change of the envelope (articulation) stays that of
+   the searched voice (``keep``).
+
+No speaker encoder is optimised, so GE2E, ECAPA and CAM++ all measure the result. Everything not depending on the
+style (text features, F0 and energy paths, the harmonic source) is computed by ONNX Runtime on the graph's static
+part; only the ≈ 1,470 style-dependent nodes run in JAX, at one fixed number of frames so that one compilation
+(at model load, in the background: :class:`Fitter`) serves every speaker. Enrolment (``kokoro_enrol.Enroller``)
+stores half the fitted offset in the profile (``styleOffset``: the full one cost 8-20 points of word error rate);
+synthesis adds it to every row of the clone's style pack.
+
+Needs ``jax`` and ``onnx`` (the models' environment has both); without them enrolment runs without the fit.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+SAMPLE_RATE = 24000
+FRAME = 600           # output samples per decoder input frame (Kokoro: 24 kHz, 40 frames a second)
+HOP = 300             # cepstral analysis hop: the decoder's F0 rate
+NFFT = 1024
+MELS = 80
+CEPSTRA = 30          # c0 (loudness) dropped, c1-c29 kept: the envelope without the harmonics
+STYLE_HALF = 128
+TEXT_FEATURES = "/encoder/MatMul_1_output_0"     # the aligned text features [1, 512, T]
+F0_CURVE = "/encoder/Reshape_output_0"           # predicted F0 [1, 2T]
+ENERGY_CURVE = "/encoder/Reshape_1_output_0"     # predicted energy [1, 2T]
+DECODER_PREFIX = "/decoder/"
+
+
+# --------------------------------------------------------------------------------------------------- features
+
+
+def mel_matrix(fmax: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Triangular mel filters [MELS, NFFT/2 + 1] from 60 Hz to ``fmax``."""
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = mel_to_hz(np.linspace(hz_to_mel(60.0), hz_to_mel(fmax), MELS + 2))
+    bins = np.fft.rfftfreq(NFFT, 1.0 / sample_rate)
+    filters = np.zeros((MELS, len(bins)), np.float32)
+    for i in range(MELS):
+        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
+        filters[i] = np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0.0, None)
+    return filters
+
+
+def dct_matrix() -> np.ndarray:
+    n = np.arange(MELS)
+    k = np.arange(CEPSTRA)[:, None]
+    return (np.cos(np.pi / MELS * (n + 0.5) * k) * np.sqrt(2.0 / MELS)).astype(np.float32)
+
+
+def cepstra(audio, filters: np.ndarray, dct: np.ndarray, xp=np):
+    """(cepstra [frames, CEPSTRA], log-mel [frames, MELS]) of 24 kHz audio, one frame per ``HOP`` samples
+    (``xp`` is numpy or jax.numpy: the same arithmetic on both sides of the fit)."""
+    pad = NFFT // 2
+    padded = xp.pad(audio, (pad, pad))
+    count = 1 + (padded.shape[0] - NFFT) // HOP
+    index = np.arange(NFFT)[None, :] + HOP * np.arange(count)[:, None]
+    power = xp.abs(xp.fft.rfft(padded[index] * np.hanning(NFFT).astype(np.float32), axis=1)) ** 2
+    log_mel = xp.log(power @ filters.T + 1e-6)
+    return log_mel @ dct.T, log_mel
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The monotonic path [(i, j)] pairing rows of ``a`` and ``b`` at the least summed euclidean distance."""
+    cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf)
+    acc[0, 0] = 0.0
+    for i in range(1, n + 1):
+        row, previous, c = acc[i], acc[i - 1], cost[i - 1]
+        from_above = np.minimum(previous[:-1], previous[1:]) + c   # diagonal or vertical step into (i, j)
+        for j in range(1, m + 1):                                  # horizontal steps depend on the row itself
+            row[j] = min(from_above[j - 1], row[j - 1] + c[j - 1])
+    i, j, path = n, m, []
+    while i > 0 and j > 0:
+        path.append((i - 1, j - 1))
+        step = int(np.argmin((acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])))
+        i, j = (i - 1, j - 1) if step == 0 else (i - 1, j) if step == 1 else (i, j - 1)
+    return np.array(path[::-1], dtype=np.int64).reshape(-1, 2)
+
+
+def aligned_targets(path: np.ndarray, reference: np.ndarray, frames: int, loud: np.ndarray,
+                    quiet: float, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``frames`` synthesised frames, the mean of the reference frames the path pairs it with, and a
+    weight (0 where none is paired or every paired reference frame is quieter than ``quiet``); ``usable``: which
+    pairs of the path may be used (default all)."""
+    sums = np.zeros((frames, reference.shape[1]), np.float64)
+    counts = np.zeros(frames)
+    usable = np.ones(len(path), bool) if usable is None else usable
+    for (i, j), ok in zip(path, usable, strict=True):
+        if ok and i < frames and loud[j] > quiet:
+            sums[i] += reference[j]
+            counts[i] += 1
+    weights = (counts > 0).astype(np.float32)
+    return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32), weights
+
+
+def speech_spans(samples: np.ndarray, rate: int, min_gap_s: float = 0.2, floor_db: float = -35.0,
+                 margin_s: float = 0.05) -> list[tuple[int, int]]:
+    """(start, end) of the stretches of speech in ``samples``, split at pauses of ``min_gap_s``."""
+    from .pitch import frame_rms
+
+    hop = rate // 100
+    if len(samples) < 2 * hop:
+        return []
+    rms = frame_rms(samples, hop, hop).astype(np.float64) + 1e-12
+    speech = 20.0 * np.log10(rms / rms.max()) > floor_db
+    spans, start, silent = [], None, 0
+    for k, is_speech in enumerate(speech):
+        if is_speech:
+            start = k if start is None else start
+            silent = 0
+        elif start is not None:
+            silent += 1
+            if silent >= min_gap_s * 100:
+                spans.append((start, k - silent + 1))
+                start = None
+    if start is not None:
+        spans.append((start, len(speech)))
+    margin = int(margin_s * 100)
+    return [(max(0, a - margin) * hop, min(len(speech), b + margin) * hop) for a, b in spans if b - a >= 40]
+
+
+# --------------------------------------------------------------------------------------------------- the decoder
+
+
+def _attributes(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+class DecoderGraph:
+    """Kokoro's ONNX graph split at the style: ONNX Runtime computes what does not depend on it (two subgraphs: the
+    text encoder and prosody predictor; the decoder's static part), JAX the rest. Only the weights of the
+    style-dependent nodes are kept for JAX, and the model itself is dropped once split (≈ 1 GB less than keeping
+    it and a second whole-model session)."""
+
+    def __init__(self, model_path: str | Path, threads: int = 2) -> None:
+        import onnx
+        import onnxruntime as ort
+        from onnx import numpy_helper, utils
+
+        model = onnx.load(str(model_path))
+        graph = model.graph
+        decoder = [n for n in graph.node if n.name.startswith(DECODER_PREFIX)]
+        depends = {"style"}
+        self.nodes = []  # the style-dependent nodes, in the graph's (topological) order
+        for node in decoder:
+            if any(name in depends for name in node.input):
+                depends.update(node.output)
+                self.nodes.append(node)
+        read = {name for node in self.nodes for name in node.input}
+        self.constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer if i.name in read}
+        for node in graph.node:
+            if node.op_type == "Constant" and node.output[0] in read:
+                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        self.attributes = [_attributes(n) for n in self.nodes]
+        self.output = self.nodes[-1].output[0]  # the audio (the graph squeezes it outside the decoder)
+        self.inputs = []  # what the style-dependent part reads from the static part
+        for node in self.nodes:
+            for name in node.input:
+                if name and name != "style" and name not in depends and name not in self.constants \
+                        and name not in self.inputs:
+                    self.inputs.append(name)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        extractor = utils.Extractor(model)
+        # text → features, F0 and energy; and the static part from those three (the style is an input too: the
+        # graph's shape arithmetic for the inverse STFT reads its shape, not its values)
+        encoder = extractor.extract_model(["tokens", "style", "speed"], [TEXT_FEATURES, F0_CURVE, ENERGY_CURVE])
+        static = extractor.extract_model(["style", TEXT_FEATURES, F0_CURVE, ENERGY_CURVE], self.inputs)
+        del model, graph, extractor
+        self.encoder = ort.InferenceSession(encoder.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self.static_inputs = [i.name for i in static.graph.input]
+        self.static = ort.InferenceSession(static.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def text_features(self, tokens, style: np.ndarray, speed: float = 1.0):
+        """(text features, F0, energy) for phoneme tokens in a [1, 256] style."""
+        feeds = {"tokens": np.asarray([[0, *tokens, 0]], dtype=np.int64),
+                 "style": np.asarray(style, np.float32).reshape(1, -1),
+                 "speed": np.asarray([speed], np.float32)}
+        features, f0, energy = self.encoder.run([TEXT_FEATURES, F0_CURVE, ENERGY_CURVE], feeds)
+        return features, f0, energy
+
+    def static_values(self, features: np.ndarray, f0: np.ndarray, energy: np.ndarray) -> dict[str, np.ndarray]:
+        feeds = {"style": np.zeros((1, 256), np.float32), TEXT_FEATURES: features, F0_CURVE: f0, ENERGY_CURVE: energy}
+        outs = self.static.run(self.inputs, {name: feeds[name] for name in self.static_inputs})
+        return dict(zip(self.inputs, outs, strict=True))
+
+    def audio(self, style, static: dict):
+        """The decoder's audio for a [1, 256] style (a JAX array: differentiable) given :meth:`static_values`."""
+        env = dict(static)
+        env["style"] = style
+        for node, attributes in zip(self.nodes, self.attributes, strict=True):
+            _run(node, attributes, env, self.constants)
+        return env[self.output]
+
+
+def _run(node, a: dict, env: dict, constants: dict) -> None:
+    """One ONNX node in JAX (or numpy, when every input is concrete: shape arithmetic stays static under jit)."""
+    import jax
+    import jax.numpy as jnp
+
+    x = [None if not name else env[name] if name in env else constants[name] for name in node.input]
+    concrete = all(v is None or isinstance(v, (np.ndarray, np.generic)) for v in x)
+    xp = np if concrete else jnp
+    op = node.op_type
+    if op == "Add":
+        out = x[0] + x[1]
+    elif op == "Sub":
+        out = x[0] - x[1]
+    elif op == "Mul":
+        out = x[0] * x[1]
+    elif op == "Div":
+        out = np.floor_divide(x[0], x[1]) if concrete and np.issubdtype(np.asarray(x[0]).dtype, np.integer) \
+            else x[0] / x[1]
+    elif op == "Pow":
+        out = x[0] ** x[1]
+    elif op in ("Sqrt", "Sin", "Cos", "Exp", "Tanh", "Floor"):
+        out = getattr(xp, op.lower())(x[0])
+    elif op == "LeakyRelu":
+        out = xp.where(x[0] >= 0, x[0], a.get("alpha", 0.01) * x[0])
+    elif op == "Greater":
+        out = x[0] > x[1]
+    elif op == "Less":
+        out = x[0] < x[1]
+    elif op == "Equal":
+        out = x[0] == x[1]
+    elif op == "Where":
+        out = xp.where(x[0], x[1], x[2])
+    elif op == "Cast":
+        out = x[0].astype({1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}[a["to"]])
+    elif op == "Unsqueeze":
+        out = x[0]
+        axes = [int(v) for v in np.asarray(x[1]).reshape(-1)]
+        for axis in sorted(v % (out.ndim + len(axes)) for v in axes):
+            out = xp.expand_dims(out, axis)
+    elif op == "Squeeze":
+        axes = tuple(int(v) % x[0].ndim for v in np.asarray(x[1]).reshape(-1)) if len(x) > 1 and x[1] is not None \
+            else tuple(i for i, s in enumerate(x[0].shape) if s == 1)
+        out = xp.squeeze(x[0], axis=axes)
+    elif op == "ReduceMean":
+        axes = a.get("axes")
+        if axes is None and len(x) > 1 and x[1] is not None:
+            axes = [int(v) for v in np.asarray(x[1]).reshape(-1)]
+        out = xp.mean(x[0], axis=None if axes is None else tuple(int(v) % x[0].ndim for v in axes),
+                      keepdims=bool(a.get("keepdims", 1)))
+    elif op == "Split":
+        axis = a.get("axis", 0) % x[0].ndim
+        sizes = [int(v) for v in np.asarray(x[1]).reshape(-1)] if len(x) > 1 and x[1] is not None \
+            else [x[0].shape[axis] // len(node.output)] * len(node.output)
+        for name, part in zip(node.output, xp.split(x[0], np.cumsum(sizes)[:-1], axis=axis), strict=True):
+            env[name] = part
+        return
+    elif op == "Concat":
+        out = xp.concatenate(x, axis=a["axis"])
+    elif op == "Shape":
+        out = np.asarray(x[0].shape, dtype=np.int64)[a.get("start", 0):a.get("end", None)]
+    elif op == "Gather":
+        out = xp.take(x[0], np.asarray(x[1]), axis=a.get("axis", 0))
+    elif op == "Slice":
+        starts, ends = np.asarray(x[1]).reshape(-1), np.asarray(x[2]).reshape(-1)
+        axes = np.asarray(x[3]).reshape(-1) if len(x) > 3 and x[3] is not None else np.arange(len(starts))
+        steps = np.asarray(x[4]).reshape(-1) if len(x) > 4 and x[4] is not None else np.ones(len(starts), int)
+        index = [slice(None)] * x[0].ndim
+        for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+            size = x[0].shape[int(axis)]
+            index[int(axis)] = slice(int(max(min(start, size), -size - 1)), int(max(min(end, size), -size - 1)),
+                                     int(step))
+        out = x[0][tuple(index)]
+    elif op == "Transpose":
+        out = xp.transpose(x[0], a["perm"])
+    elif op == "Reshape":
+        shape = [int(v) for v in np.asarray(x[1]).reshape(-1)]
+        out = x[0].reshape([x[0].shape[i] if s == 0 else s for i, s in enumerate(shape)])
+    elif op == "Expand":
+        out = x[0] * xp.ones(tuple(int(v) for v in np.asarray(x[1]).reshape(-1)), dtype=x[0].dtype)
+    elif op == "MatMul":
+        out = xp.matmul(x[0], x[1])
+    elif op == "DynamicQuantizeLinear":
+        # the AdaIN layers' inputs: kept in float (scale 1, zero point 0) so the products below are the float
+        # ones and differentiable; the quantisation error of the style is below the fit's resolution
+        env[node.output[0]], env[node.output[1]], env[node.output[2]] = x[0], np.float32(1.0), np.uint8(0)
+        return
+    elif op == "MatMulInteger":
+        weights = np.asarray(x[1]).astype(np.float32)
+        if len(x) > 3 and x[3] is not None:
+            weights = weights - np.asarray(x[3]).astype(np.float32)
+        out = xp.matmul(x[0] - np.float32(np.asarray(x[2])), weights)
+    elif op == "Conv":
+        dims = x[1].ndim - 2
+        pads = a.get("pads", [0] * 2 * dims)
+        out = jax.lax.conv_general_dilated(x[0], x[1], window_strides=a.get("strides", [1] * dims),
+                                           padding=[(pads[i], pads[i + dims]) for i in range(dims)],
+                                           rhs_dilation=a.get("dilations", [1] * dims),
+                                           feature_group_count=a.get("group", 1))
+        if len(x) > 2 and x[2] is not None:
+            out = out + x[2].reshape((1, -1) + (1,) * dims)
+    elif op == "ConvTranspose":
+        out = _conv_transpose(x, a)
+    elif op == "Pad":
+        pads = [int(v) for v in np.asarray(x[1]).reshape(-1)]
+        widths = [(pads[i], pads[i + x[0].ndim]) for i in range(x[0].ndim)]
+        mode = a.get("mode", b"constant").decode()
+        out = xp.pad(x[0], widths, mode=mode) if mode != "constant" else xp.pad(x[0], widths)
+    elif op == "Resize":
+        if a.get("mode", b"nearest") != b"nearest":
+            raise NotImplementedError("Resize: only nearest-neighbour upsampling by whole factors depends on the style")
+        out = x[0]
+        for axis, scale in enumerate(np.asarray(x[2]).reshape(-1)):
+            if scale != 1:
+                out = xp.repeat(out, int(scale), axis=axis)
+    elif op == "NonZero":
+        out = np.array(np.nonzero(np.asarray(x[0])), dtype=np.int64)
+    elif op == "ScatterND":
+        index = tuple(np.moveaxis(np.asarray(x[1]), -1, 0))
+        if concrete:
+            out = np.array(x[0], copy=True)
+            out[index] = x[2]
+        else:
+            out = jnp.asarray(x[0]).at[index].set(x[2])
+    else:
+        raise NotImplementedError(f"ONNX op {op} in the style-dependent part of the decoder")
+    env[node.output[0]] = out
+
+
+def _conv_transpose(x: list, a: dict):
+    """ONNX ConvTranspose as a dilated convolution with the kernel flipped and its in/out channels swapped."""
+    import jax
+
+    w = np.asarray(x[1])
+    groups, dims = a.get("group", 1), w.ndim - 2
+    kernel = w.shape[2:]
+    channels_in, out_per_group = w.shape[0], w.shape[1]
+    w = w.reshape((groups, channels_in // groups, out_per_group) + kernel)
+    w = w.transpose((0, 2, 1) + tuple(range(3, 3 + dims))).reshape((groups * out_per_group, channels_in // groups)
+                                                                   + kernel)
+    w = np.ascontiguousarray(np.flip(w, axis=tuple(range(2, 2 + dims))))
+    strides, dilations = a.get("strides", [1] * dims), a.get("dilations", [1] * dims)
+    pads, extra = a.get("pads", [0] * 2 * dims), a.get("output_padding", [0] * dims)
+    padding = [(dilations[i] * (kernel[i] - 1) - pads[i], dilations[i] * (kernel[i] - 1) - pads[i + dims] + extra[i])
+               for i in range(dims)]
+    out = jax.lax.conv_general_dilated(x[0], w, window_strides=[1] * dims, padding=padding, lhs_dilation=strides,
+                                       rhs_dilation=dilations, feature_group_count=groups)
+    if len(x) > 2 and x[2] is not None:
+        out = out + x[2].reshape((1, -1) + (1,) * dims)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- the fit
+
+
+@dataclass
+class Inversion:
+    """What :meth:`StyleInverter.invert` found: ``offset`` [128] to add to the timbre half of every style row."""
+
+    offset: np.ndarray
+    fit_start: float
+    fit_end: float
+    steps: int
+    seconds: float
+    text: str
+    history: list[float] = field(default_factory=list)
+    prepare_s: float = 0.0   # of ``seconds``: Kokoro's reading, the alignment and the first render, before any step
+
+    def report(self) -> dict:
+        return {"fitStart": round(self.fit_start, 4), "fitEnd": round(self.fit_end, 4), "steps": self.steps,
+                "seconds": round(self.seconds, 1), "prepareS": round(self.prepare_s, 1)}
+
+
+class StyleInverter:
+    """Fits the timbre style to a reference (module docstring). Thread-safe; one compiled fit per process."""
+
+    def __init__(self, model_path: str | Path, stock_timbres: np.ndarray, *, frames: int = 120, steps: int = 30,
+                 learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
+                 keep: float = 0.0) -> None:
+        self.graph = DecoderGraph(model_path)
+        # the stock voices' spread per timbre dim: the unit the fit moves in, so no dim dominates by scale
+        self.spread = np.asarray(stock_timbres, np.float32).std(axis=0).mean(axis=0).reshape(1, STYLE_HALF)
+        self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
+        self.match_quantile, self.keep = match_quantile, keep
+        self._lock = threading.Lock()
+        self._step = self._render = None
+        # the static values that depend only on the number of frames (window sums, index arithmetic) are constants
+        # of the compiled fit: concrete under jit, as the graph's NonZero and shape arithmetic need
+        rng = np.random.default_rng(0)
+        one, two = (self.graph.static_values(rng.standard_normal((1, 512, frames)).astype(np.float32),
+                                             np.abs(rng.standard_normal((1, 2 * frames))).astype(np.float32) * 200,
+                                             rng.standard_normal((1, 2 * frames)).astype(np.float32))
+                    for _ in range(2))
+        self.fixed = {name: value for name, value in one.items() if np.array_equal(value, two[name])}
+
+    @property
+    def cepstral_frames(self) -> int:
+        return 1 + self.frames * FRAME // HOP
+
+    def _compiled(self):
+        """(the jitted fit step: loss and gradient, the jitted forward: cepstra of the decoder's audio)."""
+        if self._step is None:
+            import jax
+            import jax.numpy as jnp
+
+            dct = dct_matrix()
+
+            def render(style, static, filters):
+                audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
+                return cepstra(audio, filters, dct, jnp)[0]
+
+            def loss(z, base, static, filters, targets, weights, original):
+                style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * z, base[:, STYLE_HALF:]], axis=1)
+                ceps = render(style, static, filters)
+                error = jnp.abs(ceps[: targets.shape[0], 1:] - targets[:, 1:]).mean(axis=1)
+                fit = jnp.sum(error * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+                # articulation kept: the frame-to-frame change of the envelope stays that of the searched voice
+                moves = ceps[1: targets.shape[0], 1:] - ceps[: targets.shape[0] - 1, 1:]
+                drift = jnp.abs(moves - (original[1:, 1:] - original[:-1, 1:])).mean(axis=1)
+                kept = jnp.sum(drift * weights[1:]) / jnp.maximum(jnp.sum(weights[1:]), 1.0)
+                return fit + self.keep * kept + self.pull * jnp.mean(z ** 2), fit
+
+            self._render = jax.jit(render)
+            self._step = jax.jit(jax.value_and_grad(loss, has_aux=True))
+        return self._step, self._render
+
+    def _varying(self, static: dict) -> dict:
+        return {name: value for name, value in static.items() if name not in self.fixed}
+
+    def warm_up(self) -> float:
+        """Compile the fit (10-26 s on 2 cores) on silence, so that no enrolment waits for it. Returns seconds."""
+        started = time.monotonic()
+        features = np.zeros((1, 512, self.frames), np.float32)
+        curve = np.zeros((1, 2 * self.frames), np.float32)
+        static = self._varying(self.graph.static_values(features, curve, curve))
+        targets = np.zeros((self.cepstral_frames, CEPSTRA), np.float32)
+        weights = np.zeros(self.cepstral_frames, np.float32)
+        with self._lock:
+            step, render = self._compiled()
+            render(np.zeros((1, 256), np.float32), static, mel_matrix(7600.0)).block_until_ready()
+            step(np.zeros((1, STYLE_HALF), np.float32), np.zeros((1, 256), np.float32), static,
+                 mel_matrix(7600.0), targets, weights, targets)[1].block_until_ready()
+        return time.monotonic() - started
+
+    def invert(self, reference: np.ndarray, rate: int, text: str, tokens, style: np.ndarray, band_hz: float,
+               reading: np.ndarray, deadline: float | None = None,
+               progress: Callable[[str], None] | None = None) -> Inversion | None:
+        """Fit the timbre to ``reference`` (mono float audio at ``rate``), whose words are ``text`` and phonemes
+        ``tokens``, starting from ``style`` [1, 256]; ``band_hz`` the reference's bandwidth; ``reading`` Kokoro's
+        24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference). Stops before a step would
+        overrun ``deadline`` (time.monotonic()). None when the reference and the reading cannot be paired."""
+        from scipy.signal import resample_poly
+
+        started = time.monotonic()
+        style = np.asarray(style, np.float32).reshape(1, -1)
+        features, f0, energy = self.graph.text_features(tokens, style)
+        if features.shape[2] < self.frames // 2:
+            return None   # too little text for the fit's window
+        features, f0, energy, kept = _fixed_length(features, f0, energy, self.frames)
+        reference = np.asarray(reference, np.float32)
+        if rate != SAMPLE_RATE:
+            divisor = np.gcd(rate, SAMPLE_RATE)
+            reference = resample_poly(reference, SAMPLE_RATE // divisor, rate // divisor).astype(np.float32)
+        filters, dct = mel_matrix(min(band_hz, SAMPLE_RATE / 2) * 0.95), dct_matrix()
+        synthetic, _ = cepstra(np.asarray(reading, np.float32), filters, dct)
+        target, log_mel = cepstra(reference, filters, dct)
+        a, b = synthetic[:, 1:20] - synthetic[:, 1:20].mean(0), target[:, 1:20] - target[:, 1:20].mean(0)
+        path = dtw_path(a, b)
+        # pairs that match badly are mostly different sounds (the transcript is a recogniser's guess): not fitted
+        distance = np.sqrt(((a[path[:, 0]] - b[path[:, 1]]) ** 2).sum(-1))
+        usable = distance <= np.quantile(distance, self.match_quantile)
+        loud = log_mel.max(axis=1)
+        targets, weights = aligned_targets(path, target, self.cepstral_frames, loud, float(np.percentile(loud, 30)),
+                                           usable)
+        weights[kept * FRAME // HOP:] = 0.0   # frames past the text's end (padding) are not fitted
+        if weights.sum() < self.cepstral_frames // 4:
+            return None
+        static = self._varying(self.graph.static_values(features, f0, energy))
+        import jax.numpy as jnp
+
+        history, best = [], (np.inf, np.zeros((1, STYLE_HALF), np.float32))
+        with self._lock:
+            step, render = self._compiled()
+            original = np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
+            prepared = time.monotonic() - started
+            z = jnp.zeros((1, STYLE_HALF), jnp.float32)
+            first, second = jnp.zeros_like(z), jnp.zeros_like(z)
+            beta1, beta2 = 0.9, 0.999
+            looping = time.monotonic()
+            for k in range(1, self.steps + 1):
+                (_, fit), gradient = step(z, style, static, filters, targets, weights, original)
+                history.append(float(fit))
+                if history[-1] < best[0]:
+                    best = (history[-1], np.asarray(z))
+                first = beta1 * first + (1 - beta1) * gradient
+                second = beta2 * second + (1 - beta2) * gradient * gradient
+                z = z - self.learning_rate * (first / (1 - beta1 ** k)) / (jnp.sqrt(second / (1 - beta2 ** k)) + 1e-8)
+                if progress and k % 5 == 0:
+                    progress(f"style inversion: step {k}/{self.steps}, fit {history[0]:.3f} -> {min(history):.3f}")
+                now = time.monotonic()
+                if deadline is not None and now + (now - looping) / k > deadline:
+                    break   # one more step (at the mean cost so far) would overrun
+        offset = (self.spread * best[1]).reshape(-1).astype(np.float32)
+        return Inversion(offset, history[0], best[0], len(history), time.monotonic() - started, text, history,
+                         prepared)
+
+
+def _fixed_length(features: np.ndarray, f0: np.ndarray, energy: np.ndarray, frames: int):
+    """Crop or pad (silence: zero features and F0, the lowest energy) to ``frames`` decoder frames, so one compiled
+    fit serves every text. Returns the three arrays and how many frames hold the text."""
+    kept = min(features.shape[2], frames)
+    out_features = np.zeros((1, features.shape[1], frames), np.float32)
+    out_features[:, :, :kept] = features[:, :, :kept]
+    out_f0 = np.zeros((1, 2 * frames), np.float32)
+    out_f0[:, : 2 * kept] = f0[:, : 2 * kept]
+    out_energy = np.full((1, 2 * frames), float(energy.min()), np.float32)
+    out_energy[:, : 2 * kept] = energy[:, : 2 * kept]
+    return out_features, out_f0, out_energy, kept
+
+
+def reference_text(reference: np.ndarray, rate: int, recogniser, segment_s: float) -> tuple[np.ndarray, str]:
+    """The first ``segment_s`` seconds of speech (whole stretches between pauses, joined with 0.25 s of silence)
+    and what the recogniser heard in them."""
+    chosen, total = [], 0.0
+    for start, end in speech_spans(reference, rate):
+        if total >= segment_s:
+            break
+        chosen.append(reference[start:end])
+        total += (end - start) / rate
+    heard = [recogniser.transcribe(clip, rate) for clip in chosen]
+    gap = np.zeros(int(0.25 * rate), np.float32)
+    audio = np.concatenate([np.concatenate([clip, gap]) for clip in chosen]) if chosen else np.zeros(0, np.float32)
+    return audio, ". ".join(h for h in heard if h)
+
+
+
+
+# --------------------------------------------------------------------------------------------------- enrolment
+
+# The settings enrolment uses (docs/voice-quality.md, "Style fit in enrolment"): a 3 s window (120 decoder frames,
+# ≈ 2.3-2.5 s a step on 2 cores; a 2 s window gained half as much on ECAPA), at most 6 steps at learning rate 0.2
+# (session 12's 12 steps at 0.1 gained as much, in twice the time), best 80 % of the aligned pairs, the envelope's
+# motion held at 0.25, and half the fitted offset applied (the whole one cost 8-20 points of word error rate).
+FRAMES = 120
+STEPS = 6
+LEARNING_RATE = 0.2
+PULL = 0.01
+MATCH_QUANTILE = 0.8
+KEEP = 0.25
+SEGMENT_S = 6.0      # seconds of the reference transcribed and aligned
+SCALE = 0.5          # fraction of the fitted offset stored in the profile
+
+
+def stock_timbres(engine) -> np.ndarray:
+    """The timbre halves of the English stock voices' packs [voices, 510, 128]: their spread is the fit's unit."""
+    names = [name for name in engine.voices if name[:2] in ("af", "am", "bf", "bm")]
+    return np.stack([engine.voice_pack(name)[:, :STYLE_HALF] for name in names])
+
+
+class Fitter:
+    """The style fit as enrolment runs it: built and compiled in a background thread (10-26 s on 2 cores) so that
+    loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A failure to build
+    (no JAX, no float-convolution model) leaves :attr:`error` set and enrolment unaffected."""
+
+    def __init__(self, engine, *, frames: int = FRAMES, steps: int = STEPS, log: Callable[[str], None] | None = None,
+                 background: bool = True) -> None:
+        self.engine = engine
+        self.frames, self.steps = frames, steps
+        self.inverter: StyleInverter | None = None
+        self.error: str | None = None
+        self.compile_s: float | None = None
+        self._log = log or (lambda message: None)
+        self._recogniser = None
+        self._done = threading.Event()
+        if background:
+            threading.Thread(target=self._build, name="style-fit-compile", daemon=True).start()
+        else:
+            self._build()
+
+    def _build(self) -> None:
+        from .kokoro import MODEL_FILE
+
+        try:
+            inverter = StyleInverter(self.engine.directory / MODEL_FILE, stock_timbres(self.engine),
+                                     frames=self.frames, steps=self.steps, learning_rate=LEARNING_RATE, pull=PULL,
+                                     match_quantile=MATCH_QUANTILE, keep=KEEP)
+            self.compile_s = inverter.warm_up()
+            self.inverter = inverter
+            self._log(f"style fit ready: compiled in {self.compile_s:.1f} s")
+        except Exception as exc:  # noqa: BLE001 — any failure here only means enrolling without the fit
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._log(f"style fit unavailable ({self.error}); enrolments go without it")
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self.inverter is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the build to end (tests, benchmarks); True if the fit is ready."""
+        self._done.wait(timeout)
+        return self.ready
+
+    def fit(self, speech: np.ndarray, rate: int, pack: np.ndarray, band_hz: float,
+            deadline: float | None = None) -> tuple[np.ndarray | None, dict]:
+        """(the offset to store — ``SCALE`` × the fitted one —, a report) for a clone whose style pack is ``pack``
+        [510, 256], from the screened reference ``speech``; (None, report with ``skipped``) when it cannot run."""
+        from . import kokoro
+        from .intelligibility import Recogniser
+
+        if self.inverter is None:
+            return None, {"skipped": "not ready" if self.error is None else "unavailable"}
+        if self._recogniser is None:
+            self._recogniser = Recogniser()
+        segment, text = reference_text(speech, rate, self._recogniser, SEGMENT_S)
+        pieces = self.engine.phoneme_pieces(text, "en-us") if text else []
+        tokens = kokoro.tokenize(pieces[0], self.engine.vocab) if pieces else []
+        if not tokens:
+            return None, {"skipped": "no words heard in the reference"}
+        found = self.inverter.invert(segment, rate, text, tokens, kokoro.style_row(pack, len(tokens)), band_hz,
+                                     self.engine.infer(tokens, pack), deadline=deadline)
+        if found is None:
+            return None, {"skipped": "too little speech aligned"}
+        return (SCALE * found.offset).astype(np.float32), {**found.report(), "scale": SCALE}
