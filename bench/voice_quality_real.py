@@ -150,7 +150,8 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
         f"{np.exp(screened.f0.log_mean):.0f} Hz): nearest stock {result.base_voice}, proxy {found.similarity:.3f} "
         f"({found.evaluations} syntheses, start {found.start}, {found.confidence})"
         + (f", spectral match {result.spectral}" if result.spectral else "")
-        + (f", intelligibility checks {found.checks}" if found.checks else ""))
+        + (f", intelligibility checks {found.checks}" if found.checks else "")
+        + (f", style fit {profile['clone']['styleFit']}" if "styleFit" in profile.get("clone", {}) else ""))
     clips: dict[str, list[np.ndarray]] = {"own": list(sp.held_out), "base": [], "clone": []}
     for text in sentences:
         for condition, prof in (("base", None), ("clone", profile)):
@@ -327,6 +328,13 @@ def summary(results: list[RealResult], with_wer: bool) -> list[str]:
                f"{statistics.median(enrol):.1f} s ({min(enrol):.1f}-{max(enrol):.1f} s), "
                f"{np.mean([r.evaluations for r in results]):.1f} syntheses on average; profile ≤ "
                f"{max(r.profile_bytes for r in results)} bytes")
+    fits = [r.profile.get("clone", {}).get("styleFit") for r in results if r.profile]
+    fitted = [f for f in fits if f and "steps" in f]
+    if fits:
+        out.append(f"style fit: {len(fitted)} of {len(fits)} clones fitted"
+                   + (f", median {statistics.median(f['steps'] for f in fitted):.0f} steps in "
+                      f"{statistics.median(f['seconds'] for f in fitted):.1f} s" if fitted else "")
+                   + "".join(f"; {f['skipped']}" for f in fits if f and "skipped" in f))
     return out
 
 
