@@ -383,6 +383,7 @@ class FakeFitter:
 
     def __init__(self, ready=True, error=None, fails=False):
         self.ready, self.error, self.fails = ready, error, fails
+        self.status = "ready" if ready else "unavailable" if error else "compiling"
         self.calls = []
 
     def fit(self, speech, rate, pack, band_hz, deadline):

@@ -207,7 +207,7 @@ def test_a_fitter_that_cannot_be_built_says_so_and_fits_nothing(tmp_path):
 
     said = []
     fitter = si.Fitter(NoModel(), background=False, log=said.append)
-    assert not fitter.ready and fitter.wait(0) is False
+    assert not fitter.ready and fitter.wait(0) is False and fitter.status == "unavailable"
     assert fitter.error and "style fit unavailable" in said[0]
     offset, report = fitter.fit(np.zeros(16000, np.float32), 16000, np.zeros((510, 256), np.float32), 4000.0)
     assert offset is None and report == {"skipped": "unavailable"}

@@ -761,8 +761,7 @@ class Enroller:
         if fit_style:
             style = self.fit_style(screened, found, started + total)
         elif self.style_fit is not None:
-            style = None, {"skipped": "budget too small" if self.style_fit.ready else
-                           "compiling" if self.style_fit.error is None else "unavailable"}
+            style = None, {"skipped": "budget too small" if self.style_fit.ready else self.style_fit.status}
         return profile(screened.measurements(container), found, time.monotonic() - started, fitted, exemplars,
                        style), found
 

@@ -619,6 +619,11 @@ class Fitter:
     def ready(self) -> bool:
         return self.inverter is not None
 
+    @property
+    def status(self) -> str:
+        """"ready", "compiling" or "unavailable" (see :attr:`error`)."""
+        return "ready" if self.inverter is not None else "unavailable" if self.error is not None else "compiling"
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the build to end (tests, benchmarks); True if the fit is ready."""
         self._done.wait(timeout)
@@ -632,7 +637,7 @@ class Fitter:
         from .intelligibility import Recogniser
 
         if self.inverter is None:
-            return None, {"skipped": "not ready" if self.error is None else "unavailable"}
+            return None, {"skipped": self.status}
         if self._recogniser is None:
             self._recogniser = Recogniser()
         segment, text = reference_text(speech, rate, self._recogniser, SEGMENT_S)
