@@ -580,7 +580,7 @@ def stock_timbres(engine) -> np.ndarray:
 
 
 class Fitter:
-    """The style fit as enrolment runs it: built and compiled in a background thread (10-26 s on 2 cores) so that
+    """The style fit as enrolment runs it: built and compiled in a background thread (21-26 s on 2 cores) so that
     loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A failure to build
     (no JAX, no float-convolution model) leaves :attr:`error` set and enrolment unaffected."""
 
@@ -638,6 +638,7 @@ class Fitter:
 
         if self.inverter is None:
             return None, {"skipped": self.status}
+        started = time.monotonic()
         if self._recogniser is None:
             self._recogniser = Recogniser()
         segment, text = reference_text(speech, rate, self._recogniser, SEGMENT_S)
@@ -649,4 +650,5 @@ class Fitter:
                                      self.engine.infer(tokens, pack), deadline=deadline)
         if found is None:
             return None, {"skipped": "too little speech aligned"}
-        return (SCALE * found.offset).astype(np.float32), {**found.report(), "scale": SCALE}
+        return (SCALE * found.offset).astype(np.float32), \
+            {**found.report(), "totalS": round(time.monotonic() - started, 1), "scale": SCALE}
