@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -406,11 +405,7 @@ def main_kokoro(args, recogniser, with_dnsmos: bool, log) -> int:
     bank = kokoro_enrol.load_bank(args.bank) if args.bank else kokoro_enrol.load_bank()
     enrollers: dict[tuple[str, ...], object] = {}
     # one style fit (one compilation) for every enroller, ready before the first speaker
-    style_fit = None
-    if os.environ.get(kokoro_enrol.STYLE_FIT_ENV, "1").strip().lower() not in ("0", "false", "no"):
-        from voicekit.style_fit import Fitter
-
-        style_fit = Fitter(engine, log=log, background=False)
+    style_fit = kokoro_enrol.style_fit_from_env(engine, log, background=False)
 
     def enroller_for(exclude: tuple[str, ...]):
         left_out = tuple(sorted(n for n in exclude if n in bank.basis))

@@ -668,6 +668,19 @@ def _enabled(name: str) -> bool:
     return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no")
 
 
+def style_fit_from_env(engine, log: Callable[[str], None] | None = None, background: bool | None = None):
+    """A ``style_fit.Fitter`` over ``engine`` unless ``$VOICEKIT_KOKORO_STYLE_FIT`` turns it off (None then); built in
+    the background unless ``background`` is False or the variable says "wait" (compile before the model is ready:
+    tests that need the fit on the first enrolment)."""
+    if not _enabled(STYLE_FIT_ENV):
+        return None
+    from .style_fit import Fitter
+
+    if background is None:
+        background = os.environ.get(STYLE_FIT_ENV, "").strip().lower() != "wait"
+    return Fitter(engine, log=log, background=background)
+
+
 def proxy_intelligibility(proxy_text: str) -> Callable[[np.ndarray, int], float]:
     """pocketsphinx's word error rate on a candidate's proxy speech (``voicekit.intelligibility``)."""
     from .intelligibility import Recogniser
@@ -722,12 +735,7 @@ class Enroller:
         # several clips at once (the EQ variants): GE2E batches their partials; an injected encoder is looped
         self.embed_many = (lambda clips, rate: [self.embed(c, rate) for c in clips]) if embed else \
             (lambda clips, rate: speaker_encoder.default_encoder().embed_many(clips, rate, fixed_level=True))
-        if style_fit is None and _enabled(STYLE_FIT_ENV):
-            from .style_fit import Fitter
-
-            # "wait": compile before the model is ready (tests that need the fit on the first enrolment)
-            style_fit = Fitter(engine, log=log, background=os.environ.get(STYLE_FIT_ENV, "").strip().lower() != "wait")
-        self.style_fit = style_fit or None
+        self.style_fit = (style_fit_from_env(engine, log) if style_fit is None else style_fit) or None
         self._log = log or (lambda message: None)
 
     @staticmethod

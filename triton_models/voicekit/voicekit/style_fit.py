@@ -33,13 +33,14 @@ from typing import Callable
 
 import numpy as np
 
+from .kokoro_enrol import STYLE_HALF  # the timbre half of a style row
+
 SAMPLE_RATE = 24000
 FRAME = 600           # output samples per decoder input frame (Kokoro: 24 kHz, 40 frames a second)
 HOP = 300             # cepstral analysis hop: the decoder's F0 rate
 NFFT = 1024
 MELS = 80
 CEPSTRA = 30          # c0 (loudness) dropped, c1-c29 kept: the envelope without the harmonics
-STYLE_HALF = 128
 TEXT_FEATURES = "/encoder/MatMul_1_output_0"     # the aligned text features [1, 512, T]
 F0_CURVE = "/encoder/Reshape_output_0"           # predicted F0 [1, 2T]
 ENERGY_CURVE = "/encoder/Reshape_1_output_0"     # predicted energy [1, 2T]
