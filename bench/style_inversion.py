@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     enroller = kokoro_enrol.Enroller(engine, style_fit=False)   # the fit runs below, with the CLI's settings
     synthesizer = Synthesizer(kokoro=engine)
     recogniser = Recogniser()
-    inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, style_fit.stock_timbres(engine), frames=args.frames,
+    spread = style_fit.timbre_spread(style_fit.stock_timbres(engine))
+    inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=args.frames,
                              steps=args.steps, learning_rate=args.learning_rate, pull=args.pull,
                              match_quantile=args.match_quantile, keep=args.keep)
     log(f"fit compiled in {inverter.warm_up():.1f} s")

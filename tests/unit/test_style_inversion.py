@@ -211,3 +211,99 @@ def test_a_fitter_that_cannot_be_built_says_so_and_fits_nothing(tmp_path):
     assert fitter.error and "style fit unavailable" in said[0]
     offset, report = fitter.fit(np.zeros(16000, np.float32), 16000, np.zeros((510, 256), np.float32), 4000.0)
     assert offset is None and report == {"skipped": "unavailable"}
+
+
+# ------------------------------------------------------------------------------------------------ the harmonic path
+
+
+def stft_graph(length: int):
+    """signal [1, length, 1] → STFT (hop 5, Hann 20) → magnitude and phase (Atan of im / re), as Kokoro's generator
+    analyses its harmonic source."""
+    inits = [numpy_helper.from_array(np.array(5, np.int64), "step"),
+             numpy_helper.from_array(np.hanning(20).astype(np.float32), "window"),
+             numpy_helper.from_array(np.array(20, np.int64), "frame_length"),
+             numpy_helper.from_array(np.array([0], np.int64), "re_index"),
+             numpy_helper.from_array(np.array([1], np.int64), "im_index")]
+    nodes = [helper.make_node("STFT", ["signal", "step", "window", "frame_length"], ["spec"], onesided=1),
+             helper.make_node("Gather", ["spec", "re_index"], ["re"], axis=3),
+             helper.make_node("Gather", ["spec", "im_index"], ["im"], axis=3),
+             helper.make_node("Div", ["im", "re"], ["ratio"]),
+             helper.make_node("Atan", ["ratio"], ["phase"])]
+    graph = helper.make_graph(nodes, "stft", [helper.make_tensor_value_info("signal", TensorProto.FLOAT,
+                                                                          [1, length, 1])],
+                              [helper.make_tensor_value_info("spec", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("phase", TensorProto.FLOAT, None)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_stft_and_atan_are_interpreted_as_onnx_runtime_runs_them():
+    signal = np.random.default_rng(4).normal(0, 1, (1, 203, 1)).astype(np.float32)
+    model = stft_graph(203)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    spec, phase = session.run(["spec", "phase"], {"signal": signal})
+    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for given in (signal, signal[..., 0]):          # [batch, length, 1] and [batch, length]
+        env = {"signal": jnp.asarray(given)}
+        for node in model.graph.node:
+            si._run(node, si._attributes(node), env, constants)
+        assert np.asarray(env["spec"]).shape == spec.shape == (1, 37, 11, 2)
+        np.testing.assert_allclose(np.asarray(env["spec"]), spec, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(env["phase"]), phase, rtol=1e-3, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------ a fit elsewhere
+
+
+def split_graph(model) -> si.DecoderGraph:
+    """The test graph as a :class:`DecoderGraph` whose JAX part is all of it (x: what ONNX Runtime would hand over)."""
+    graph = si.DecoderGraph.__new__(si.DecoderGraph)
+    graph.nodes = list(model.graph.node)
+    graph.attributes = [si._attributes(n) for n in graph.nodes]
+    graph.constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    graph.output = graph.nodes[-1].output[0]
+    return graph
+
+
+def test_a_saved_decoder_loads_with_the_same_weights_and_output(tmp_path):
+    graph = split_graph(style_graph())
+    many = np.random.default_rng(6).normal(0, 1, 400).astype(np.float32)   # > 256 distinct: stored as is
+    graph.constants["unused_float"] = many
+    graph.save(tmp_path / "decoder.npz")
+    loaded = si.DecoderGraph.load(tmp_path / "decoder.npz")
+    assert list(loaded.constants) == list(graph.constants)
+    for name, value in graph.constants.items():
+        assert loaded.constants[name].dtype == value.dtype and np.array_equal(loaded.constants[name], value), name
+    assert [n.SerializeToString() for n in loaded.nodes] == [n.SerializeToString() for n in graph.nodes]
+    np.testing.assert_array_equal(np.asarray(loaded.audio(jnp.asarray(STYLE), {"x": X})),
+                                  np.asarray(graph.audio(jnp.asarray(STYLE), {"x": X})))
+
+
+def linear_voice(frames: int) -> si.DecoderGraph:
+    """A 'decoder' whose audio is a fixed linear map of the style: 600 samples a frame, differentiable."""
+    weights = np.random.default_rng(7).normal(0, 0.02, (256, frames * si.FRAME)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["style", "w"], ["audio"])]
+    graph = helper.make_graph(nodes, "linear", [], [], initializer=[numpy_helper.from_array(weights, "w")])
+    return split_graph(helper.make_model(graph))
+
+
+def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
+    frames = 4
+    graph = linear_voice(frames)
+    inverter = si.StyleInverter(graph, np.ones((1, 128), np.float32), frames=frames, steps=8, learning_rate=0.1,
+                                pull=0.0, fixed={})
+    filters, dct = si.mel_matrix(7600.0), si.dct_matrix()
+    rng = np.random.default_rng(8)
+    start = rng.normal(0, 1, (1, 256)).astype(np.float32)
+    wanted = start + np.concatenate([rng.normal(0, 1, (1, 128)), np.zeros((1, 128))], axis=1).astype(np.float32)
+    targets, _ = si.cepstra(np.asarray(graph.audio(wanted, {})).reshape(-1), filters, dct)
+    problem = si.FitProblem(start, {}, filters, targets[: inverter.cepstral_frames].astype(np.float32),
+                            np.ones(inverter.cepstral_frames, np.float32))
+    found = inverter.descend(problem, snapshots=(2, 5))
+    assert found.steps == 8 and len(found.history) == 8
+    assert found.fit_end < 0.9 * found.fit_start
+    assert sorted(found.snapshots) == [2, 5] and found.offset.shape == (128,)
+    assert np.abs(found.snapshots[2]).max() > 0 and not np.array_equal(found.snapshots[2], found.offset)
+    early = inverter.descend(problem, deadline=0.0)       # a deadline already past: one step, no more
+    assert early.steps == 1

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -161,7 +161,9 @@ class DecoderGraph:
     style-dependent nodes are kept for JAX, and the model itself is dropped once split (≈ 1 GB less than keeping
     it and a second whole-model session)."""
 
-    def __init__(self, model_path: str | Path, threads: int = 2) -> None:
+    def __init__(self, model_path: str | Path, threads: int = 2, sources: tuple[str, ...] = ()) -> None:
+        """``sources``: decoder tensors whose consumers also run in JAX (benchmarks: what the static part hands
+        over is then smaller, e.g. the harmonic source instead of its convolved spectra)."""
         import onnx
         import onnxruntime as ort
         from onnx import numpy_helper, utils
@@ -169,7 +171,7 @@ class DecoderGraph:
         model = onnx.load(str(model_path))
         graph = model.graph
         decoder = [n for n in graph.node if n.name.startswith(DECODER_PREFIX)]
-        depends = {"style"}
+        depends = {"style", *sources}
         self.nodes = []  # the style-dependent nodes, in the graph's (topological) order
         for node in decoder:
             if any(name in depends for name in node.input):
@@ -185,8 +187,8 @@ class DecoderGraph:
         self.inputs = []  # what the style-dependent part reads from the static part
         for node in self.nodes:
             for name in node.input:
-                if name and name != "style" and name not in depends and name not in self.constants \
-                        and name not in self.inputs:
+                if name and name != "style" and (name in sources or name not in depends) \
+                        and name not in self.constants and name not in self.inputs:
                     self.inputs.append(name)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -199,6 +201,43 @@ class DecoderGraph:
         self.encoder = ort.InferenceSession(encoder.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.static_inputs = [i.name for i in static.graph.input]
         self.static = ort.InferenceSession(static.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def save(self, path: str | Path) -> None:
+        """The style-dependent part alone (≈ 41 MB, from 187 MB of weights), for :meth:`load` where JAX runs without
+        Kokoro's model or ONNX Runtime (a GPU machine); its input values come from :meth:`static_values`. Exact: the
+        weights dequantized from int8 hold at most 256 distinct values each, stored as a codebook and byte indices."""
+        from onnx import helper
+
+        graph = helper.make_graph(self.nodes, "kokoro-style-dependent-decoder", inputs=[], outputs=[])
+        arrays: dict[str, np.ndarray] = {"graph": np.frombuffer(helper.make_model(graph).SerializeToString(), np.uint8),
+                                         "names": np.array(list(self.constants))}
+        for i, value in enumerate(self.constants.values()):
+            value = np.asarray(value)
+            if value.dtype == np.float32 and value.size > 256:
+                codebook, index = np.unique(value, return_inverse=True)
+                if len(codebook) <= 256:
+                    arrays[f"index{i}"], arrays[f"codebook{i}"] = index.astype(np.uint8).reshape(value.shape), codebook
+                    continue
+            arrays[f"value{i}"] = value
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DecoderGraph:
+        """A graph from :meth:`save`: :meth:`audio` works, the ONNX Runtime parts (text, static values) do not."""
+        import onnx
+
+        graph = cls.__new__(cls)
+        with np.load(path) as data:
+            model = onnx.load_from_string(data["graph"].tobytes())
+            graph.constants = {}
+            for i, name in enumerate(data["names"]):
+                graph.constants[str(name)] = data[f"codebook{i}"][data[f"index{i}"]] if f"index{i}" in data \
+                    else data[f"value{i}"]
+        graph.nodes = list(model.graph.node)
+        graph.attributes = [_attributes(n) for n in graph.nodes]
+        graph.output = graph.nodes[-1].output[0]
+        return graph
 
     def text_features(self, tokens, style: np.ndarray, speed: float = 1.0):
         """(text features, F0, energy) for phoneme tokens in a [1, 256] style."""
@@ -244,6 +283,19 @@ def _run(node, a: dict, env: dict, constants: dict) -> None:
         out = x[0] ** x[1]
     elif op in ("Sqrt", "Sin", "Cos", "Exp", "Tanh", "Floor"):
         out = getattr(xp, op.lower())(x[0])
+    elif op == "Atan":
+        out = xp.arctan(x[0])
+    elif op == "STFT":   # real signal [batch, length, 1] (or [batch, length]) → [batch, frames, bins, (re, im)]
+        step = int(np.asarray(x[1]).reshape(-1)[0])
+        window = x[2] if len(x) > 2 and x[2] is not None else None
+        length = int(np.asarray(x[3]).reshape(-1)[0]) if len(x) > 3 and x[3] is not None else window.shape[0]
+        signal = x[0][..., 0] if x[0].ndim == 3 else x[0]
+        count = (signal.shape[1] - length) // step + 1
+        frames = signal[:, np.arange(count)[:, None] * step + np.arange(length)[None, :]]
+        if window is not None:
+            frames = frames * window
+        spectrum = (xp.fft.rfft if a.get("onesided", 1) else xp.fft.fft)(frames, axis=-1)
+        out = xp.stack([xp.real(spectrum), xp.imag(spectrum)], axis=-1).astype(np.float32)
     elif op == "LeakyRelu":
         out = xp.where(x[0] >= 0, x[0], a.get("alpha", 0.01) * x[0])
     elif op == "Greater":
@@ -377,6 +429,19 @@ def _conv_transpose(x: list, a: dict):
 
 
 @dataclass
+class FitProblem:
+    """One reference's fit, as :meth:`StyleInverter.prepare` makes it: the searched style [1, 256], the decoder's
+    style-independent inputs at the window's frames (the varying ones), the mel filters of the reference's band, and
+    the aligned target cepstra with their weights. numpy only: it can be saved and fitted elsewhere (a GPU)."""
+
+    style: np.ndarray
+    static: dict[str, np.ndarray]
+    filters: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+@dataclass
 class Inversion:
     """What :meth:`StyleInverter.invert` found: ``offset`` [128] to add to the timbre half of every style row."""
 
@@ -388,6 +453,7 @@ class Inversion:
     text: str
     history: list[float] = field(default_factory=list)
     prepare_s: float = 0.0   # of ``seconds``: Kokoro's reading, the alignment and the first render, before any step
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)   # step → best offset then (descend's snapshots)
 
     def report(self) -> dict:
         return {"fitStart": round(self.fit_start, 4), "fitEnd": round(self.fit_end, 4), "steps": self.steps,
@@ -397,24 +463,29 @@ class Inversion:
 class StyleInverter:
     """Fits the timbre style to a reference (module docstring). Thread-safe; one compiled fit per process."""
 
-    def __init__(self, model_path: str | Path, stock_timbres: np.ndarray, *, frames: int = 120, steps: int = 30,
+    def __init__(self, model: DecoderGraph | str | Path, spread: np.ndarray, *, frames: int = 120, steps: int = 30,
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
-                 keep: float = 0.0) -> None:
-        self.graph = DecoderGraph(model_path)
-        # the stock voices' spread per timbre dim: the unit the fit moves in, so no dim dominates by scale
-        self.spread = np.asarray(stock_timbres, np.float32).std(axis=0).mean(axis=0).reshape(1, STYLE_HALF)
+                 keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None) -> None:
+        """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
+        window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices."""
+        self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
+        self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
         self.match_quantile, self.keep = match_quantile, keep
         self._lock = threading.Lock()
         self._step = self._render = None
-        # the static values that depend only on the number of frames (window sums, index arithmetic) are constants
-        # of the compiled fit: concrete under jit, as the graph's NonZero and shape arithmetic need
+        self.fixed = fixed if fixed is not None else self._fixed_values()
+
+    def _fixed_values(self) -> dict[str, np.ndarray]:
+        """The static values that depend only on the number of frames (window sums, index arithmetic): constants
+        of the compiled fit, concrete under jit, as the graph's NonZero and shape arithmetic need."""
         rng = np.random.default_rng(0)
+        frames = self.frames
         one, two = (self.graph.static_values(rng.standard_normal((1, 512, frames)).astype(np.float32),
                                              np.abs(rng.standard_normal((1, 2 * frames))).astype(np.float32) * 200,
                                              rng.standard_normal((1, 2 * frames)).astype(np.float32))
                     for _ in range(2))
-        self.fixed = {name: value for name, value in one.items() if np.array_equal(value, two[name])}
+        return {name: value for name, value in one.items() if np.array_equal(value, two[name])}
 
     @property
     def cepstral_frames(self) -> int:
@@ -472,9 +543,22 @@ class StyleInverter:
         ``tokens``, starting from ``style`` [1, 256]; ``band_hz`` the reference's bandwidth; ``reading`` Kokoro's
         24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference). Stops before a step would
         overrun ``deadline`` (time.monotonic()). None when the reference and the reading cannot be paired."""
+        started = time.monotonic()
+        problem = self.prepare(reference, rate, tokens, style, band_hz, reading)
+        if problem is None:
+            return None
+        found = self.descend(problem, deadline=deadline, progress=progress)
+        found.text = text
+        found.prepare_s += time.monotonic() - started - found.seconds
+        found.seconds = time.monotonic() - started
+        return found
+
+    def prepare(self, reference: np.ndarray, rate: int, tokens, style: np.ndarray, band_hz: float,
+                reading: np.ndarray) -> FitProblem | None:
+        """What :meth:`descend` fits (ONNX Runtime and numpy only; arguments as :meth:`invert`'s). None when the
+        text is too short for the window or too little of the reference pairs with Kokoro's reading."""
         from scipy.signal import resample_poly
 
-        started = time.monotonic()
         style = np.asarray(style, np.float32).reshape(1, -1)
         features, f0, energy = self.graph.text_features(tokens, style)
         if features.shape[2] < self.frames // 2:
@@ -498,10 +582,20 @@ class StyleInverter:
         weights[kept * FRAME // HOP:] = 0.0   # frames past the text's end (padding) are not fitted
         if weights.sum() < self.cepstral_frames // 4:
             return None
-        static = self._varying(self.graph.static_values(features, f0, energy))
+        return FitProblem(style, self._varying(self.graph.static_values(features, f0, energy)), filters,
+                          targets.astype(np.float32), weights.astype(np.float32))
+
+    def descend(self, problem: FitProblem, deadline: float | None = None,
+                progress: Callable[[str], None] | None = None, snapshots: Sequence[int] = ()) -> Inversion:
+        """Adam on the timbre offset (JAX: CPU, or a GPU where jax has one); at most :attr:`steps` steps, stopping
+        before one would overrun ``deadline``. ``snapshots``: steps after which the best offset so far is kept in
+        :attr:`Inversion.snapshots` (benchmarks)."""
         import jax.numpy as jnp
 
-        history, best = [], (np.inf, np.zeros((1, STYLE_HALF), np.float32))
+        started = time.monotonic()
+        style, static, filters, targets, weights = \
+            problem.style, problem.static, problem.filters, problem.targets, problem.weights
+        history, best, kept = [], (np.inf, np.zeros((1, STYLE_HALF), np.float32)), {}
         with self._lock:
             step, render = self._compiled()
             original = np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
@@ -515,6 +609,8 @@ class StyleInverter:
                 history.append(float(fit))
                 if history[-1] < best[0]:
                     best = (history[-1], np.asarray(z))
+                if k in snapshots:
+                    kept[k] = (self.spread * best[1]).reshape(-1).astype(np.float32)
                 first = beta1 * first + (1 - beta1) * gradient
                 second = beta2 * second + (1 - beta2) * gradient * gradient
                 z = z - self.learning_rate * (first / (1 - beta1 ** k)) / (jnp.sqrt(second / (1 - beta2 ** k)) + 1e-8)
@@ -524,8 +620,8 @@ class StyleInverter:
                 if deadline is not None and now + (now - looping) / k > deadline:
                     break   # one more step (at the mean cost so far) would overrun
         offset = (self.spread * best[1]).reshape(-1).astype(np.float32)
-        return Inversion(offset, history[0], best[0], len(history), time.monotonic() - started, text, history,
-                         prepared)
+        return Inversion(offset, history[0], best[0], len(history), time.monotonic() - started, "", history,
+                         prepared, kept)
 
 
 def _fixed_length(features: np.ndarray, f0: np.ndarray, energy: np.ndarray, frames: int):
@@ -580,6 +676,12 @@ def stock_timbres(engine) -> np.ndarray:
     return np.stack([engine.voice_pack(name)[:, :STYLE_HALF] for name in names])
 
 
+def timbre_spread(timbres: np.ndarray) -> np.ndarray:
+    """The stock voices' spread per timbre dim [1, 128] (:func:`stock_timbres`): the unit the fit moves in, so that
+    no dim dominates by scale."""
+    return np.asarray(timbres, np.float32).std(axis=0).mean(axis=0).reshape(1, STYLE_HALF)
+
+
 class Fitter:
     """The style fit as enrolment runs it: built and compiled in a background thread (21-26 s on 2 cores) so that
     loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A failure to build
@@ -604,7 +706,7 @@ class Fitter:
         from .kokoro import MODEL_FILE
 
         try:
-            inverter = StyleInverter(self.engine.directory / MODEL_FILE, stock_timbres(self.engine),
+            inverter = StyleInverter(self.engine.directory / MODEL_FILE, timbre_spread(stock_timbres(self.engine)),
                                      frames=self.frames, steps=self.steps, learning_rate=LEARNING_RATE, pull=PULL,
                                      match_quantile=MATCH_QUANTILE, keep=KEEP)
             self.compile_s = inverter.warm_up()
