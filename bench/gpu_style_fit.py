@@ -18,10 +18,12 @@ the fit where it can travel, in three steps:
     .venv/bin/python -m bench.gpu_style_fit export --out gpufit [--speakers a,b] [--budget 60]
     python3 -m bench.gpu_style_fit fit --problems gpufit --out OUT [--settings 120:6:0.2,480:40:0.1]
     .venv/bin/python -m bench.gpu_style_fit score --problems gpufit --offsets OUT/offsets.npz [--arms ...]
+    .venv/bin/python -m bench.gpu_style_fit cpu-part [--speakers a,b]   # what stays on the CPU, timed
 
 A setting is ``frames:steps:learning_rate`` (a window of ``frames`` decoder frames, 40 a second; the reference
 segment transcribed is ``frames / 20`` seconds, as enrolment's 6 s for 120 frames). Arms are ``frames:steps@k``
-(the offset after k steps of that setting) or ``none``.
+(the offset after k steps of that setting), optionally ``x`` and the fraction applied (``240:80@80x0.35``; default
+``--scale``), or ``none``.
 """
 from __future__ import annotations
 
@@ -100,7 +102,8 @@ def export(args) -> int:
     graph.save(out / "decoder-style.npz")
     inverters = {}
     for frames in frames_wanted:
-        inverters[frames] = style_fit.StyleInverter(graph, spread, frames=frames)
+        inverters[frames] = style_fit.StyleInverter(graph, spread, frames=frames,
+                                                    match_quantile=style_fit.MATCH_QUANTILE)   # as enrolment
         _save_arrays(out / f"fixed-{frames}.npz", inverters[frames].fixed)
     manifest: dict = {"settings": args.settings, "budget": args.budget, "speakers": {}}
     for sp in speakers:
@@ -159,25 +162,30 @@ def fit(args) -> int:
                     "settings": {}}
     offsets: dict[str, np.ndarray] = {}
     inverters: dict[int, StyleInverter] = {}   # one compiled fit per window; steps and rate are the loop's
+    names = args.speakers.split(",") if args.speakers else list(manifest["speakers"])
     for frames, steps, rate in parse_settings(args.settings):
         key = f"{frames}:{steps}"
+        problems_here = {}
+        for name in names:
+            path = problems / f"{name}-{frames}.npz"
+            if path.exists():
+                arrays = _load_arrays(path)
+                problems_here[name] = FitProblem(arrays["style"], {k[7:]: v for k, v in arrays.items()
+                                                                   if k.startswith("static:")},
+                                                 arrays["filters"], arrays["targets"], arrays["weights"])
+        if not problems_here:
+            continue
         compile_s = 0.0
         if frames not in inverters:
             inverters[frames] = StyleInverter(graph, spread, frames=frames, pull=args.pull,
                                               match_quantile=args.match_quantile, keep=args.keep,
                                               fixed=_load_arrays(problems / f"fixed-{frames}.npz"))
-            compile_s = inverters[frames].warm_up()
+            compile_s = inverters[frames].warm_up(like=next(iter(problems_here.values())).static)
         inverter = inverters[frames]
         inverter.steps, inverter.learning_rate = steps, rate
         step_s, fits, forward_s = [], {}, []
         _, render = inverter._compiled()
-        for name in args.speakers.split(",") if args.speakers else manifest["speakers"]:
-            path = problems / f"{name}-{frames}.npz"
-            if not path.exists():
-                continue
-            arrays = _load_arrays(path)
-            problem = FitProblem(arrays["style"], {k[7:]: v for k, v in arrays.items() if k.startswith("static:")},
-                                 arrays["filters"], arrays["targets"], arrays["weights"])
+        for name, problem in problems_here.items():
             found = inverter.descend(problem, snapshots=SNAPSHOTS)
             step_s.append((found.seconds - found.prepare_s) / max(1, found.steps))
             for k, offset in found.snapshots.items():
@@ -207,6 +215,12 @@ def fit(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- score
+
+
+def arm_scale(arm: str, default: float) -> tuple[str, float]:
+    """``"240:80@80x0.35"`` → ("240:80@80", 0.35); without ``x``, the default scale."""
+    key, _, scale = arm.partition("x")
+    return key, float(scale) if scale else default
 
 
 def score(args) -> int:
@@ -245,11 +259,12 @@ def score(args) -> int:
         for arm in arms:
             profile = dict(entry["profile"])
             if arm != "none":
-                offset = offsets.get(f"{sp.name}|{arm}")
+                key, scale = arm_scale(arm, args.scale)
+                offset = offsets.get(f"{sp.name}|{key}")
                 if offset is None:
-                    _log(f"{sp.name}: no offset for {arm} (not fitted): scored without one")
+                    _log(f"{sp.name}: no offset for {key} (not fitted): scored without one")
                 else:
-                    profile["styleOffset"] = [float(v) for v in args.scale * offset]
+                    profile["styleOffset"] = [float(v) for v in scale * offset]
             profile = voice_profile.parse(json.dumps(profile))
             result = copy.deepcopy(base)
             spoken = []
@@ -263,7 +278,7 @@ def score(args) -> int:
     rows = {}
     for arm in arms:
         score_all(results[arm], speakers, clips[arm], lambda message: None)
-        print(f"{arm} (scale {args.scale if arm != 'none' else 0}):")
+        print(f"{arm} (scale {arm_scale(arm, args.scale)[1] if arm != 'none' else 0}):")
         for line in summary(results[arm], True):
             print("  " + line)
         rows[arm] = [{"speaker": r.name, **{e: getattr(r, e)["clone"] for e in ("ge2e", "ecapa", "campplus", "mfcc")},
@@ -280,6 +295,46 @@ def score(args) -> int:
         print(f"| {name} | " + " | ".join(cells) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- cpu part
+
+
+def cpu_part(args) -> int:
+    """What stays on the CPU when the fit runs on a GPU, timed per speaker: transcription, Kokoro's reading, prepare
+    (for ``GPU_SETTINGS`` and ``CPU_SETTINGS``; the starting style is a stock voice, as in bench.style_fit_cost)."""
+    from bench import real_speakers
+    from bench.voice_quality_real import RATE
+    from voicekit import exemplar_match, kokoro, style_fit
+    from voicekit.intelligibility import Recogniser
+    from voicekit.kokoro import KokoroEngine
+
+    engine, recogniser = KokoroEngine(), Recogniser()
+    spread = style_fit.timbre_spread(style_fit.stock_timbres(engine))
+    speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
+                if not s.short]
+    for label, settings in (("GPU", style_fit.GPU_SETTINGS), ("CPU", style_fit.CPU_SETTINGS)):
+        inverter = style_fit.StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=settings.frames,
+                                           match_quantile=style_fit.MATCH_QUANTILE)
+        totals = []
+        for sp in speakers:
+            pack = engine.voice_pack("am_michael")
+            t0 = time.monotonic()
+            segment, text = style_fit.reference_text(sp.reference, RATE, recogniser, settings.segment_s)
+            t1 = time.monotonic()
+            tokens = kokoro.tokenize(engine.phoneme_pieces(text, "en-us")[0], engine.vocab)
+            reading = engine.infer(tokens, pack)
+            t2 = time.monotonic()
+            inverter.prepare(segment, RATE, tokens, kokoro.style_row(pack, len(tokens)),
+                             exemplar_match.band_edge(sp.reference, RATE), reading)
+            t3 = time.monotonic()
+            totals.append(t3 - t0)
+            print(f"{label} {sp.name}: {len(segment) / RATE:.1f} s transcribed in {t1 - t0:.1f} s, reading "
+                  f"({len(reading) / kokoro.SAMPLE_RATE:.1f} s) {t2 - t1:.1f} s, prepare {t3 - t2:.1f} s: "
+                  f"{t3 - t0:.1f} s")
+        print(f"{label} settings' CPU part: median {statistics.median(totals):.1f} s, max {max(totals):.1f} s, "
+              f"n {len(totals)}")
     return 0
 
 
@@ -309,8 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=style_fit.SCALE)
     p.add_argument("--sentences", type=int, default=4)
     p.add_argument("--json")
+    p = sub.add_parser("cpu-part", help="time what stays on the CPU (transcription, reading, alignment)")
+    p.add_argument("--speakers", default="asterisk-en-allison,fillets-nl-small,librivox-sense-sensibility,"
+                                        "asterisk-es-july")
     args = parser.parse_args(argv)
-    return {"export": export, "fit": fit, "score": score}[args.command](args)
+    return {"export": export, "fit": fit, "score": score, "cpu-part": cpu_part}[args.command](args)
 
 
 if __name__ == "__main__":

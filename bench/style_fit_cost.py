@@ -8,6 +8,7 @@ the figures are for an idle machine).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import time
 
@@ -31,14 +32,15 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speakers", help="comma-separated real speaker names (default: every long one)")
-    parser.add_argument("--frames", type=int, default=style_fit.FRAMES)
-    parser.add_argument("--steps", type=int, default=style_fit.STEPS)
+    parser.add_argument("--frames", type=int, default=style_fit.CPU_SETTINGS.frames)
+    parser.add_argument("--steps", type=int, default=style_fit.CPU_SETTINGS.steps)
     args = parser.parse_args(argv)
 
     engine = KokoroEngine()
     print(f"Kokoro engine: RSS {rss_mib()} MiB")
     started = time.monotonic()
-    fitter = style_fit.Fitter(engine, frames=args.frames, steps=args.steps, background=False, log=print)
+    settings = dataclasses.replace(style_fit.CPU_SETTINGS, frames=args.frames, steps=args.steps)
+    fitter = style_fit.Fitter(engine, settings=settings, background=False, log=print)
     if not fitter.ready:
         return 1
     print(f"fitter built and compiled in {time.monotonic() - started:.1f} s (compile {fitter.compile_s:.1f} s); "

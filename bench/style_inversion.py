@@ -35,13 +35,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Style inversion A/B on the real speakers")
     parser.add_argument("--speakers", help="comma-separated subset of real speaker names")
     parser.add_argument("--sentences", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=style_fit.FRAMES, help="decoder frames fitted (40 a second)")
-    parser.add_argument("--steps", type=int, default=style_fit.STEPS)
-    parser.add_argument("--learning-rate", type=float, default=style_fit.LEARNING_RATE)
+    parser.add_argument("--frames", type=int, default=style_fit.CPU_SETTINGS.frames,
+                        help="decoder frames fitted (40 a second)")
+    parser.add_argument("--steps", type=int, default=style_fit.CPU_SETTINGS.steps)
+    parser.add_argument("--learning-rate", type=float, default=style_fit.CPU_SETTINGS.learning_rate)
     parser.add_argument("--pull", type=float, default=style_fit.PULL)
     parser.add_argument("--match-quantile", type=float, default=style_fit.MATCH_QUANTILE)
     parser.add_argument("--keep", type=float, default=style_fit.KEEP)
-    parser.add_argument("--segment-s", type=float, default=style_fit.SEGMENT_S, help="seconds of reference transcribed")
+    parser.add_argument("--segment-s", type=float, default=style_fit.CPU_SETTINGS.segment_s,
+                        help="seconds of reference transcribed")
     parser.add_argument("--scale", type=float, default=style_fit.SCALE,
                         help="fraction of the fitted offset applied (0.5: no word errors added in the scratch A/B)")
     parser.add_argument("--json", help="write the per-speaker figures here")

@@ -138,6 +138,9 @@ def procs(ctx: Context) -> list[Proc]:
     env.pop("PYTHONHOME", None)
     env.pop("PYTHONPATH", None)  # the stub must see the models' venv, not whatever started us
     env["VOICEKIT_KOKORO_DIR"] = str(kokoro_assets.assets_dir(ctx.stack_dir))  # the Kokoro model and voices
+    # JAX (the style fit in the enroll stub) would take 75 % of a GPU's memory at its first use, leaving Kokoro's
+    # ONNX Runtime sessions in the synthesize stubs without; allocating as it goes costs nothing on a CPU
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     argv = [
         str(server / "bin" / "tritonserver"),
         f"--model-repository={model_repository(ctx)}",

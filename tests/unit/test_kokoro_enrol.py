@@ -381,8 +381,11 @@ def test_the_intelligibility_check_can_be_turned_off(monkeypatch):
 class FakeFitter:
     """``style_fit.Fitter`` as enrolment sees it: ready or not, an offset of 0.1 per timbre dim, or a failure."""
 
-    def __init__(self, ready=True, error=None, fails=False):
+    def __init__(self, ready=True, error=None, fails=False, settings=None):
+        from voicekit import style_fit
+
         self.ready, self.error, self.fails = ready, error, fails
+        self.settings = settings or style_fit.CPU_SETTINGS
         self.status = "ready" if ready else "unavailable" if error else "compiling"
         self.calls = []
 
@@ -393,15 +396,17 @@ class FakeFitter:
         return np.full(ke.STYLE_HALF, 0.1, np.float32), {"fitStart": 2.5, "fitEnd": 2.3, "steps": 6, "scale": 0.5}
 
 
-def test_the_style_fit_runs_last_in_its_reserve_and_its_offset_reaches_the_profile_and_synthesis(monkeypatch):
+@pytest.mark.parametrize("where", ["cpu", "gpu"])
+def test_the_style_fit_runs_last_in_its_reserve_and_its_offset_reaches_the_profile_and_synthesis(monkeypatch, where):
+    from voicekit import style_fit
     from voicekit.tts import Synthesizer
 
-    fitter = FakeFitter()
+    fitter = FakeFitter(settings=style_fit.settings_for(where))
     enroller, screened = toy_enroller_and_reference(style_fit=fitter)
     seen = search_budget_seen(monkeypatch)
     started = time.monotonic()
     made, found = enroller.enroll(screened, "wav", budget=60, started=started)
-    reserve = ke.FIT_RESERVE_S + ke.EXEMPLAR_RESERVE_S + ke.STYLE_FIT_RESERVE_S
+    reserve = ke.FIT_RESERVE_S + ke.EXEMPLAR_RESERVE_S + fitter.settings.reserve_s   # the fit's settings' reserve
     assert 60 - reserve - 1 < seen["budget_s"] <= 60 - reserve            # the search gave up the fit's reserve
     (pack, _, deadline), = fitter.calls
     assert deadline == pytest.approx(started + 60)                         # the fit may use what is left, no more
@@ -440,7 +445,7 @@ def test_the_style_fit_does_not_start_when_the_search_overran_its_budget(monkeyp
 
     def slow_search(*args, **kwargs):   # the search (or a loaded machine) ate the fit's reserve
         found = real_find_voice(*args, **kwargs)
-        monkeypatch.setattr(ke.time, "monotonic", lambda: deadline_seen["started"] + 60 - ke.STYLE_FIT_MIN_S + 1)
+        monkeypatch.setattr(ke.time, "monotonic", lambda: deadline_seen["started"] + 60 - fitter.settings.min_s + 1)
         return found
 
     deadline_seen = {"started": time.monotonic()}

@@ -307,3 +307,11 @@ def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
     assert np.abs(found.snapshots[2]).max() > 0 and not np.array_equal(found.snapshots[2], found.offset)
     early = inverter.descend(problem, deadline=0.0)       # a deadline already past: one step, no more
     assert early.steps == 1
+
+
+def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
+    cpu, gpu = si.settings_for("cpu"), si.settings_for("gpu")
+    assert si.settings_for("cuda") == si.settings_for("rocm") == gpu and cpu == si.CPU_SETTINGS
+    assert (cpu.frames, cpu.steps, cpu.learning_rate, cpu.segment_s) == (120, 6, 0.2, 6.0)   # session 13's
+    assert gpu.steps > cpu.steps and gpu.frames > cpu.frames and gpu.segment_s >= gpu.frames / 40 * 2
+    assert cpu.min_s <= cpu.reserve_s and gpu.min_s <= gpu.reserve_s

@@ -82,13 +82,11 @@ LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 DEFAULT_BUDGET_S = 60.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
 EXEMPLAR_RESERVE_S = 3.0     # the exemplar codebook (0.9-1.4 s for 19-26 s references) and phone labels (≈ 1 s)
-# The style fit (``style_fit``), last: transcribing ≈ 6 s of the reference, Kokoro's reading of it, the alignment
-# (3-6 s in all on 2 cores), then gradient steps (2.3-2.5 s each) until its ``STEPS`` (6: 17-22 s in all, measured)
-# or the budget's end. It starts only with STYLE_FIT_MIN_S left; its reserve is taken from the search only while the
-# fit is ready (compiled) and the search keeps SEARCH_FIRST_S: with a small budget (the tests' 20 s) the search has
-# it all, as before the fit.
-STYLE_FIT_RESERVE_S = 18.0
-STYLE_FIT_MIN_S = 9.0
+# The style fit (``style_fit``), last: transcribing a few seconds of the reference, Kokoro's reading of it, the
+# alignment, then gradient steps until the fit's step count or the budget's end. Its reserve and the least budget it
+# starts with are its settings' (``style_fit.FitSettings``: 18 s / 9 s on CPU, 20 s / 14 s on a GPU); the reserve is
+# taken from the search only while the fit is ready (compiled) and the search keeps SEARCH_FIRST_S: with a small
+# budget (the tests' 20 s) the search has it all, as before the fit.
 SEARCH_FIRST_S = 20.0
 MAX_EVALUATIONS = 24
 # Intelligibility (issue: similarity *and* intelligibility): GE2E, which the search climbs, does not hear words, and
@@ -756,9 +754,9 @@ class Enroller:
         reserve = (FIT_RESERVE_S if self.spectral_match else 0.0) + (EXEMPLAR_RESERVE_S if self.exemplar_match else 0.0)
         search_budget = max(0.0, total - (time.monotonic() - started) - reserve)
         fit_style = self.style_fit is not None and self.style_fit.ready \
-            and search_budget - STYLE_FIT_RESERVE_S >= SEARCH_FIRST_S
+            and search_budget - self.style_fit.settings.reserve_s >= SEARCH_FIRST_S
         if fit_style:
-            search_budget -= STYLE_FIT_RESERVE_S
+            search_budget -= self.style_fit.settings.reserve_s
         target = Target(embedding=np.asarray(screened.embedding, dtype=np.float64),
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
@@ -774,12 +772,12 @@ class Enroller:
                        style), found
 
     def fit_style(self, screened, found: Found, deadline: float) -> tuple[np.ndarray | None, dict]:
-        """The style fit's offset and report (``style_fit.Fitter.fit``) for the kept recipe, if ``STYLE_FIT_MIN_S``
-        of the budget are left; a failure of the fit is reported, never raised."""
+        """The style fit's offset and report (``style_fit.Fitter.fit``) for the kept recipe, if its settings'
+        ``min_s`` of the budget are left; a failure of the fit is reported, never raised."""
         from . import exemplar_match
 
         assert self.style_fit is not None
-        if deadline - time.monotonic() < STYLE_FIT_MIN_S:
+        if deadline - time.monotonic() < self.style_fit.settings.min_s:
             return None, {"skipped": "budget spent"}
         try:
             return self.style_fit.fit(screened.speech, screened.rate, self.pack(found.recipe),

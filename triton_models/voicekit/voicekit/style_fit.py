@@ -521,12 +521,17 @@ class StyleInverter:
     def _varying(self, static: dict) -> dict:
         return {name: value for name, value in static.items() if name not in self.fixed}
 
-    def warm_up(self) -> float:
-        """Compile the fit (10-26 s on 2 cores) on silence, so that no enrolment waits for it. Returns seconds."""
+    def warm_up(self, like: dict[str, np.ndarray] | None = None) -> float:
+        """Compile the fit (10-26 s on 2 cores) on silence, so that no enrolment waits for it; ``like``: a problem's
+        static values, whose shapes stand in where no ONNX Runtime part is loaded (:meth:`DecoderGraph.load`).
+        Returns seconds."""
         started = time.monotonic()
-        features = np.zeros((1, 512, self.frames), np.float32)
-        curve = np.zeros((1, 2 * self.frames), np.float32)
-        static = self._varying(self.graph.static_values(features, curve, curve))
+        if like is None:
+            features = np.zeros((1, 512, self.frames), np.float32)
+            curve = np.zeros((1, 2 * self.frames), np.float32)
+            static = self._varying(self.graph.static_values(features, curve, curve))
+        else:
+            static = {name: np.zeros_like(value) for name, value in like.items()}
         targets = np.zeros((self.cepstral_frames, CEPSTRA), np.float32)
         weights = np.zeros(self.cepstral_frames, np.float32)
         with self._lock:
@@ -656,18 +661,41 @@ def reference_text(reference: np.ndarray, rate: int, recogniser, segment_s: floa
 
 # --------------------------------------------------------------------------------------------------- enrolment
 
-# The settings enrolment uses (docs/voice-quality.md, "Style fit in enrolment"): a 3 s window (120 decoder frames,
-# ≈ 2.3-2.5 s a step on 2 cores; a 2 s window gained half as much on ECAPA), at most 6 steps at learning rate 0.2
-# (session 12's 12 steps at 0.1 gained as much, in twice the time), best 80 % of the aligned pairs, the envelope's
-# motion held at 0.25, and half the fitted offset applied (the whole one cost 8-20 points of word error rate).
-FRAMES = 120
-STEPS = 6
-LEARNING_RATE = 0.2
+# The fit's fixed settings (docs/voice-quality.md, "Style fit in enrolment"): best 80 % of the aligned pairs, the
+# envelope's motion held at 0.25, and half the fitted offset applied (the whole one cost 8-20 points of word error
+# rate on 2 CPU cores' 6 steps).
 PULL = 0.01
 MATCH_QUANTILE = 0.8
 KEEP = 0.25
-SEGMENT_S = 6.0      # seconds of the reference transcribed and aligned
 SCALE = 0.5          # fraction of the fitted offset stored in the profile
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How much fitting an enrolment affords, by where JAX runs it (:func:`settings_for`)."""
+
+    frames: int            # the window fitted, decoder frames (40 a second): one compilation serves every speaker
+    steps: int             # Adam steps at most (fewer if the budget ends first)
+    learning_rate: float
+    segment_s: float       # seconds of the reference transcribed and aligned
+    reserve_s: float       # what enrolment takes from the search's budget for the fit
+    min_s: float           # the fit starts only with this much of the budget left
+
+
+# 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
+# time, a 2 s window half as much on ECAPA); transcription, reading and alignment 3-6 s: 17-22 s in all.
+CPU_SETTINGS = FitSettings(frames=120, steps=6, learning_rate=0.2, segment_s=6.0, reserve_s=18.0, min_s=9.0)
+# A GPU (an H200: bench/gpu_style_fit.py, docs/voice-quality.md "The style fit on a GPU"): a step costs 18-20 ms for
+# a 3 or a 6 s window, so 80 steps at 0.1 on 6 s (≈ 1.6 s; 300 steps at 0.05 gained no more) with 12 s transcribed.
+# On 12 real speakers, against the CPU's 6 steps on 3 s: GE2E +0.013, ECAPA +0.018, CAM++ +0.016, WER +3.6 points.
+# The reserve is for the part that stays on the CPU — transcription (pocketsphinx), Kokoro's reading of ≈ 12 s and
+# the alignment: 14.5-21.3 s (median 16 s) on 2 cores.
+GPU_SETTINGS = FitSettings(frames=240, steps=80, learning_rate=0.1, segment_s=12.0, reserve_s=20.0, min_s=14.0)
+
+
+def settings_for(backend: str) -> FitSettings:
+    """The settings for JAX's default backend (``jax.default_backend()``: "cpu", "gpu", "cuda", "rocm", "tpu")."""
+    return CPU_SETTINGS if backend == "cpu" else GPU_SETTINGS
 
 
 def stock_timbres(engine) -> np.ndarray:
@@ -687,10 +715,12 @@ class Fitter:
     loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A failure to build
     (no JAX, no float-convolution model) leaves :attr:`error` set and enrolment unaffected."""
 
-    def __init__(self, engine, *, frames: int = FRAMES, steps: int = STEPS, log: Callable[[str], None] | None = None,
+    def __init__(self, engine, *, settings: FitSettings | None = None, log: Callable[[str], None] | None = None,
                  background: bool = True) -> None:
+        """``settings``: None = by where JAX runs (:func:`settings_for`), decided when the fit is built."""
         self.engine = engine
-        self.frames, self.steps = frames, steps
+        self._chosen = settings
+        self.settings = settings or CPU_SETTINGS
         self.inverter: StyleInverter | None = None
         self.error: str | None = None
         self.compile_s: float | None = None
@@ -706,12 +736,17 @@ class Fitter:
         from .kokoro import MODEL_FILE
 
         try:
+            import jax
+
+            backend = jax.default_backend()
+            settings = self._chosen or settings_for(backend)
             inverter = StyleInverter(self.engine.directory / MODEL_FILE, timbre_spread(stock_timbres(self.engine)),
-                                     frames=self.frames, steps=self.steps, learning_rate=LEARNING_RATE, pull=PULL,
-                                     match_quantile=MATCH_QUANTILE, keep=KEEP)
+                                     frames=settings.frames, steps=settings.steps,
+                                     learning_rate=settings.learning_rate, pull=PULL, match_quantile=MATCH_QUANTILE,
+                                     keep=KEEP)
             self.compile_s = inverter.warm_up()
-            self.inverter = inverter
-            self._log(f"style fit ready: compiled in {self.compile_s:.1f} s")
+            self.settings, self.inverter = settings, inverter
+            self._log(f"style fit ready on {backend}: compiled in {self.compile_s:.1f} s; {settings}")
         except Exception as exc:  # noqa: BLE001 — any failure here only means enrolling without the fit
             self.error = f"{type(exc).__name__}: {exc}"
             self._log(f"style fit unavailable ({self.error}); enrolments go without it")
@@ -744,7 +779,7 @@ class Fitter:
         started = time.monotonic()
         if self._recogniser is None:
             self._recogniser = Recogniser()
-        segment, text = reference_text(speech, rate, self._recogniser, SEGMENT_S)
+        segment, text = reference_text(speech, rate, self._recogniser, self.settings.segment_s)
         pieces = self.engine.phoneme_pieces(text, "en-us") if text else []
         tokens = kokoro.tokenize(pieces[0], self.engine.vocab) if pieces else []
         if not tokens:
