@@ -683,7 +683,8 @@ class FitSettings:
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
-# time, a 2 s window half as much on ECAPA); transcription, reading and alignment 3-6 s: 17-22 s in all.
+# time, a 2 s window half as much on ECAPA); transcription, reading and alignment 6.4-15.8 s (median 8.4 s, 4 real
+# speakers: bench.gpu_style_fit cpu-part), 17-22 s in all (the steps stop at the budget's end).
 CPU_SETTINGS = FitSettings(frames=120, steps=6, learning_rate=0.2, segment_s=6.0, reserve_s=18.0, min_s=9.0)
 # A GPU (an H200: bench/gpu_style_fit.py, docs/voice-quality.md "The style fit on a GPU"): a step costs 18-20 ms for
 # a 3 or a 6 s window, so 80 steps at 0.1 on 6 s (≈ 1.6 s; 300 steps at 0.05 gained no more) with 12 s transcribed.
