@@ -184,7 +184,6 @@ def fit(args) -> int:
         inverter = inverters[frames]
         inverter.steps, inverter.learning_rate = steps, rate
         step_s, fits, forward_s = [], {}, []
-        _, render = inverter._compiled()
         for name, problem in problems_here.items():
             found = inverter.descend(problem, snapshots=SNAPSHOTS)
             step_s.append((found.seconds - found.prepare_s) / max(1, found.steps))
@@ -195,7 +194,7 @@ def fit(args) -> int:
                           "history": [round(h, 4) for h in found.history], "seconds": round(found.seconds, 2)}
             for _ in range(3):   # the decoder's forward pass alone (synthesis's main cost), warm
                 t0 = time.perf_counter()
-                render(problem.style, problem.static, problem.filters).block_until_ready()
+                inverter.render(problem).block_until_ready()
                 forward_s.append(time.perf_counter() - t0)
         window_s = frames * FRAME / SAMPLE_RATE
         summary = {"frames": frames, "windowS": window_s, "steps": steps, "learningRate": rate,

@@ -518,6 +518,11 @@ class StyleInverter:
             self._step = jax.jit(jax.value_and_grad(loss, has_aux=True))
         return self._step, self._render
 
+    def render(self, problem: FitProblem):
+        """The decoder's output cepstra in the problem's style (the compiled forward pass; benchmarks time it)."""
+        _, render = self._compiled()
+        return render(problem.style, problem.static, problem.filters)
+
     def _varying(self, static: dict) -> dict:
         return {name: value for name, value in static.items() if name not in self.fixed}
 
