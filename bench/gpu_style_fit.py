@@ -121,8 +121,7 @@ def export(args) -> int:
                  "windows": {}}
         for frames, inverter in inverters.items():
             segment, text = style_fit.reference_text(sp.reference, RATE, recogniser, frames / 20)
-            pieces = engine.phoneme_pieces(text, "en-us") if text else []
-            tokens = kokoro.tokenize(pieces[0], engine.vocab) if pieces else []
+            tokens = style_fit.english_tokens(engine, text)
             problem = inverter.prepare(segment, RATE, tokens, kokoro.style_row(pack, len(tokens)), band,
                                        engine.infer(tokens, pack)) if tokens else None
             entry["windows"][str(frames)] = {"text": text, "prepared": problem is not None}
@@ -322,7 +321,7 @@ def cpu_part(args) -> int:
             t0 = time.monotonic()
             segment, text = style_fit.reference_text(sp.reference, RATE, recogniser, settings.segment_s)
             t1 = time.monotonic()
-            tokens = kokoro.tokenize(engine.phoneme_pieces(text, "en-us")[0], engine.vocab)
+            tokens = style_fit.english_tokens(engine, text)
             reading = engine.infer(tokens, pack)
             t2 = time.monotonic()
             inverter.prepare(segment, RATE, tokens, kokoro.style_row(pack, len(tokens)),

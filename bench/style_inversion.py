@@ -71,8 +71,7 @@ def main(argv=None) -> int:
         profile = result.profile
         pack = np.asarray(synthesizer.recipe_style(profile))
         segment, text = reference_text(sp.reference, RATE, recogniser, args.segment_s)
-        pieces = engine.phoneme_pieces(text, "en-us") if text else []
-        tokens = kokoro.tokenize(pieces[0], engine.vocab) if pieces else []
+        tokens = style_fit.english_tokens(engine, text)
         found = inverter.invert(segment, RATE, text, tokens, kokoro.style_row(pack, len(tokens)),
                                 exemplar_match.band_edge(sp.reference, RATE), engine.infer(tokens, pack)) \
             if tokens else None

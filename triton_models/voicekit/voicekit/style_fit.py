@@ -704,6 +704,15 @@ def settings_for(backend: str) -> FitSettings:
     return CPU_SETTINGS if backend == "cpu" else GPU_SETTINGS
 
 
+def english_tokens(engine, text: str) -> list[int]:
+    """Kokoro's phoneme tokens for the recogniser's transcript (US English, first piece; [] for no text): what
+    Kokoro reads to be aligned with the reference."""
+    from . import kokoro
+
+    pieces = engine.phoneme_pieces(text, "en-us") if text else []
+    return kokoro.tokenize(pieces[0], engine.vocab) if pieces else []
+
+
 def stock_timbres(engine) -> np.ndarray:
     """The timbre halves of the English stock voices' packs [voices, 510, 128]: their spread is the fit's unit."""
     names = [name for name in engine.voices if name[:2] in ("af", "am", "bf", "bm")]
@@ -786,8 +795,7 @@ class Fitter:
         if self._recogniser is None:
             self._recogniser = Recogniser()
         segment, text = reference_text(speech, rate, self._recogniser, self.settings.segment_s)
-        pieces = self.engine.phoneme_pieces(text, "en-us") if text else []
-        tokens = kokoro.tokenize(pieces[0], self.engine.vocab) if pieces else []
+        tokens = english_tokens(self.engine, text)
         if not tokens:
             return None, {"skipped": "no words heard in the reference"}
         found = self.inverter.invert(segment, rate, text, tokens, kokoro.style_row(pack, len(tokens)), band_hz,
