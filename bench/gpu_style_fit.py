@@ -224,11 +224,12 @@ def arm_scale(arm: str, default: float) -> tuple[str, float]:
 def score(args) -> int:
     import copy
 
-    from bench import real_speakers, voice_speakers
-    from bench.voice_quality_real import RealResult, score_all, summary
+    from bench import dnsmos, real_speakers, voice_speakers
+    from bench.voice_quality_real import RATE, RealResult, score_all, summary
     from voicekit import profile as voice_profile
     from voicekit.intelligibility import Recogniser, edit_distance, words
     from voicekit.kokoro import KokoroEngine
+    from voicekit.pcm import join_segments
     from voicekit.tts import Synthesizer
 
     problems = Path(args.problems)
@@ -270,6 +271,8 @@ def score(args) -> int:
                 audio, rate = synthesizer.speak(text, base.base_voice, profile=profile)
                 spoken.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
                 result.errors["clone"] += edit_distance(words(text), words(recogniser.transcribe(spoken[-1])))
+            if args.dnsmos:   # the clone's sentences joined, as bench.voice_quality_real scores them
+                result.dnsmos["clone"] = dnsmos.score(join_segments(spoken, RATE, gap_s=0.3), RATE)
             results[arm].append(result)
             clips[arm][sp.name] = {"own": list(sp.held_out), "base": base_clips, "clone": spoken}
         _log(f"{sp.name}: {len(arms)} arms synthesised")
@@ -279,6 +282,9 @@ def score(args) -> int:
         print(f"{arm} (scale {arm_scale(arm, args.scale)[1] if arm != 'none' else 0}):")
         for line in summary(results[arm], True):
             print("  " + line)
+        if args.dnsmos:
+            ovrl = [r.dnsmos["clone"]["ovrl"] for r in results[arm]]
+            print(f"  DNSMOS OVRL clone: mean {np.mean(ovrl):.2f}, min {min(ovrl):.2f}")
         rows[arm] = [{"speaker": r.name, **{e: getattr(r, e)["clone"] for e in ("ge2e", "ecapa", "campplus", "mfcc")},
                       "beats": r.beats, "errorsClone": r.errors["clone"], "errorsBase": r.errors["base"],
                       "words": r.words} for r in results[arm]]
@@ -362,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=style_fit.SCALE)
     p.add_argument("--sentences", type=int, default=4)
     p.add_argument("--json")
+    p.add_argument("--dnsmos", action="store_true", help="DNSMOS of each arm's clone (bench.dnsmos)")
     p = sub.add_parser("cpu-part", help="time what stays on the CPU (transcription, reading, alignment)")
     p.add_argument("--speakers", default="asterisk-en-allison,fillets-nl-small,librivox-sense-sensibility,"
                                         "asterisk-es-july")
