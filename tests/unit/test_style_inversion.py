@@ -315,3 +315,4 @@ def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
     assert (cpu.frames, cpu.steps, cpu.learning_rate, cpu.segment_s) == (120, 6, 0.2, 6.0)   # session 13's
     assert gpu.steps > cpu.steps and gpu.frames > cpu.frames and gpu.segment_s >= gpu.frames / 40 * 2
     assert cpu.min_s <= cpu.reserve_s and gpu.min_s <= gpu.reserve_s
+    assert cpu.scale == si.SCALE == 0.5 and 0 < gpu.scale < cpu.scale   # the longer fit moves further: less of it
