@@ -305,8 +305,71 @@ def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
     assert found.fit_end < 0.9 * found.fit_start
     assert sorted(found.snapshots) == [2, 5] and found.offset.shape == (128,)
     assert np.abs(found.snapshots[2]).max() > 0 and not np.array_equal(found.snapshots[2], found.offset)
-    early = inverter.descend(problem, deadline=0.0)       # a deadline already past: one step, no more
+    assert inverter.step_s is not None and inverter.step_s > 0
+    late = inverter.descend(problem, deadline=0.0)        # a deadline already past, a step's cost known: no step
+    assert late.steps == 0 and not late.offset.any()
+    inverter.step_s = None
+    early = inverter.descend(problem, deadline=0.0)       # the cost not yet known: one step, no more
     assert early.steps == 1
+
+
+class Clock:
+    """A stand-in for the module's ``time``: only :meth:`monotonic`, advanced by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class SlowRecogniser:
+    """Each stretch of speech costs ``seconds`` of ``clock`` time and is heard as one word."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self.clock, self.seconds, self.calls = clock, seconds, 0
+
+    def transcribe(self, clip, rate):
+        self.calls += 1
+        self.clock.now += self.seconds
+        return f"word{self.calls}"
+
+
+def stretches(count: int, rate: int = 16000) -> np.ndarray:
+    """``count`` 1 s tones separated by 0.5 s of silence."""
+    t = np.arange(rate) / rate
+    tone, gap = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), np.zeros(rate // 2, np.float32)
+    return np.concatenate([np.concatenate([tone, gap]) for _ in range(count)])
+
+
+def test_reference_text_stops_transcribing_when_its_time_is_up(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(si, "time", clock)
+    audio = stretches(5)
+    whole, text = si.reference_text(audio, 16000, SlowRecogniser(clock, 2.0), segment_s=10.0)
+    assert text == "word1. word2. word3. word4. word5" and len(whole) > 5 * 16000
+    slow = SlowRecogniser(clock, 2.0)
+    part, text = si.reference_text(audio, 16000, slow, segment_s=10.0, stop_at=clock.now + 3.0)
+    assert slow.calls == 2 and text == "word1. word2" and len(part) < len(whole)
+    past, text = si.reference_text(audio, 16000, SlowRecogniser(clock, 2.0), segment_s=10.0, stop_at=0.0)
+    assert text == "word1"      # at least one stretch, however late
+
+
+def test_a_fit_whose_transcription_leaves_too_little_time_is_skipped_not_overrun(monkeypatch, tmp_path):
+    clock = Clock()
+    monkeypatch.setattr(si, "time", clock)
+
+    class NoModel:
+        directory = tmp_path
+        voices: dict = {}
+
+    fitter = si.Fitter(NoModel(), settings=si.CPU_SETTINGS, background=False)
+    fitter.inverter = object()   # ready as far as fit() can tell: what follows the transcript must not be reached
+    fitter._recogniser = SlowRecogniser(clock, 4.0)
+    deadline = clock.now + si.CPU_SETTINGS.after_transcript_s + 3.0
+    offset, report = fitter.fit(stretches(5), 16000, np.zeros((510, 256), np.float32), 4000.0, deadline=deadline)
+    assert offset is None and report == {"skipped": "budget spent transcribing"}
+    assert fitter._recogniser.calls == 1    # the second stretch would have started past its time
 
 
 def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():

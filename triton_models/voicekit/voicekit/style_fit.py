@@ -475,6 +475,7 @@ class StyleInverter:
         self.match_quantile, self.keep = match_quantile, keep
         self._lock = threading.Lock()
         self._step = self._render = None
+        self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
         self.fixed = fixed if fixed is not None else self._fixed_values()
 
     def _fixed_values(self) -> dict[str, np.ndarray]:
@@ -616,6 +617,8 @@ class StyleInverter:
             beta1, beta2 = 0.9, 0.999
             looping = time.monotonic()
             for k in range(1, self.steps + 1):
+                if k == 1 and deadline is not None and self.step_s is not None and looping + self.step_s > deadline:
+                    break   # the reading and alignment took the time: not even one step (at the last fit's cost)
                 (_, fit), gradient = step(z, style, static, filters, targets, weights, original)
                 history.append(float(fit))
                 if history[-1] < best[0]:
@@ -628,10 +631,12 @@ class StyleInverter:
                 if progress and k % 5 == 0:
                     progress(f"style inversion: step {k}/{self.steps}, fit {history[0]:.3f} -> {min(history):.3f}")
                 now = time.monotonic()
-                if deadline is not None and now + (now - looping) / k > deadline:
+                self.step_s = (now - looping) / k
+                if deadline is not None and now + self.step_s > deadline:
                     break   # one more step (at the mean cost so far) would overrun
         offset = (self.spread * best[1]).reshape(-1).astype(np.float32)
-        return Inversion(offset, history[0], best[0], len(history), time.monotonic() - started, "", history,
+        start = history[0] if history else float("nan")
+        return Inversion(offset, start, best[0], len(history), time.monotonic() - started, "", history,
                          prepared, kept)
 
 
@@ -648,16 +653,18 @@ def _fixed_length(features: np.ndarray, f0: np.ndarray, energy: np.ndarray, fram
     return out_features, out_f0, out_energy, kept
 
 
-def reference_text(reference: np.ndarray, rate: int, recogniser, segment_s: float) -> tuple[np.ndarray, str]:
+def reference_text(reference: np.ndarray, rate: int, recogniser, segment_s: float,
+                   stop_at: float | None = None) -> tuple[np.ndarray, str]:
     """The first ``segment_s`` seconds of speech (whole stretches between pauses, joined with 0.25 s of silence)
-    and what the recogniser heard in them."""
-    chosen, total = [], 0.0
+    and what the recogniser heard in them; no further stretch is transcribed once ``stop_at`` (time.monotonic())
+    has passed, so a slow recogniser shortens the segment instead of overrunning enrolment's budget."""
+    chosen, heard, total = [], [], 0.0
     for start, end in speech_spans(reference, rate):
-        if total >= segment_s:
+        if total >= segment_s or (chosen and stop_at is not None and time.monotonic() > stop_at):
             break
         chosen.append(reference[start:end])
+        heard.append(recogniser.transcribe(chosen[-1], rate))
         total += (end - start) / rate
-    heard = [recogniser.transcribe(clip, rate) for clip in chosen]
     gap = np.zeros(int(0.25 * rate), np.float32)
     audio = np.concatenate([np.concatenate([clip, gap]) for clip in chosen]) if chosen else np.zeros(0, np.float32)
     return audio, ". ".join(h for h in heard if h)
@@ -686,21 +693,25 @@ class FitSettings:
     segment_s: float       # seconds of the reference transcribed and aligned
     reserve_s: float       # what enrolment takes from the search's budget for the fit
     min_s: float           # the fit starts only with this much of the budget left
+    after_transcript_s: float  # what the fit needs once the transcript is in: Kokoro's reading, alignment, a step
     scale: float = SCALE   # fraction of the fitted offset stored in the profile
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
 # time, a 2 s window half as much on ECAPA); transcription, reading and alignment 6.4-15.8 s (median 8.4 s, 4 real
-# speakers: bench.gpu_style_fit cpu-part), 17-22 s in all (the steps stop at the budget's end).
-CPU_SETTINGS = FitSettings(frames=120, steps=6, learning_rate=0.2, segment_s=6.0, reserve_s=18.0, min_s=9.0)
+# speakers: bench.gpu_style_fit cpu-part), 17-22 s in all (the steps stop at the budget's end). After the transcript:
+# Kokoro's reading 1.2-1.6 s, alignment and first render 1.6-1.8 s, a step 2.3 s.
+CPU_SETTINGS = FitSettings(frames=120, steps=6, learning_rate=0.2, segment_s=6.0, reserve_s=18.0, min_s=9.0,
+                           after_transcript_s=5.5)
 # A GPU (an H200: bench/gpu_style_fit.py, docs/voice-quality.md "The style fit on a GPU"): a step costs 18-20 ms for
 # a 3 or a 6 s window, so 80 steps at 0.1 on 6 s (≈ 1.6 s; 300 steps at 0.05 gained no more) with 12 s transcribed.
 # The reserve is for the part that stays on the CPU — transcription (pocketsphinx), Kokoro's reading of ≈ 12 s and
-# the alignment: 14.5-21.3 s (median 16 s) on 2 cores. 0.35 of the offset, not half: half cost DNSMOS OVRL 3.28 →
+# the alignment: 14.5-21.3 s (median 16 s) on 2 cores, of which 6-7.5 s reading and 3.8-5 s alignment after the
+# transcript. 0.35 of the offset, not half: half cost DNSMOS OVRL 3.28 →
 # 3.23 and 3.6 points of WER for +0.005 GE2E; at 0.35 the clones still beat the CPU settings' on every encoder
 # (+0.008 / +0.012 / +0.008) at the same OVRL (3.27 vs 3.28) and WER (21.4 vs 20.8 %).
 GPU_SETTINGS = FitSettings(frames=240, steps=80, learning_rate=0.1, segment_s=12.0, reserve_s=20.0, min_s=14.0,
-                           scale=0.35)
+                           after_transcript_s=10.0, scale=0.35)
 
 
 def settings_for(backend: str) -> FitSettings:
@@ -799,7 +810,11 @@ class Fitter:
         started = time.monotonic()
         if self._recogniser is None:
             self._recogniser = Recogniser()
-        segment, text = reference_text(speech, rate, self._recogniser, self.settings.segment_s)
+        after = self.settings.after_transcript_s
+        segment, text = reference_text(speech, rate, self._recogniser, self.settings.segment_s,
+                                       stop_at=None if deadline is None else deadline - after)
+        if deadline is not None and deadline - time.monotonic() < after:
+            return None, {"skipped": "budget spent transcribing"}
         tokens = english_tokens(self.engine, text)
         if not tokens:
             return None, {"skipped": "no words heard in the reference"}
@@ -807,6 +822,8 @@ class Fitter:
                                      self.engine.infer(tokens, pack), deadline=deadline)
         if found is None:
             return None, {"skipped": "too little speech aligned"}
+        if found.steps == 0:
+            return None, {"skipped": "budget spent before the first step"}
         scale = self.settings.scale
         return (scale * found.offset).astype(np.float32), \
             {**found.report(), "totalS": round(time.monotonic() - started, 1), "scale": scale}
