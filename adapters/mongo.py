@@ -41,6 +41,8 @@ def ensure_indexes(db: Database) -> None:
     db.voices.create_index([("state", ASCENDING), ("createdAt", ASCENDING)])
     ensure_voice_list_indexes(db)
     db.ledger_entries.create_index([("accountId", ASCENDING), ("sequence", DESCENDING)], unique=True)
+    # each reused reference voice leaves at its own expiresAt (MongoDB's TTL monitor, once a minute)
+    db.reference_voices.create_index([("expiresAt", ASCENDING)], expireAfterSeconds=0)
 
 
 # --- accounts and keys -------------------------------------------------------------------------------------------
@@ -257,6 +259,28 @@ def find_unfinished_jobs(db: Database, created_before: datetime, limit: int = 50
 
 def find_account(db: Database, account_id: str) -> Mapping[str, Any] | None:
     return db.accounts.find_one({"_id": account_id})
+
+
+# --- /v1 audio_ref: voices enrolled from a reference, reused while they are kept ---------------------------------
+
+def _reference_voice_id(account_id: str, digest: str) -> str:
+    return f"{account_id}:{digest}"
+
+
+def find_reference_voice(db: Database, account_id: str, digest: str, now: datetime) -> Mapping[str, Any] | None:
+    """The voice (``engineVoice``, ``profile``) enrolled from the recording whose sha256 is ``digest`` for this
+    account, unless it has expired (checked here too: the TTL monitor may be a minute late)."""
+    return db.reference_voices.find_one({"_id": _reference_voice_id(account_id, digest), "expiresAt": {"$gt": now}})
+
+
+def save_reference_voice(db: Database, account_id: str, digest: str, engine_voice: str, profile: Any,
+                         now: datetime, expires_at: datetime) -> None:
+    """Keep an enrolled reference's voice for the account until ``expires_at`` (the latest enrolment wins)."""
+    db.reference_voices.replace_one(
+        {"_id": _reference_voice_id(account_id, digest)},
+        {"accountId": account_id, "sha256": digest, "engineVoice": engine_voice, "profile": profile,
+         "createdAt": now, "expiresAt": expires_at},
+        upsert=True)
 
 
 # --- voices: clone job views and the voice list ----------------------------------------------------------------------

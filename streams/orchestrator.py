@@ -7,9 +7,11 @@ differs: how to tell the job ended, the work itself, and what a failure tells th
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from adapters import mongo
@@ -93,9 +95,8 @@ async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
     engine_voice, profile = job.engine_voice, job.profile
     if profile is None and job.voice.type == "USER" and job.voice.id:
         profile = await _stored_profile(c, job.account_id, job.voice.id)
-    if job.reference_key:  # /v1 audio_ref: enrolled for this job only, never kept as a voice
-        enrolled = await c.inference().enroll(await asyncio.to_thread(c.blobs.get, job.reference_key))
-        engine_voice, profile = enrolled.engine_voice, enrolled.profile
+    if job.reference_key:  # /v1 audio_ref: never kept as a voice of the account's
+        engine_voice, profile = await _reference_voice(c, job)
     # A cloned voice's profile moves its engine voice toward the reference; none = the system voice as is.
     # speed / durationS (the /v1 options) change the tempo, never the pitch; language None: the voice's own.
     audio = await c.inference().synthesize_with_profile(job.text, engine_voice or "slt", profile,
@@ -106,6 +107,28 @@ async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
     await asyncio.to_thread(c.blobs.put, key, encoded.data, encoded.mime_type)
     return msg.SpeechResult(audio_key=key, duration=round(encoded.duration_s, 3), mime_type=encoded.mime_type,
                             format=job.format, voice_id=job.voice.id)
+
+
+async def _reference_voice(c: Clients, job: msg.TtsJob) -> tuple[str, Any]:
+    """(engine voice, profile) of a /v1 audio_ref. Enrolment costs up to a minute and is not deterministic, so the
+    voice enrolled from a recording is reused, for ``V1_REFERENCE_REUSE_S``, when the same account sends the same
+    bytes again: the same voice every time, without the wait. Nothing is shared between accounts."""
+    data = await asyncio.to_thread(c.blobs.get, job.reference_key)
+    keep_s = c.settings.v1_reference_reuse_s
+    digest, now = hashlib.sha256(data).hexdigest(), ev.utc_now()
+    if keep_s > 0:
+        kept = await asyncio.to_thread(mongo.find_reference_voice, c.db, job.account_id, digest, now)
+        if kept is not None:
+            log.info("reusing the voice enrolled from the same reference", extra={"sha256": digest[:16]})
+            return kept["engineVoice"], kept["profile"]
+    enrolled = await c.inference().enroll(data)
+    if keep_s > 0:
+        try:
+            await asyncio.to_thread(mongo.save_reference_voice, c.db, job.account_id, digest, enrolled.engine_voice,
+                                    enrolled.profile, now, now + timedelta(seconds=keep_s))
+        except mongo.DatabaseError as exc:  # the job has its voice; only the next one enrols again
+            log.warning("could not keep the reference's voice for reuse: %s", exc)
+    return enrolled.engine_voice, enrolled.profile
 
 
 async def _stored_profile(c: Clients, account_id: str, voice_id: str) -> Any:

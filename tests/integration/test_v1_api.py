@@ -3,6 +3,7 @@ POST /v1/voice-cloning/tts, async and sync modes, jobs and presigned results, cu
 /api/v1/voices), credits through the ledger, tenant isolation, and speed/duration measured on the audio."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import numpy as np
@@ -216,6 +217,31 @@ def test_sync_reference_job_returns_the_completed_payload(base_url, alice, refer
     samples, rate = voice_audio.decode(audio)
     assert len(samples) / rate > 1.0
     assert v1.job(base_url, alice, body["job_id"]).json()["status"] == "completed"
+
+
+def test_the_same_reference_again_reuses_its_voice_for_that_account_only(base_url, alice, bob, reference_wav):
+    from adapters import mongo
+    from service_config import load
+
+    kept = mongo.connect(load()).reference_voices
+    digest = hashlib.sha256(reference_wav).hexdigest()
+
+    def finish(headers) -> None:
+        resp = v1.tts(base_url, headers, {"text": SHORT_TEXT, "async_mode": "true"}, audio_ref=reference_wav)
+        assert resp.status_code == 202, resp.text
+        assert v1.wait_job(base_url, headers, resp.json()["job_id"])["status"] == "completed"
+
+    finish(alice)
+    first = kept.find_one({"sha256": digest})
+    assert first is not None and first["profile"] and first["engineVoice"]
+    assert first["expiresAt"] > first["createdAt"]
+    assert not {"audio", "reference", "data"} & set(first), "the recording itself is not kept"
+    finish(alice)
+    assert kept.find_one({"_id": first["_id"]})["createdAt"] == first["createdAt"]   # reused, not enrolled again
+    finish(bob)   # the same bytes from another tenant: enrolled for bob, alice's voice untouched
+    owners = sorted(doc["accountId"] for doc in kept.find({"sha256": digest}))
+    assert len(owners) == 2 and first["accountId"] in owners
+    assert kept.find_one({"_id": first["_id"]})["createdAt"] == first["createdAt"]
 
 
 def test_unusable_reference_fails_the_job_and_releases_the_credits(base_url, alice):
