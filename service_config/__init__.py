@@ -68,6 +68,9 @@ class Settings:
     ledger_reply_timeout_s: float = field(default_factory=lambda: _env_float("LEDGER_REPLY_TIMEOUT_S", 5.0))
     # How long POST /v1/voice-cloning/tts with async_mode=false waits for the audio before timeout_waiting.
     v1_sync_timeout_s: float = field(default_factory=lambda: _env_float("V1_SYNC_TIMEOUT_S", 60.0))
+    # Jobs that enrol a reference (clones, /v1 audio_ref) a worker runs at once, apart from speech jobs: 2 keeps
+    # Triton's one enroll instance busy; raise it with more enroll instances (a GPU deployment).
+    enrol_concurrency: int = field(default_factory=lambda: max(1, _env_int("ENROL_CONCURRENCY", 2)))
     # How long the voice enrolled from a /v1 audio_ref is kept for the same account sending the same recording
     # again (reused instead of enrolling anew: ≈ 60 s saved, and the same voice every time); 0 keeps none.
     v1_reference_reuse_s: float = field(default_factory=lambda: _env_float("V1_REFERENCE_REUSE_S", 86400.0))

@@ -23,12 +23,15 @@ from schemas import messages as msg
 from service_config import log_context
 
 from . import clients
-from .app import app, dead_letter, jobs_topic, send
+from .app import app, dead_letter, jobs_topic, send, settings
 from .clients import Clients
 from .job_runs import JobRuns
 from .stage_logic import (
+    ENROL_LANE,
+    SPEECH_LANE,
     clone_failure_reason,
     clone_internal_failure,
+    lane_of,
     refused_reference,
     settlement,
     stage_timings,
@@ -183,14 +186,18 @@ async def _prepare_bucket() -> None:
     await asyncio.to_thread(clients.get().blobs.ensure_bucket)
 
 
-async def handle_job_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> str | None:
+async def handle_job_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True,
+                            lane: str | None = None) -> str | None:
     """One jobs-topic record: run the stage of an accepted job, forget the reference of a rejected one. Returns
-    the id of the job it ran, if it ran one."""
+    the id of the job it ran, if it ran one. ``lane``: handle only that lane's records (``stage_logic.lane_of``;
+    an undecodable one is the speech lane's to dead-letter); None: every record (the catch-up)."""
     try:
         _envelope, job_event = msg.read(value)
     except ev.EventDecodeError as exc:
-        if dead_letters:
+        if dead_letters and lane in (None, SPEECH_LANE):
             await dead_letter(key, value, f"orchestrator: {exc}")
+        return None
+    if lane is not None and lane_of(job_event) != lane:
         return None
     if isinstance(job_event, msg.JobRejected):
         await _forget_reference(clients.get(), refused_reference(job_event))
@@ -201,7 +208,17 @@ async def handle_job_record(key: bytes | None, value: bytes | None, *, dead_lett
     return None
 
 
+# Two agents read the jobs topic, each taking its own lane's jobs: with one, four enrolments at once (clones or
+# audio_ref jobs, a minute each, queued on Triton's one enroll instance) took all four slots and every speech job
+# waited behind them. The enrolment lane's slots (ENROL_CONCURRENCY) keep the enroll instance busy (one runs, one
+# waits on Triton); more wait in Kafka, where a worker crash loses none of them.
 @app.agent(jobs_topic, concurrency=4)
 async def orchestrate(stream):
     async for event in stream.events():
-        await handle_job_record(event.key, event.value)
+        await handle_job_record(event.key, event.value, lane=SPEECH_LANE)
+
+
+@app.agent(jobs_topic, concurrency=settings.enrol_concurrency)
+async def orchestrate_enrolments(stream):
+    async for event in stream.events():
+        await handle_job_record(event.key, event.value, lane=ENROL_LANE)

@@ -23,6 +23,22 @@ class Failure(Protocol):
     def reason(self) -> str: ...
 
 
+# The orchestrator's two lanes (agents on the jobs topic, each with its own slots; streams/orchestrator.py).
+ENROL_LANE, SPEECH_LANE = "enrol", "speech"
+
+
+def lane_of(job_event: msg.Message) -> str:
+    """Which lane runs a jobs-topic event: a job that enrols a reference — a clone, or /v1 speech with an
+    audio_ref — holds Triton's one enroll instance for up to a minute, so it waits in a lane of its own and a burst
+    of them never holds up speech; everything else (speech in a system or saved voice, rejections to clean up,
+    lifecycle events) is the speech lane's."""
+    if isinstance(job_event, msg.JobAccepted):
+        job = job_event.job
+        if isinstance(job, msg.CloneJob) or (isinstance(job, msg.TtsJob) and job.reference_key):
+            return ENROL_LANE
+    return SPEECH_LANE
+
+
 def started(job: msg.Job) -> msg.JobStarted:
     return msg.JobStarted(job_id=job.job_id, account_id=job.account_id, kind=job.kind)
 

@@ -1,5 +1,6 @@
 """The stream processors' decisions are plain functions: importable and testable without Faust, Kafka, MongoDB,
 boto3 or Triton; one stage template settles TTS and clone jobs alike."""
+import dataclasses
 import subprocess
 import sys
 
@@ -83,3 +84,16 @@ def test_a_job_of_another_kind_is_priced_and_handed_back_as_it_came():
     reply = ledger_logic.reservation_reply(state, request)
     assert isinstance(reply, msg.JobAccepted) and reply.kind == "ledger-test"
     assert reply.to_payload()["job"] == raw
+
+
+def test_jobs_that_enrol_a_reference_run_in_their_own_lane():
+    def accepted(job):
+        return msg.JobAccepted(job_id=job.job_id, account_id="a", kind=job.kind, job=job)
+
+    in_a_saved_voice = dataclasses.replace(TTS, reference_key=None)
+    assert stage_logic.lane_of(accepted(CLONE)) == stage_logic.ENROL_LANE
+    assert stage_logic.lane_of(accepted(TTS)) == stage_logic.ENROL_LANE      # /v1 with an audio_ref
+    assert stage_logic.lane_of(accepted(in_a_saved_voice)) == stage_logic.SPEECH_LANE
+    assert stage_logic.lane_of(stage_logic.started(CLONE)) == stage_logic.SPEECH_LANE   # nothing for a lane to run
+    refused = msg.JobRejected(job_id="v1", account_id="a", kind="clone", job=CLONE, credits=0, need_credits=1000)
+    assert stage_logic.lane_of(refused) == stage_logic.SPEECH_LANE   # its reference is forgotten in a moment
