@@ -44,7 +44,8 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
         unfitted = await client.synthesize_with_profile(HELD_OUT, enrolled.engine_voice, json.dumps(without_fit))
         return enrolled, clone, stock, unfitted
 
-    with KokoroEnrolTriton(repo, log_path=tmp_path / "triton.log") as server:
+    # the load waits for the style fit's compile (≈ 20-25 s idle, minutes on a busy 2-core machine)
+    with KokoroEnrolTriton(repo, log_path=tmp_path / "triton.log", start_timeout_s=300) as server:
         enrolled, clone, stock, unfitted = asyncio.run(scenario(server))
     profile = enrolled.profile
     assert profile["version"] == 3 and profile["method"] == "kokoro-style"

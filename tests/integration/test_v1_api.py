@@ -223,25 +223,26 @@ def test_the_same_reference_again_reuses_its_voice_for_that_account_only(base_ur
     from adapters import mongo
     from service_config import load
 
-    kept = mongo.connect(load()).reference_voices
+    db = mongo.connect(load())
     digest = hashlib.sha256(reference_wav).hexdigest()
 
-    def finish(headers) -> None:
+    def finish(headers) -> dict:
+        """Speech in the reference's voice; returns what the account keeps for that reference."""
         resp = v1.tts(base_url, headers, {"text": SHORT_TEXT, "async_mode": "true"}, audio_ref=reference_wav)
         assert resp.status_code == 202, resp.text
         assert v1.wait_job(base_url, headers, resp.json()["job_id"])["status"] == "completed"
+        account = db.speeches.find_one({"_id": resp.json()["job_id"]})["accountId"]
+        kept = db.reference_voices.find_one({"accountId": account, "sha256": digest})
+        assert kept is not None and kept["profile"] and kept["engineVoice"], kept
+        return kept
 
-    finish(alice)
-    first = kept.find_one({"sha256": digest})
-    assert first is not None and first["profile"] and first["engineVoice"]
+    first = finish(alice)
     assert first["expiresAt"] > first["createdAt"]
     assert not {"audio", "reference", "data"} & set(first), "the recording itself is not kept"
-    finish(alice)
-    assert kept.find_one({"_id": first["_id"]})["createdAt"] == first["createdAt"]   # reused, not enrolled again
-    finish(bob)   # the same bytes from another tenant: enrolled for bob, alice's voice untouched
-    owners = sorted(doc["accountId"] for doc in kept.find({"sha256": digest}))
-    assert len(owners) == 2 and first["accountId"] in owners
-    assert kept.find_one({"_id": first["_id"]})["createdAt"] == first["createdAt"]
+    assert finish(alice)["createdAt"] == first["createdAt"]   # reused, not enrolled again
+    theirs = finish(bob)   # the same bytes from another tenant: enrolled for bob, alice's voice untouched
+    assert theirs["_id"] != first["_id"] and theirs["accountId"] != first["accountId"]
+    assert db.reference_voices.find_one({"_id": first["_id"]})["createdAt"] == first["createdAt"]
 
 
 def test_unusable_reference_fails_the_job_and_releases_the_credits(base_url, alice):
