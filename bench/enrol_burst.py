@@ -5,8 +5,8 @@
 Sends ``--enrolments`` /v1 TTS jobs with an audio_ref at once (distinct flite recordings, so none reuses the voice
 enrolled from another; each holds Triton's one ``enroll`` instance for up to the enrolment budget), then, one every
 ``--interval`` seconds from a thread each, ``--speeches`` /api/v1 TTS requests in a system voice, each timed from
-its POST until its view shows COMPLETED (polled every 50 ms). Prints the speech latencies (median, p99) and when
-each enrolment ended. With one lane for every job, speech waited for an enrolment to free a slot
+its POST until a waiting read of its view (``?wait=``) shows COMPLETED. Prints the speech latencies (median, p99)
+and when each enrolment ended. With one lane for every job, speech waited for an enrolment to free a slot
 (docs/benchmarks.md, "Enrolments beside speech").
 """
 from __future__ import annotations
@@ -28,23 +28,28 @@ READING = ("The rainbow is a division of white light into many beautiful colors.
            "round arch, with its path high above, and its two ends apparently beyond the horizon.")
 
 
-def flite_recording(take: int) -> bytes:
-    """A distinct ≈ 10 s reference: the same reading with the take's number, flite's awb voice."""
+def flite_recording(take: int, run: int) -> bytes:
+    """A distinct ≈ 10 s reference (flite's awb voice): the same reading with the run's and the take's numbers, so
+    that no run reuses the voices an earlier one enrolled (the same account and bytes would)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "reference.wav"
-        subprocess.run(["flite", "-voice", "awb", "-t", f"{READING} Take {take}.", "-o", str(out)], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(["flite", "-voice", "awb", "-t", f"{READING} Run {run}, take {take}.", "-o", str(out)],
+                       check=True, capture_output=True, timeout=60)
         return out.read_bytes()
 
 
 def wait_ended(session: requests.Session, url: str, done: tuple[str, ...], field: str, deadline: float) -> str:
+    """Waiting reads (``?wait=``: the answer comes when the job ends), so the rate limit is not spent on polls."""
     while time.perf_counter() < deadline:
-        status = session.get(url, timeout=10).json()
+        resp = session.get(url, params={"wait": 30}, timeout=40)
+        if resp.status_code == 429:   # rate limited: wait as told
+            time.sleep(float(resp.headers.get("Retry-After", 1)))
+            continue
+        status = resp.json()
         for key in field.split("."):
             status = status[key]
         if status in done:
             return status
-        time.sleep(0.05)
     return "not ended"
 
 
@@ -63,7 +68,8 @@ def main() -> None:
     v1 = requests.Session()
     v1.headers["X-API-Key"] = session.headers["Authorization"].split(" ", 1)[1]
 
-    recordings = [flite_recording(take) for take in range(1, args.enrolments + 1)]
+    run = int(time.time()) % 100_000
+    recordings = [flite_recording(take, run) for take in range(1, args.enrolments + 1)]
     started = time.perf_counter()
     deadline = started + args.timeout
     enrol_jobs = []
