@@ -81,6 +81,7 @@ LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 # issue target ≤ 60 s). 60 s (session 13) keeps the search ≈ 30 s and gives the style fit its reserve.
 DEFAULT_BUDGET_S = 60.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
+EXEMPLAR_RESERVE_S = 3.0     # the exemplar codebook (0.9-1.4 s for 19-26 s references) and phone labels (≈ 1 s)
 # The style fit (``style_fit``), last: transcribing a few seconds of the reference, Kokoro's reading of it, the
 # alignment, then gradient steps until the fit's step count or the budget's end. Its reserve and the least budget it
 # starts with are its settings' (``style_fit.FitSettings``: 18 s / 9 s on CPU, 20 s / 14 s on a GPU); the reserve is
@@ -614,8 +615,6 @@ def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemp
             out["spectralMatch"] = fitted.curve.to_dict()
     if exemplars is not None:
         out["exemplarMatch"] = exemplars
-        if fitted is None:   # the exemplar step does the EQ's work (Enroller.enroll)
-            out["clone"]["spectralMatch"] = {"skipped": "exemplar step"}
     if style_fit is not None:
         offset, report = style_fit
         out["clone"]["styleFit"] = report
@@ -752,13 +751,7 @@ class Enroller:
         answer is the bank's nearest voice, which needs no synthesis."""
         started = time.monotonic() if started is None else started
         total = budget_s() if budget is None else budget
-        # The exemplar codebook comes from the reference alone: learnt first, it decides whether the EQ is fitted.
-        # With the exemplar step the EQ adds little (12 real speakers, with the style fit: GE2E +0.008, ECAPA
-        # +0.006, CAM++ +0.005, no clone more beating every other speaker) and costs DNSMOS OVRL 3.344 → 3.283:
-        # docs/voice-quality.md, "The EQ under the exemplar step" (session 15). Without a codebook it stays.
-        exemplars = self.learn_exemplars(screened) if self.exemplar_match else None
-        fit_eq = self.spectral_match and exemplars is None
-        reserve = FIT_RESERVE_S if fit_eq else 0.0
+        reserve = (FIT_RESERVE_S if self.spectral_match else 0.0) + (EXEMPLAR_RESERVE_S if self.exemplar_match else 0.0)
         search_budget = max(0.0, total - (time.monotonic() - started) - reserve)
         fit_style = self.style_fit is not None and self.style_fit.ready \
             and search_budget - self.style_fit.settings.reserve_s >= SEARCH_FIRST_S
@@ -768,7 +761,8 @@ class Enroller:
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
                            intelligibility=self.intelligibility, budget_s=search_budget)
-        fitted = self.fit_spectrum(screened, found, target) if fit_eq else None
+        fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
+        exemplars = self.learn_exemplars(screened) if self.exemplar_match else None
         style = None
         if fit_style:
             style = self.fit_style(screened, found, started + total)
