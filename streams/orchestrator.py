@@ -116,16 +116,20 @@ async def _reference_voice(c: Clients, job: msg.TtsJob) -> tuple[str, Any]:
     """(engine voice, profile) of a /v1 audio_ref. Enrolment costs up to a minute and is not deterministic, so the
     voice enrolled from a recording is reused, for ``V1_REFERENCE_REUSE_S``, when the same account sends the same
     bytes again: the same voice every time, without the wait. Nothing is shared between accounts."""
-    data = await asyncio.to_thread(c.blobs.get, job.reference_key)
+    def read() -> tuple[bytes, str]:   # hashing up to 20 MB off the event loop, with the read
+        data = c.blobs.get(job.reference_key)
+        return data, hashlib.sha256(data).hexdigest()
+
+    data, digest = await asyncio.to_thread(read)
     keep_s = c.settings.v1_reference_reuse_s
-    digest, now = hashlib.sha256(data).hexdigest(), ev.utc_now()
     if keep_s > 0:
-        kept = await asyncio.to_thread(mongo.find_reference_voice, c.db, job.account_id, digest, now)
+        kept = await asyncio.to_thread(mongo.find_reference_voice, c.db, job.account_id, digest, ev.utc_now())
         if kept is not None:
             log.info("reusing the voice enrolled from the same reference", extra={"sha256": digest[:16]})
             return kept["engineVoice"], kept["profile"]
     enrolled = await c.inference().enroll(data)
     if keep_s > 0:
+        now = ev.utc_now()   # kept from when the enrolment ended
         try:
             await asyncio.to_thread(mongo.save_reference_voice, c.db, job.account_id, digest, enrolled.engine_voice,
                                     enrolled.profile, now, now + timedelta(seconds=keep_s))

@@ -616,9 +616,9 @@ class StyleInverter:
             first, second = jnp.zeros_like(z), jnp.zeros_like(z)
             beta1, beta2 = 0.9, 0.999
             looping = time.monotonic()
-            for k in range(1, self.steps + 1):
-                if k == 1 and deadline is not None and self.step_s is not None and looping + self.step_s > deadline:
-                    break   # the reading and alignment took the time: not even one step (at the last fit's cost)
+            # the reading and alignment may have taken the time: not even one step (at the last fit's step cost)
+            room = deadline is None or self.step_s is None or looping + self.step_s <= deadline
+            for k in range(1, self.steps + 1 if room else 1):
                 (_, fit), gradient = step(z, style, static, filters, targets, weights, original)
                 history.append(float(fit))
                 if history[-1] < best[0]:
