@@ -1,7 +1,8 @@
 """Cloning text-to-speech (the /v1 surface): speech in the voice of a reference recording sent with the request
-(enrolled for this job only, never kept as a voice) or of a saved custom voice, with speed, duration and
-language. Built from the same pieces as ``speech.request_speech`` (price, voice check, paid-job sequence), so
-both surfaces share every rule; and the wait of the synchronous mode.
+(enrolled for this job, never kept as a voice; its voice is reused when the same account sends the same file
+again) or of a saved custom voice, with speed, duration and language. Built from the same pieces as
+``speech.request_speech`` (price, voice check, paid-job sequence), so both surfaces share every rule; and the wait
+of the synchronous mode.
 """
 from __future__ import annotations
 

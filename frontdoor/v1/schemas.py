@@ -123,8 +123,9 @@ class CloningTtsFormSchema(Schema):
                                                         "(default): wait for the result up to the sync limit",
                                          "example": "true"})
     audio_ref = FileField(load_default=None, metadata={
-        "description": "Reference speaker as a WAV file (max 20MB), enrolled for this job only (not kept as a "
-                       "voice). Exactly one of audio_ref or custom_voice_id"})
+        "description": "Reference speaker as a WAV file (max 20MB), enrolled for this job (not kept as a voice; "
+                       "the same file sent again by the same account within V1_REFERENCE_REUSE_S, default 24 h, "
+                       "reuses the voice enrolled from it). Exactly one of audio_ref or custom_voice_id"})
     custom_voice_id = fields.String(load_default=None, validate=_uuid("custom_voice_id"), metadata={
         "description": "UUID of one of your custom voices (/v1/custom-voices). Exactly one of audio_ref or "
                        "custom_voice_id", "example": "8f14e45f-ceea-467f-a0e6-2b1d5c2a9b10", "format": "uuid"})

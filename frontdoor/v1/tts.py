@@ -65,8 +65,9 @@ class CloningTts(MethodView):
     def post(self, form):
         """Generate speech in a cloned voice.
 
-        Exactly one of `audio_ref` (WAV, enrolled for this job only) or `custom_voice_id`. `async_mode=true`
-        answers at once; `false` (default) waits for the audio up to the server's sync limit.
+        Exactly one of `audio_ref` (WAV, enrolled for this job; the same file again reuses that voice for a
+        day) or `custom_voice_id`. `async_mode=true` answers at once; `false` (default) waits for the audio up to
+        the server's sync limit.
         """
         started = time.monotonic()
         account_id = authenticate()
