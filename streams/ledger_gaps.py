@@ -12,6 +12,12 @@ further on than the next expected offset reveals a gap; the missing messages are
 first, in offset order, then acked to Faust so its commit moves on. Handlers are idempotent, so reading back a
 message that was in fact handled (a progress record older than the truth) is harmless. A gap at the very end of a
 partition shows when the partition's next message arrives (or at the next restart, since its commit is held).
+
+Faust also drops messages an earlier run had already handled: after a restart it redelivers from the committed
+offset, which lags the progress, and may drop some of those. They need no handling, but unacked they hold Faust's
+commit behind them until the next restart (found by tests/integration/test_ledger_tail_nudge.py after a worker was
+killed). So each consumer also remembers, in memory, the last offset Faust delivered to it; the offsets skipped
+since then that the progress already covers are acked.
 """
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ class Progress:
     def __init__(self, get: Callable[[int], int | None], put: Callable[[int, int], None]):
         self.get = get
         self.put = put
+        # The last offset Faust delivered per partition in this process: where its skips start.
+        self.delivered: dict[int, int] = {}
 
     def exact(self, partition: int) -> bool:
         """Whether get() is the last offset handled (True) or may lag behind it (a throttled saved value)."""
@@ -82,6 +90,9 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
     message = event.message
     partition, offset = message.partition, message.offset
     last = progress.get(partition)
+    if last is not None:
+        await _ack_skipped_handled(message.topic, partition, offset, last, progress, what)
+    progress.delivered[partition] = max(offset, progress.delivered.get(partition, offset))
     recovered = 0
     if last is not None and offset > last + 1:
         missing = await asyncio.to_thread(kafka.read_range, settings, message.topic, partition, last + 1, offset)
@@ -100,6 +111,26 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
     if last is None or offset > last:
         progress.put(partition, offset)
     return recovered
+
+
+async def _ack_skipped_handled(topic: str, partition: int, offset: int, last: int, progress: Progress,
+                               what: str) -> None:
+    """Ack the offsets before `offset` that Faust skipped since its last delivery and `last` already covers."""
+    before = progress.delivered.get(partition)
+    if before is None:  # the first delivery in this process: Faust started reading at the group's committed offset
+        try:
+            committed, low, _high = await asyncio.to_thread(kafka.group_position, settings, app.conf.id, topic,
+                                                            partition)
+        except kafka.BusUnavailable as exc:
+            log.warning("%s: could not read the committed offset of %s[%s]: %s", what, topic, partition, exc)
+            return
+        before = (low if committed is None else committed) - 1
+    skipped = range(before + 1, min(offset, last + 1))
+    if skipped:
+        log.warning("%s: Faust skipped %s message(s) of %s[%s] at offsets %s-%s, handled before; acking them so "
+                    "its commit moves on", what, len(skipped), topic, partition, skipped[0], skipped[-1])
+    for skipped_offset in skipped:
+        ack_handled(topic, partition, skipped_offset)
 
 
 def ack_handled(topic: str, partition: int, offset: int) -> None:

@@ -78,3 +78,30 @@ def wait_audit_clean(account_id: str | None, timeout_s: float = 30):
         return wait_for(clean, timeout_s, f"a clean audit of {account_id or 'every account'}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nfindings:\n" + "\n".join(map(str, last[:20]))) from None
+
+
+def requests_commit_positions(partitions) -> dict[int, tuple[int, int]]:
+    """Per requests partition: (the workers' committed offset, 0 for none; the partition's end)."""
+    settings = load()
+    topic, group = settings.topic(ev.TOPIC_REQUESTS), f"{settings.kafka_topic_prefix}-workers"
+    positions = {}
+    for partition in partitions:
+        committed, _low, high = kafka.group_position(settings, group, topic, partition)
+        positions[partition] = (committed or 0, high)
+    return positions
+
+
+def wait_requests_committed(partitions, timeout_s: float, what: str, log_tail=None) -> None:
+    """Wait until the workers have committed every requests partition in `partitions` to its end as of each look:
+    nothing decided is left for a restart to read again, and no message Faust skipped holds its commit back."""
+    positions: dict[int, tuple[int, int]] = {}
+
+    def committed_to_end() -> bool:
+        positions.update(requests_commit_positions(partitions))
+        return all(committed >= end for committed, end in positions.values())
+
+    try:
+        wait_for(committed_to_end, timeout_s, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n(committed, end) per partition: {positions}\n--- worker log ---\n"
+                             f"{log_tail() if log_tail else ''}") from None

@@ -11,8 +11,7 @@ from schemas import events as ev
 from service_config import load
 from streams.ledger_logic import NUDGE_KEY
 
-from .conftest import wait_for
-from .ledger_helpers import new_account, wait_audit_clean
+from .ledger_helpers import new_account, wait_audit_clean, wait_requests_committed
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +27,8 @@ def test_a_nudge_is_no_command_and_the_ledger_goes_on_deciding(base_url, app_pro
     assert producer.flush(15) == 0 and len(offsets) == settings.kafka_partitions
 
     account = new_account(base_url, credits=100)  # its opening is decided after the nudge on its partition
-    group = f"{settings.kafka_topic_prefix}-workers"
-
-    def consumed() -> bool:
-        return all((kafka.group_position(settings, group, topic, p)[0] or 0) > offset for p, offset in offsets.items())
-
-    wait_for(consumed, 60, "the workers to commit past every nudge")
+    wait_requests_committed(offsets, 60, "the workers to commit every partition to its end, past the nudges",
+                            lambda: app_processes["workers"].log_tail(60))
     dead = [value for _p, _o, key, value in kafka.read_topic(settings, ev.TOPIC_DEAD_LETTERS) if key == NUDGE_KEY]
     assert dead == [], dead[:1]   # not an "undecodable request"
     wait_audit_clean(account.account_id)

@@ -12,10 +12,13 @@ def _event(offset: int, partition: int = 2):
                            message=SimpleNamespace(topic="t.requests", partition=partition, offset=offset))
 
 
-def _run(events, progress_start=None, monkeypatch=None):
+def _run(events, progress_start=None, monkeypatch=None, committed: int | None = -1):
+    """`committed`: the group's committed offset Kafka reports (-1: the first event's, as when Faust skipped none
+    at its start)."""
     stored: dict[int, int] = {} if progress_start is None else {2: progress_start}
     progress = ledger_gaps.Progress(stored.get, stored.__setitem__)
     handled, read_back, acked = [], [], []
+    first = events[0].message.offset if committed == -1 else committed
 
     def read_range(_settings, topic, partition, start, end):
         read_back.append((topic, partition, start, end))
@@ -25,6 +28,7 @@ def _run(events, progress_start=None, monkeypatch=None):
         handled.append(int(value[1:]))
 
     monkeypatch.setattr(ledger_gaps.kafka, "read_range", read_range)
+    monkeypatch.setattr(ledger_gaps.kafka, "group_position", lambda _s, _g, _t, _p: (first, 0, 1000))
     monkeypatch.setattr(ledger_gaps, "ack_handled", lambda topic, partition, offset: acked.append(offset))
 
     async def main():
@@ -56,3 +60,30 @@ def test_redelivered_messages_are_handled_again_without_moving_progress_back(mon
     handled, read_back, _, stored = _run([_event(o) for o in (7, 8, 9, 10)], progress_start=9,
                                          monkeypatch=monkeypatch)
     assert handled == [7, 8, 9, 10] and read_back == [] and stored == {2: 10}
+
+
+def test_skipped_messages_already_handled_are_acked_without_handling_them_again(monkeypatch):
+    # Decided up to 20 before a restart; Faust redelivers from 12 but drops 14-16: they only hold its commit.
+    delivered = [12, 13, 17, 18, 19, 20, 21]
+    handled, read_back, acked, stored = _run([_event(o) for o in delivered], progress_start=20,
+                                             monkeypatch=monkeypatch)
+    assert handled == delivered and read_back == [] and acked == [14, 15, 16] and stored == {2: 21}
+
+
+def test_skips_at_the_start_are_measured_from_the_committed_offset(monkeypatch):
+    # Faust started at the committed offset 10 and dropped 10-12 and 14-20, handled before; 21-22 are new and read
+    # back (and acked once handled).
+    handled, read_back, acked, _ = _run([_event(13), _event(23)], progress_start=20, committed=10,
+                                        monkeypatch=monkeypatch)
+    assert acked == [10, 11, 12, *range(14, 21), 21, 22] and read_back == [("t.requests", 2, 21, 23)]
+    assert handled == [13, 21, 22, 23]
+
+
+def test_a_partition_never_committed_is_read_from_its_first_offset(monkeypatch):
+    _, _, acked, _ = _run([_event(3)], progress_start=5, committed=None, monkeypatch=monkeypatch)
+    assert acked == [0, 1, 2]
+
+
+def test_nothing_is_acked_for_a_partition_without_progress(monkeypatch):
+    handled, _, acked, _ = _run([_event(4)], monkeypatch=monkeypatch, committed=0)
+    assert handled == [4] and acked == []
