@@ -112,6 +112,11 @@ async def synthesize(c: Clients, job: msg.TtsJob) -> msg.SpeechResult:
                             format=job.format, voice_id=job.voice.id)
 
 
+# The enrolments of audio_refs running in this worker, by kept-voice key: a second job with the same account and
+# recording waits for the first's voice instead of running the same minute of enrolment beside it.
+_enrolling: dict[str, asyncio.Event] = {}
+
+
 async def _reference_voice(c: Clients, job: msg.TtsJob) -> tuple[str, Any]:
     """(engine voice, profile) of a /v1 audio_ref. Enrolment costs up to a minute and is not deterministic, so the
     voice enrolled from a recording is reused, for ``V1_REFERENCE_REUSE_S``, when the same account sends the same
@@ -122,19 +127,38 @@ async def _reference_voice(c: Clients, job: msg.TtsJob) -> tuple[str, Any]:
 
     data, digest = await asyncio.to_thread(read)
     keep_s = c.settings.v1_reference_reuse_s
-    if keep_s > 0:
+    if keep_s <= 0:
+        return await _enrol_reference(c, data)
+    key = f"{job.account_id}:{digest}"
+    while True:
         kept = await asyncio.to_thread(mongo.find_reference_voice, c.db, job.account_id, digest, ev.utc_now())
         if kept is not None:
             log.info("reusing the voice enrolled from the same reference", extra={"sha256": digest[:16]})
             return kept["engineVoice"], kept["profile"]
-    enrolled = await c.inference().enroll(data)
-    if keep_s > 0:
+        running = _enrolling.get(key)
+        if running is None:
+            break
+        # Then look again: its voice is kept, or (it failed, or could not be kept) this job enrols its own.
+        log.info("waiting for the same reference's enrolment in another job", extra={"sha256": digest[:16]})
+        await running.wait()
+    _enrolling[key] = done = asyncio.Event()
+    try:
+        engine_voice, profile = await _enrol_reference(c, data)
         now = ev.utc_now()   # kept from when the enrolment ended
         try:
-            await asyncio.to_thread(mongo.save_reference_voice, c.db, job.account_id, digest, enrolled.engine_voice,
-                                    enrolled.profile, now, now + timedelta(seconds=keep_s))
+            await asyncio.to_thread(mongo.save_reference_voice, c.db, job.account_id, digest, engine_voice,
+                                    profile, now, now + timedelta(seconds=keep_s))
         except mongo.DatabaseError as exc:  # the job has its voice; only the next one enrols again
             log.warning("could not keep the reference's voice for reuse: %s", exc)
+        return engine_voice, profile
+    finally:
+        if _enrolling.get(key) is done:
+            del _enrolling[key]
+        done.set()
+
+
+async def _enrol_reference(c: Clients, data: bytes) -> tuple[str, Any]:
+    enrolled = await c.inference().enroll(data)
     return enrolled.engine_voice, enrolled.profile
 
 

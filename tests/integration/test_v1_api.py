@@ -4,6 +4,7 @@ POST /v1/voice-cloning/tts, async and sync modes, jobs and presigned results, cu
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 import numpy as np
@@ -243,6 +244,28 @@ def test_the_same_reference_again_reuses_its_voice_for_that_account_only(base_ur
     theirs = finish(bob)   # the same bytes from another tenant: enrolled for bob, alice's voice untouched
     assert theirs["_id"] != first["_id"] and theirs["accountId"] != first["accountId"]
     assert db.reference_voices.find_one({"_id": first["_id"]})["createdAt"] == first["createdAt"]
+
+
+def _triton_enrolments() -> int:
+    """How many enrolments the stack's Triton has run (its `enroll` model's successful requests)."""
+    from service_config import load
+
+    metrics = requests.get(f"http://127.0.0.1:{load().triton_metrics_port}/metrics", timeout=5).text
+    found = re.search(r'^nv_inference_request_success\{model="enroll",version="\d+"\} (\d+)', metrics, re.M)
+    return int(found.group(1)) if found else 0
+
+
+def test_two_jobs_with_the_same_new_reference_enrol_it_once(base_url, alice):
+    reference = voice_audio.flite_wav(voice_audio.PARAGRAPH + " Said twice at once.", voice="awb")  # new bytes
+    before = _triton_enrolments()
+    job_ids = []
+    for _ in range(2):
+        resp = v1.tts(base_url, alice, {"text": SHORT_TEXT, "async_mode": "true"}, audio_ref=reference)
+        assert resp.status_code == 202, resp.text
+        job_ids.append(resp.json()["job_id"])
+    assert [v1.wait_job(base_url, alice, job_id)["status"] for job_id in job_ids] == ["completed", "completed"]
+    # The second job waited for the first's voice instead of running the same enrolment beside it.
+    assert _triton_enrolments() - before == 1
 
 
 def test_unusable_reference_fails_the_job_and_releases_the_credits(base_url, alice):
