@@ -487,3 +487,20 @@ def test_with_offset_moves_only_the_timbre_half_and_leaves_the_pack_alone():
     assert np.array_equal(moved[:, ke.STYLE_HALF:], pack[:, ke.STYLE_HALF:])
     assert ke.with_offset(pack, None) is pack
     assert ke.style_offset_of({"style": {}}) is None
+
+
+@pytest.mark.parametrize("exemplar_match", [True, False])
+def test_the_eq_is_kept_at_half_strength_under_the_exemplar_step(monkeypatch, exemplar_match):
+    from voicekit import spectral_match as sm
+
+    enroller, screened = toy_enroller_and_reference()
+    enroller.spectral_match, enroller.exemplar_match = True, exemplar_match
+    gains = np.array([3.0, -2.0, 1.0, 0.0])
+    fit = sm.Fitted(sm.Curve(sm.band_centres(4), gains), "voiced", 1.0, 0.70, 0.74)
+    monkeypatch.setattr(enroller, "fit_spectrum", lambda screened, found, target: fit)
+    monkeypatch.setattr(enroller, "learn_exemplars", lambda screened: {"toy": "codebook"})
+    made, _ = enroller.enroll(screened, "wav", budget=60)
+    factor = ke.EQ_UNDER_EXEMPLARS if exemplar_match else 1.0
+    assert np.allclose(made["spectralMatch"]["db"], factor * gains)
+    assert made["clone"]["spectralMatch"].get("scale", 1.0) == factor
+    assert ("exemplarMatch" in made) == exemplar_match

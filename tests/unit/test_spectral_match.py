@@ -108,6 +108,17 @@ def test_fit_keeps_a_curve_only_if_it_scores_better():
     assert scored[-1] == 2 * len(sm.STRENGTHS) and known.curve is None   # "before" given: not scored again
 
 
+def test_a_scaled_fit_keeps_its_selection_and_scales_the_gains():
+    curve = sm.Curve(sm.band_centres(4), np.array([2.0, -4.0, 0.0, 6.0]))
+    fitted = sm.Fitted(curve, "voiced", 1.0, 0.70, 0.74)
+    half = fitted.scaled(0.5)
+    assert np.array_equal(half.curve.hz, curve.hz) and np.allclose(half.curve.gains_db, [1.0, -2.0, 0.0, 3.0])
+    assert half.report() == {**fitted.report(), "scale": 0.5} and "scale" not in fitted.report()
+    assert half.strength == fitted.strength and half.similarity_after == fitted.similarity_after
+    none = sm.Fitted(None, "none", 0.0, 0.7, 0.7)
+    assert none.scaled(0.5) is none
+
+
 def test_voiced_frames_select_the_ltas():
     x = noise(2.0)
     silent_half = np.concatenate([np.zeros(len(x) // 2, bool), np.ones(len(x) - len(x) // 2, bool)])

@@ -82,6 +82,11 @@ LINEAR_OUTSIDE = 0.2         # the extrapolated start: coefficients ≥ -0.2
 DEFAULT_BUDGET_S = 60.0
 FIT_RESERVE_S = 4.0          # the spectral fit after the search: 2.9-3.9 s measured at load ≈ 3 (25 s references)
 EXEMPLAR_RESERVE_S = 3.0     # the exemplar codebook (0.9-1.4 s for 19-26 s references) and phone labels (≈ 1 s)
+# The EQ curve's gains when the exemplar step follows it: both reshape the clone's long-term envelope, and together
+# at full strength they cost DNSMOS (12 real speakers, the same profiles: OVRL 3.283 full, 3.306 half, 3.344 none)
+# for similarity that half keeps (GE2E 0.738 / 0.735 / 0.730, ECAPA 0.276 / 0.273 / 0.270, CAM++ 0.335 / 0.333 /
+# 0.330; beats every other speaker 10 / 7 / 6 in all three): docs/voice-quality.md, "The EQ under the exemplar step".
+EQ_UNDER_EXEMPLARS = 0.5
 # The style fit (``style_fit``), last: transcribing a few seconds of the reference, Kokoro's reading of it, the
 # alignment, then gradient steps until the fit's step count or the budget's end. Its reserve and the least budget it
 # starts with are its settings' (``style_fit.FitSettings``: 18 s / 9 s on CPU, 20 s / 14 s on a GPU); the reserve is
@@ -763,6 +768,8 @@ class Enroller:
                            intelligibility=self.intelligibility, budget_s=search_budget)
         fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
         exemplars = self.learn_exemplars(screened) if self.exemplar_match else None
+        if fitted is not None and exemplars is not None:
+            fitted = fitted.scaled(EQ_UNDER_EXEMPLARS)
         style = None
         if fit_style:
             style = self.fit_style(screened, found, started + total)

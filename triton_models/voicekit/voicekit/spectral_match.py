@@ -14,7 +14,7 @@ Pure numpy; :func:`curve_of` reads and checks a profile's curve (``invalid_profi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -113,10 +113,20 @@ class Fitted:
     strength: float
     similarity_before: float
     similarity_after: float
+    scale: float = 1.0            # the kept curve's gains, times this after the fit (``scaled``)
 
     def report(self) -> dict:
-        return {"frames": self.frames, "strength": self.strength, "similarityBefore": round(self.similarity_before, 4),
-                "similarityAfter": round(self.similarity_after, 4)}
+        out = {"frames": self.frames, "strength": self.strength, "similarityBefore": round(self.similarity_before, 4),
+               "similarityAfter": round(self.similarity_after, 4)}
+        if self.scale != 1.0:
+            out["scale"] = self.scale
+        return out
+
+    def scaled(self, factor: float) -> Fitted:
+        """The same fit with the kept curve's gains (dB) times ``factor``."""
+        if self.curve is None:
+            return self
+        return replace(self, curve=Curve(self.curve.hz, self.curve.gains_db * factor), scale=self.scale * factor)
 
 
 def fit(reference: np.ndarray, reference_rate: int, proxy: np.ndarray, proxy_rate: int,
