@@ -16,8 +16,9 @@ partition shows when the partition's next message arrives (or at the next restar
 Faust also drops messages an earlier run had already handled: after a restart it redelivers from the committed
 offset, which lags the progress, and may drop some of those. They need no handling, but unacked they hold Faust's
 commit behind them until the next restart (found by tests/integration/test_ledger_tail_nudge.py after a worker was
-killed). So each consumer also remembers, in memory, the last offset Faust delivered to it; the offsets skipped
-since then that the progress already covers are acked.
+killed). So each consumer also remembers, in memory, the last offset Faust delivered to it in the current consumer
+generation (after a rebalance Faust reads again from the committed offsets); the offsets skipped since then that
+the progress already covers are acked.
 """
 from __future__ import annotations
 
@@ -44,12 +45,27 @@ class Progress:
     def __init__(self, get: Callable[[int], int | None], put: Callable[[int, int], None]):
         self.get = get
         self.put = put
-        # The last offset Faust delivered per partition in this process: where its skips start.
-        self.delivered: dict[int, int] = {}
+        # Per partition, the consumer generation and the last offset Faust delivered in it: where its skips start.
+        # A rebalance starts a generation, and Faust reads each assigned partition again from its committed offset.
+        self.delivered: dict[int, tuple[int | None, int]] = {}
 
     def exact(self, partition: int) -> bool:
         """Whether get() is the last offset handled (True) or may lag behind it (a throttled saved value)."""
         return True
+
+    def last_delivered(self, message) -> int | None:
+        """The last offset of `message`'s partition Faust delivered before it in its consumer generation."""
+        seen = self.delivered.get(message.partition)
+        return seen[1] if seen is not None and seen[0] == _generation(message) else None
+
+    def note_delivered(self, message) -> None:
+        before = self.last_delivered(message)
+        offset = message.offset if before is None else max(before, message.offset)
+        self.delivered[message.partition] = (_generation(message), offset)
+
+
+def _generation(message) -> int | None:
+    return getattr(message, "generation_id", None)  # set by Faust when it fetched the message
 
 
 class MongoProgress(Progress):
@@ -91,8 +107,8 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
     partition, offset = message.partition, message.offset
     last = progress.get(partition)
     if last is not None:
-        await _ack_skipped_handled(message.topic, partition, offset, last, progress, what)
-    progress.delivered[partition] = max(offset, progress.delivered.get(partition, offset))
+        await _ack_skipped_handled(message, last, progress, what)
+    progress.note_delivered(message)
     recovered = 0
     if last is not None and offset > last + 1:
         missing = await asyncio.to_thread(kafka.read_range, settings, message.topic, partition, last + 1, offset)
@@ -113,11 +129,12 @@ async def handle_with_gaps(event, progress: Progress, handle: Handler, *, what: 
     return recovered
 
 
-async def _ack_skipped_handled(topic: str, partition: int, offset: int, last: int, progress: Progress,
-                               what: str) -> None:
-    """Ack the offsets before `offset` that Faust skipped since its last delivery and `last` already covers."""
-    before = progress.delivered.get(partition)
-    if before is None:  # the first delivery in this process: Faust started reading at the group's committed offset
+async def _ack_skipped_handled(message, last: int, progress: Progress, what: str) -> None:
+    """Ack the offsets before `message`'s that Faust skipped since its last delivery in this consumer generation
+    and `last` already covers."""
+    topic, partition, offset = message.topic, message.partition, message.offset
+    before = progress.last_delivered(message)
+    if before is None:  # the first delivery in this generation: Faust started reading at the committed offset
         try:
             committed, low, _high = await asyncio.to_thread(kafka.group_position, settings, app.conf.id, topic,
                                                             partition)

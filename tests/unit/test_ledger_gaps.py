@@ -7,18 +7,20 @@ from types import SimpleNamespace
 from streams import ledger_gaps
 
 
-def _event(offset: int, partition: int = 2):
+def _event(offset: int, partition: int = 2, generation: int = 1):
     return SimpleNamespace(key=b"k", value=f"v{offset}".encode(),
-                           message=SimpleNamespace(topic="t.requests", partition=partition, offset=offset))
+                           message=SimpleNamespace(topic="t.requests", partition=partition, offset=offset,
+                                                   generation_id=generation))
 
 
-def _run(events, progress_start=None, monkeypatch=None, committed: int | None = -1):
+def _run(events, progress_start=None, monkeypatch=None, committed: int | None | list[int] = -1):
     """`committed`: the group's committed offset Kafka reports (-1: the first event's, as when Faust skipped none
-    at its start)."""
+    at its start; a list: one per question, in order)."""
     stored: dict[int, int] = {} if progress_start is None else {2: progress_start}
     progress = ledger_gaps.Progress(stored.get, stored.__setitem__)
     handled, read_back, acked = [], [], []
-    first = events[0].message.offset if committed == -1 else committed
+    answers = iter(committed if isinstance(committed, list)
+                   else [events[0].message.offset if committed == -1 else committed] * len(events))
 
     def read_range(_settings, topic, partition, start, end):
         read_back.append((topic, partition, start, end))
@@ -28,7 +30,7 @@ def _run(events, progress_start=None, monkeypatch=None, committed: int | None = 
         handled.append(int(value[1:]))
 
     monkeypatch.setattr(ledger_gaps.kafka, "read_range", read_range)
-    monkeypatch.setattr(ledger_gaps.kafka, "group_position", lambda _s, _g, _t, _p: (first, 0, 1000))
+    monkeypatch.setattr(ledger_gaps.kafka, "group_position", lambda _s, _g, _t, _p: (next(answers), 0, 1000))
     monkeypatch.setattr(ledger_gaps, "ack_handled", lambda topic, partition, offset: acked.append(offset))
 
     async def main():
@@ -77,6 +79,15 @@ def test_skips_at_the_start_are_measured_from_the_committed_offset(monkeypatch):
                                         monkeypatch=monkeypatch)
     assert acked == [10, 11, 12, *range(14, 21), 21, 22] and read_back == [("t.requests", 2, 21, 23)]
     assert handled == [13, 21, 22, 23]
+
+
+def test_skips_after_a_rebalance_are_measured_from_the_committed_offset_again(monkeypatch):
+    # Generation 1 delivered up to 30 (all handled). A rebalance (generation 2) makes Faust read again from the
+    # committed offset 25, and it drops 25-27: only a memory of generation 1's 30 would leave them unacked.
+    events = [*(_event(o) for o in range(20, 31)), *(_event(o, generation=2) for o in range(28, 32))]
+    handled, read_back, acked, _ = _run(events, progress_start=19, committed=[20, 25], monkeypatch=monkeypatch)
+    assert acked == [25, 26, 27] and read_back == []
+    assert handled == [*range(20, 31), *range(28, 32)]
 
 
 def test_a_partition_never_committed_is_read_from_its_first_offset(monkeypatch):
