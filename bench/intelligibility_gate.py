@@ -110,12 +110,21 @@ RULES: dict[str, Judge] = {
 # --------------------------------------------------------------------------------------------------- measuring
 
 
+def centroid(encode: Callable[[np.ndarray, int], np.ndarray], clips: list[np.ndarray]) -> np.ndarray:
+    """The unit mean of the clips' unit embeddings (``encode(samples, RATE)``): one voice from several utterances."""
+    def unit(v) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64)
+        return v / np.linalg.norm(v)
+
+    return unit(np.mean([unit(encode(c, RATE)) for c in clips], axis=0))
+
+
 def measure(speakers, budget_s: float, log: Callable[[str], None]) -> list[Measured]:
     from bench import voice_speakers
     from bench.voice_quality_real import band_limit
     from voicekit import ecapa, enrolment, speaker_encoder
     from voicekit import kokoro_enrol as ke
-    from voicekit.intelligibility import Recogniser, edit_distance, words
+    from voicekit.intelligibility import Recogniser, words
     from voicekit.kokoro import KokoroEngine
 
     engine = KokoroEngine()
@@ -130,12 +139,7 @@ def measure(speakers, budget_s: float, log: Callable[[str], None]) -> list[Measu
     def embed(audio, rate):
         return speaker_encoder.embed(audio, rate, fixed_level=True)
 
-    def unit(v) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
-        return v / np.linalg.norm(v)
-
-    def errors(text: str, audio: np.ndarray, rate: int) -> int:
-        return edit_distance(words(text), words(recogniser.transcribe(audio, rate)))
+    errors = recogniser.word_errors
 
     out: list[Measured] = []
     for sp in speakers:
@@ -153,13 +157,11 @@ def measure(speakers, budget_s: float, log: Callable[[str], None]) -> list[Measu
         found = ke.find_voice(target, bank, speak, embed, ke.Enroller.log_f0, budget_s=budget_s)
         evaluated = [ke._Candidate(score, sim, recipe.timbre, recipe.prosody, what, audio)
                      for (what, sim, score), (recipe, audio) in zip(found.history[1:], spoken, strict=True)]
-        best = max(evaluated, key=lambda c: c.score, default=None) or ke._bank_candidate(
-            target, bank, int(ke.candidates(target, bank)[0]))
         bank_entries = [ke._bank_candidate(target, bank, int(i)) for i in ke.candidates(target, bank)]
+        best = max(evaluated, key=lambda c: c.score, default=None) or bank_entries[0]
         own = [band_limit(c, sp.native_rate) for c in sp.held_out]
-        own_ge2e = unit(np.mean([unit(embed(c, RATE)) for c in own], axis=0))
-        own_ecapa = unit(np.mean([unit(encoder.embed(c, RATE)) for c in own
-                                  if len(c) >= ecapa.MIN_SECONDS * RATE], axis=0))
+        own_ge2e = centroid(embed, own)
+        own_ecapa = centroid(encoder.embed, [c for c in own if len(c) >= ecapa.MIN_SECONDS * RATE])
         for rank, c in enumerate(ke._check_order(best, evaluated, bank_entries)):
             recipe = ke.Recipe(bank.basis, c.timbre, c.prosody)
             audio = c.audio or speak_proxy(recipe)
@@ -175,8 +177,7 @@ def measure(speakers, budget_s: float, log: Callable[[str], None]) -> list[Measu
                 second_errors={k: errors(SECOND[k], *say(recipe)) for k, say in speak_second.items()},
                 second_words={k: len(words(text)) for k, text in SECOND.items()},
                 held_errors=held_errors, held_words=sum(len(words(t)) for t in held_text),
-                ge2e=float(unit(np.mean([unit(embed(x, RATE)) for x in clips], axis=0)) @ own_ge2e),
-                ecapa=float(unit(np.mean([unit(encoder.embed(x, RATE)) for x in clips], axis=0)) @ own_ecapa))
+                ge2e=float(centroid(embed, clips) @ own_ge2e), ecapa=float(centroid(encoder.embed, clips) @ own_ecapa))
             out.append(m)
             log(f"  {m.candidate}: proxy {m.proxy_errors}/{m.proxy_words} errors, second "
                 f"{m.second_errors}, held-out {m.held_errors}/{m.held_words}, GE2E {m.ge2e:.3f}, ECAPA {m.ecapa:.3f}")

@@ -39,6 +39,14 @@ def test_the_recogniser_follows_clear_speech_and_hears_no_words_in_a_tone():
     assert recogniser.word_error_rate(text, np.zeros(16000, np.float32), 16000) >= 0.9
 
 
+def test_word_errors_count_what_the_rate_divides():
+    text = "Glue the sheet to the dark blue background."
+    speech, rate = voice_audio.read_wav(voice_audio.flite_wav(text, voice="slt"))
+    recogniser = intelligibility.Recogniser()
+    assert recogniser.word_errors(text, speech, rate) == round(recogniser.word_error_rate(text, speech, rate) * 8)
+    assert recogniser.word_errors(text, np.zeros(16000, np.float32), 16000) == 8     # nothing heard: all deleted
+
+
 def _changes(labels: np.ndarray) -> list[str]:
     """The phones in the order heard (a run of frames with one label counts once; silence left out)."""
     return [intelligibility.PHONES[p - 1] for i, p in enumerate(labels) if p and (i == 0 or labels[i - 1] != p)]

@@ -63,6 +63,10 @@ class Recogniser:
     def word_error_rate(self, reference: str, samples: np.ndarray, rate: int = RATE) -> float:
         return word_error_rate(reference, self.transcribe(samples, rate))
 
+    def word_errors(self, reference: str, samples: np.ndarray, rate: int = RATE) -> int:
+        """How many of ``reference``'s words the recogniser got wrong (to pool over several utterances)."""
+        return edit_distance(words(reference), words(self.transcribe(samples, rate)))
+
 
 # The 39 phones of the bundled US-English model (CMUdict's set); a label is an index into this tuple + 1, 0 being
 # silence, noise or nothing heard.
