@@ -158,7 +158,7 @@ def measure(speakers, budget_s: float, log: Callable[[str], None]) -> list[Measu
         evaluated = [ke._Candidate(score, sim, recipe.timbre, recipe.prosody, what, audio)
                      for (what, sim, score), (recipe, audio) in zip(found.history[1:], spoken, strict=True)]
         bank_entries = [ke._bank_candidate(target, bank, int(i)) for i in ke.candidates(target, bank)]
-        best = max(evaluated, key=lambda c: c.score, default=None) or bank_entries[0]
+        best = max([bank_entries[0], *evaluated], key=lambda c: c.score)   # find_voice starts from the bank's top
         own = [band_limit(c, sp.native_rate) for c in sp.held_out]
         own_ge2e = centroid(embed, own)
         own_ecapa = centroid(encoder.embed, [c for c in own if len(c) >= ecapa.MIN_SECONDS * RATE])
