@@ -21,6 +21,11 @@ class ConsumerState:
         self._gap = defaultdict(IntervalTree)
         self._unacked_messages: set = set()
 
+    def with_gap(self, first: int, end: int) -> ConsumerState:
+        """Faust's fetcher jumped over offsets first..end-1 (Consumer._add_gap)."""
+        self._gap[TP].addi(first, end)
+        return self
+
 
 @pytest.mark.parametrize("committed", [0, 10])
 def test_a_job_still_running_at_the_head_holds_the_commit_back(committed):
@@ -57,3 +62,58 @@ def test_with_nothing_committed_yet_a_message_still_being_handled_holds_the_comm
     state._acked[TP] = [0, 1]
     state._acked_index[TP] = {0, 1}
     assert commit_head._new_offset(state, TP) == 2
+
+
+def commits_until(state: ConsumerState, new_offset, target: int, limit: int = 200) -> list[int]:
+    """Faust's commit loop: each commit moves the committed position to what _new_offset returns."""
+    commits = []
+    while state._committed_offset[TP] < target and len(commits) < limit:
+        offset = new_offset(state, TP)
+        if offset is None:
+            break
+        state._committed_offset[TP] = offset
+        commits.append(offset)
+    return commits
+
+
+def restarted_with_a_dropped_range() -> ConsumerState:
+    # The CI case: committed 143 at the restart; Faust's fetcher jumped from 143 to 214 (a gap 144-214: the messages
+    # it dropped and the one it delivered next); the ledger acked 143-188 so far (handled before, or read back).
+    return ConsumerState(143, list(range(143, 189))).with_gap(144, 215)
+
+
+def test_a_gap_counts_for_nothing_the_commit_waits_for_each_dropped_message_to_be_acked():
+    state = restarted_with_a_dropped_range()
+    assert commit_head._new_offset(state, TP) == 189  # not past the dropped messages not yet read back
+    state._committed_offset[TP] = 189
+    assert not state._gap[TP]
+    for offset in range(189, 214):  # read back and acked
+        ack(state, offset)
+    assert commit_head._new_offset(state, TP) == 214  # the delivered message (214) is still being handled
+    state._committed_offset[TP] = 214
+    ack(state, 214)
+    assert commit_head._new_offset(state, TP) == 215
+
+
+def test_faust_s_own_rule_commits_the_gap_unhandled_and_then_crawls():
+    # What the module replaces: once a later offset is acked, the gap (dropped messages, and the one delivered
+    # next, maybe still being handled) counts as acked ...
+    assert commit_head._faust_new_offset(ConsumerState(143, [143, 144, 220]).with_gap(145, 215), TP) == 215
+    # ... and where part of it was acked already, each duplicate ends the run: one offset per commit.
+    assert len(commits_until(restarted_with_a_dropped_range(), commit_head._faust_new_offset, 215)) > 40
+
+
+def ack(state: ConsumerState, offset: int) -> None:
+    """Faust's Consumer.ack bookkeeping: an offset at or past the committed one is appended unless indexed."""
+    committed = state._committed_offset[TP]
+    if (committed is None or offset >= committed) and offset not in state._acked_index[TP]:
+        state._acked_index[TP].add(offset)
+        state._acked[TP].append(offset)
+
+
+def test_a_gap_does_not_let_the_commit_pass_an_unacked_head():
+    state = ConsumerState(143, list(range(150, 160))).with_gap(144, 150)  # 143, the head, is still being handled
+    assert commit_head._new_offset(state, TP) is None
+    for offset in range(143, 150):
+        ack(state, offset)
+    assert commit_head._new_offset(state, TP) == 160
