@@ -7,8 +7,8 @@ from adapters import kafka
 from service_config import log_context
 
 from . import (  # noqa: F401  (registers the agents)
+    catch_up,
     clients,
-    job_catchup,
     ledger_agent,
     ledger_timer,
     notifier,

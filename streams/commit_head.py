@@ -22,7 +22,7 @@ commits: the commit crawled through them one offset per commit (a CI failure: 46
 tests/integration/test_ledger_crash.py Faust registered such gaps on the requests, ledger or jobs topic in 5 of 6
 restarts. So gaps count for nothing here: dropped
 messages are committed once acked — read back by streams/ledger_gaps.py, run by the catch-up of
-streams/job_catchup.py — or else are delivered again after the next restart.
+streams/catch_up.py — or else are delivered again after the next restart.
 """
 from __future__ import annotations
 

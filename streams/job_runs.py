@@ -1,6 +1,6 @@
 """One run per job in a worker, whoever hands the job over; and when a restarted worker reads its jobs back.
 
-Pure logic, no I/O (streams/job_catchup.py wires it). Faust can drop a worker's first jobs-topic messages after a
+Pure logic, no I/O (streams/catch_up.py wires it). Faust can drop a worker's first jobs-topic messages after a
 start or a rebalance (faust-streaming/faust#596), so the worker also reads each of its jobs partitions back from
 the committed offset (the catch-up). A job can then reach the orchestrator twice in one process: `JobRuns` makes
 the second delivery wait for the first run and skip the job, and remembers recently finished jobs because their

@@ -52,7 +52,7 @@ class Stage:
     cleanup: Callable[[Clients, Any], Awaitable[None]] | None = None   # runs whatever the outcome
 
 
-# A job reaches this worker once from Faust and may again from the catch-up (streams/job_catchup.py): one run.
+# A job reaches this worker once from Faust and may again from the catch-up (streams/catch_up.py): one run.
 _runs = JobRuns()
 
 

@@ -51,24 +51,31 @@ async def _prepare_webhook_indexes() -> None:
 
 @app.agent(completions_topic)
 async def fan_out(stream):
-    """One delivery per subscribed endpoint of the event's account."""
     async for event in stream.events():
+        await fan_out_record(event.key, event.value)
+
+
+async def fan_out_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
+    """One delivery per subscribed endpoint of a completion event's account (idempotent: streams/catch_up.py may
+    hand over the same record again). ``dead_letters``: False where Faust's own delivery dead-letters it."""
+    try:
+        envelope, completion = msg.read(value)
+    except ev.EventDecodeError as exc:
+        if dead_letters:
+            await dead_letter(key, value, f"webhooks: {exc}")
+        return
+    if not isinstance(completion, PUBLIC_TYPES):
+        return
+    for tries_left in range(5, -1, -1):  # MongoDB may be briefly away; the agent must not die of it
         try:
-            envelope, completion = msg.read(event.value)
-        except ev.EventDecodeError as exc:
-            await dead_letter(event.key, event.value, f"webhooks: {exc}")
-            continue
-        if not isinstance(completion, PUBLIC_TYPES):
-            continue
-        for tries_left in range(5, -1, -1):  # MongoDB may be briefly away; the agent must not die of it
-            try:
-                await _fan_out_one(envelope, completion, event.value.decode("utf-8"))
-                break
-            except webhook_store.DatabaseError as exc:
-                if not tries_left:
-                    await dead_letter(event.key, event.value, f"webhooks: {exc!r}")
-                    break
-                await asyncio.sleep(1.0)
+            await _fan_out_one(envelope, completion, value.decode("utf-8"))
+            return
+        except webhook_store.DatabaseError as exc:
+            if not tries_left:
+                if dead_letters:
+                    await dead_letter(key, value, f"webhooks: {exc!r}")
+                return
+            await asyncio.sleep(1.0)
 
 
 async def _fan_out_one(envelope: ev.Event, completion: msg.Message, body: str) -> None:
