@@ -66,6 +66,18 @@ async def dead_letter(key: bytes | None, raw: bytes | None, reason: str) -> None
     await pending
 
 
+async def read_record(key: bytes | None, raw: bytes | None, consumer: str, *,
+                      dead_letters: bool = True) -> tuple[ev.Event, msg.Message] | None:
+    """A record's envelope and message; None when it does not decode, dead-lettered under ``consumer``'s name
+    unless ``dead_letters`` is False (a read-back record: Faust's own delivery of it dead-letters it once)."""
+    try:
+        return msg.read(raw)
+    except ev.EventDecodeError as exc:
+        if dead_letters:
+            await dead_letter(key, raw, f"{consumer}: {exc}")
+        return None
+
+
 def settled() -> bool:
     """Faust is past its start or rebalance: no rebalance running, tables recovered, the consumer flowing."""
     return not app.rebalancing and not getattr(app, "in_recovery", False) and app.flow_control.is_active()

@@ -2,20 +2,15 @@
 id): SpeechCompleted / SpeechFailed / VoiceReady / VoiceFailed of every job that ended."""
 from __future__ import annotations
 
-from schemas import events as ev
-from schemas import messages as msg
-
-from .app import app, dead_letter, jobs_topic, send
+from .app import app, jobs_topic, read_record, send
 from .completion_logic import public_envelope, public_message
 
 
 async def notify_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
-    try:
-        envelope, job_event = msg.read(value)
-    except ev.EventDecodeError as exc:
-        if dead_letters:
-            await dead_letter(key, value, f"notifier: {exc}")
+    read = await read_record(key, value, "notifier", dead_letters=dead_letters)
+    if read is None:
         return
+    envelope, job_event = read
     public = public_message(job_event)
     if public is not None:
         await send(public, public_envelope(envelope, public))

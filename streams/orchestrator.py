@@ -23,7 +23,7 @@ from schemas import messages as msg
 from service_config import log_context
 
 from . import clients
-from .app import app, dead_letter, jobs_topic, send, settings
+from .app import app, jobs_topic, read_record, send, settings
 from .clients import Clients
 from .job_runs import JobRuns
 from .stage_logic import (
@@ -219,12 +219,10 @@ async def handle_job_record(key: bytes | None, value: bytes | None, *, dead_lett
     """One jobs-topic record: run the stage of an accepted job, forget the reference of a rejected one. Returns
     the id of the job it ran, if it ran one. ``lane``: handle only that lane's records (``stage_logic.lane_of``;
     an undecodable one is the speech lane's to dead-letter); None: every record (the catch-up)."""
-    try:
-        _envelope, job_event = msg.read(value)
-    except ev.EventDecodeError as exc:
-        if dead_letters and lane in (None, SPEECH_LANE):
-            await dead_letter(key, value, f"orchestrator: {exc}")
+    read = await read_record(key, value, "orchestrator", dead_letters=dead_letters and lane in (None, SPEECH_LANE))
+    if read is None:
         return None
+    _envelope, job_event = read
     if lane is not None and lane_of(job_event) != lane:
         return None
     if isinstance(job_event, msg.JobRejected):

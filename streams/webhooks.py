@@ -17,7 +17,7 @@ from schemas import messages as msg
 from service_layer.webhook_logic import RetryPolicy
 
 from . import clients
-from .app import app, completions_topic, dead_letter, settings, topic
+from .app import app, completions_topic, dead_letter, read_record, settings, topic
 from .webhook_delivery_logic import (
     PUBLIC_TYPES,
     Step,
@@ -58,12 +58,10 @@ async def fan_out(stream):
 async def fan_out_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
     """One delivery per subscribed endpoint of a completion event's account (idempotent: streams/catch_up.py may
     hand over the same record again). ``dead_letters``: False where Faust's own delivery dead-letters it."""
-    try:
-        envelope, completion = msg.read(value)
-    except ev.EventDecodeError as exc:
-        if dead_letters:
-            await dead_letter(key, value, f"webhooks: {exc}")
+    read = await read_record(key, value, "webhooks", dead_letters=dead_letters)
+    if read is None:
         return
+    envelope, completion = read
     if not isinstance(completion, PUBLIC_TYPES):
         return
     for tries_left in range(5, -1, -1):  # MongoDB may be briefly away; the agent must not die of it
