@@ -227,7 +227,7 @@ def score(args) -> int:
     from bench import dnsmos, real_speakers, voice_speakers
     from bench.voice_quality_real import RATE, RealResult, score_all, summary
     from voicekit import profile as voice_profile
-    from voicekit.intelligibility import Recogniser, edit_distance, words
+    from voicekit.intelligibility import Recogniser, words
     from voicekit.kokoro import KokoroEngine
     from voicekit.pcm import join_segments
     from voicekit.tts import Synthesizer
@@ -253,7 +253,7 @@ def score(args) -> int:
         for text in sentences:
             audio, rate = synthesizer.speak(text, base.base_voice)
             base_clips.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
-            base.errors["base"] += edit_distance(words(text), words(recogniser.transcribe(base_clips[-1])))
+            base.errors["base"] += recogniser.word_errors(text, base_clips[-1])
             base.words += len(words(text))
         for arm in arms:
             profile = dict(entry["profile"])
@@ -270,7 +270,7 @@ def score(args) -> int:
             for text in sentences:
                 audio, rate = synthesizer.speak(text, base.base_voice, profile=profile)
                 spoken.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
-                result.errors["clone"] += edit_distance(words(text), words(recogniser.transcribe(spoken[-1])))
+                result.errors["clone"] += recogniser.word_errors(text, spoken[-1])
             if args.dnsmos:   # the clone's sentences joined, as bench.voice_quality_real scores them
                 result.dnsmos["clone"] = dnsmos.score(join_segments(spoken, RATE, gap_s=0.3), RATE)
             results[arm].append(result)

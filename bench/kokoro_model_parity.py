@@ -19,7 +19,7 @@ import numpy as np
 from bench import dnsmos
 from bench.inference_rtf import KOKORO_SENTENCES, SENTENCES
 from voicekit import speaker_encoder
-from voicekit.intelligibility import Recogniser, edit_distance, words
+from voicekit.intelligibility import Recogniser, words
 from voicekit.kokoro import INT8_MODEL_FILE, MODEL_FILE, SAMPLE_RATE, KokoroEngine, assets_dir, stock_voice
 
 RATE = 16000
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             reference = words(text)
             n_words += len(reference)
             for label in models:
-                wrong = edit_distance(reference, words(recogniser.transcribe(to_16k(audio[label]))))
+                wrong = recogniser.word_errors(text, to_16k(audio[label]))
                 errors[label] += wrong
                 row[label] = str(wrong)
         scores = {}

@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     from bench import real_speakers, voice_speakers
     from bench.voice_quality_real import RATE, run_speaker, score_all, summary
     from voicekit import exemplar_match, kokoro, kokoro_enrol, style_fit
-    from voicekit.intelligibility import Recogniser, edit_distance, words
+    from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
     from voicekit.tts import Synthesizer
 
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                 audio, rate = synthesizer.speak(sentence, result.base_voice, profile=profile)
                 clip = voice_speakers._resample(np.asarray(audio, np.float32), rate)
                 clips_inverted.append(clip)
-                twin.errors["clone"] += edit_distance(words(sentence), words(recogniser.transcribe(clip)))
+                twin.errors["clone"] += recogniser.word_errors(sentence, clip)
         finally:
             del synthesizer.recipe_style
         results.append(result)

@@ -277,11 +277,10 @@ def run_kokoro_speaker(speaker, engine, enroller_for, recogniser, with_dnsmos: b
             result.synth_s[condition] += time.perf_counter() - t0
             result.audio_s[condition] += len(audio) / KOKORO_RATE
             clips[condition].append(voice_speakers._resample(audio, KOKORO_RATE))
-        words_ = words(text)
-        result.words += len(words_)
+        result.words += len(words(text))
         for condition in KOKORO_CONDITIONS:
             if recogniser is not None:
-                result.errors[condition] += edit_distance(words_, words(recogniser.transcribe(clips[condition][-1])))
+                result.errors[condition] += recogniser.word_errors(text, clips[condition][-1])
     for condition in KOKORO_CONDITIONS:
         result.ge2e[condition] = float(np.mean([embed(c) @ enrol_average for c in clips[condition]]))
         result.stats[condition] = [mfcc_speaker.statistics(c) for c in clips[condition]]
