@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from adapters import kafka
 
@@ -48,14 +49,10 @@ async def hand_job_record(key: bytes | None, value: bytes | None) -> str | None:
     return await handle_job_record(key, value, dead_letters=False)
 
 
-async def hand_completion_record(key: bytes | None, value: bytes | None) -> None:
-    await fan_out_record(key, value, dead_letters=False)
-
-
 # Per topic read back, what each of its records is handed to.
 READ_BACK: dict[str, Callable[[bytes | None, bytes | None], Awaitable[str | None]]] = {
     jobs_topic.get_topic_name(): hand_job_record,
-    completions_topic.get_topic_name(): hand_completion_record,
+    completions_topic.get_topic_name(): partial(fan_out_record, dead_letters=False),
 }
 
 

@@ -20,9 +20,9 @@ before the jobs catch-up read from there; a webhook attempt), and the message de
 it was handled. Faust's merge also appended offsets acked already a second time, and a duplicate ends the run it
 commits: the commit crawled through them one offset per commit (a CI failure: 46 of 71 offsets in 50 s). In
 tests/integration/test_ledger_crash.py Faust registered such gaps on the requests, ledger or jobs topic in 5 of 6
-restarts. So gaps count for nothing here: dropped
-messages are committed once acked — read back by streams/ledger_gaps.py, run by the catch-up of
-streams/catch_up.py — or else are delivered again after the next restart.
+restarts. So gaps count for nothing here: dropped messages are committed once acked — read back by
+streams/ledger_gaps.py, run by the catch-up of streams/catch_up.py — or else are delivered again after the next
+restart.
 """
 from __future__ import annotations
 

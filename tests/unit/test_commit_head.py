@@ -26,6 +26,13 @@ class ConsumerState:
         self._gap[TP].addi(first, end)
         return self
 
+    def ack(self, offset: int) -> None:
+        """Faust's Consumer.ack bookkeeping: an offset at or past the committed one is appended unless indexed."""
+        committed = self._committed_offset[TP]
+        if (committed is None or offset >= committed) and offset not in self._acked_index[TP]:
+            self._acked_index[TP].add(offset)
+            self._acked[TP].append(offset)
+
 
 @pytest.mark.parametrize("committed", [0, 10])
 def test_a_job_still_running_at_the_head_holds_the_commit_back(committed):
@@ -88,10 +95,10 @@ def test_a_gap_counts_for_nothing_the_commit_waits_for_each_dropped_message_to_b
     state._committed_offset[TP] = 189
     assert not state._gap[TP]
     for offset in range(189, 214):  # read back and acked
-        ack(state, offset)
+        state.ack(offset)
     assert commit_head._new_offset(state, TP) == 214  # the delivered message (214) is still being handled
     state._committed_offset[TP] = 214
-    ack(state, 214)
+    state.ack(214)
     assert commit_head._new_offset(state, TP) == 215
 
 
@@ -103,17 +110,9 @@ def test_faust_s_own_rule_commits_the_gap_unhandled_and_then_crawls():
     assert len(commits_until(restarted_with_a_dropped_range(), commit_head._faust_new_offset, 215)) > 40
 
 
-def ack(state: ConsumerState, offset: int) -> None:
-    """Faust's Consumer.ack bookkeeping: an offset at or past the committed one is appended unless indexed."""
-    committed = state._committed_offset[TP]
-    if (committed is None or offset >= committed) and offset not in state._acked_index[TP]:
-        state._acked_index[TP].add(offset)
-        state._acked[TP].append(offset)
-
-
 def test_a_gap_does_not_let_the_commit_pass_an_unacked_head():
     state = ConsumerState(143, list(range(150, 160))).with_gap(144, 150)  # 143, the head, is still being handled
     assert commit_head._new_offset(state, TP) is None
     for offset in range(143, 150):
-        ack(state, offset)
+        state.ack(offset)
     assert commit_head._new_offset(state, TP) == 160
