@@ -56,6 +56,7 @@ class PostOutcome:
     status_code: int | None   # None: no HTTP answer (refused target, timeout, connection error)
     error: str | None
     duration_ms: int
+    retry_after: str | None = None  # the answer's Retry-After header, as sent
 
 
 def _literal_ip(host: str) -> bool:
@@ -71,8 +72,8 @@ async def post(url: str, body: bytes, headers: dict[str, str], *, allow_private:
     """POST ``body`` to ``url``; never raises for what the receiver or the network does."""
     started = time.monotonic()
 
-    def outcome(status: int | None, error: str | None) -> PostOutcome:
-        return PostOutcome(status, error, round((time.monotonic() - started) * 1000))
+    def outcome(status: int | None, error: str | None, retry_after: str | None = None) -> PostOutcome:
+        return PostOutcome(status, error, round((time.monotonic() - started) * 1000), retry_after)
 
     try:
         target = parse_url(url)
@@ -87,7 +88,7 @@ async def post(url: str, body: bytes, headers: dict[str, str], *, allow_private:
                                          timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
             async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 await response.content.read(4096)  # a little of the answer; the rest is not ours to keep
-                return outcome(response.status, None)
+                return outcome(response.status, None, response.headers.get("Retry-After"))
     except asyncio.TimeoutError:
         return outcome(None, f"timed out after {timeout_s:g} s")
     except aiohttp.ClientError as exc:

@@ -2,21 +2,24 @@
 
 Collections: ``webhook_endpoints`` (one document per endpoint; deleting sets ``deletedAt``, so the log keeps its
 endpoint) and ``webhook_deliveries`` (one document per event and endpoint, ``_id`` = "<event id>.<endpoint id>",
-with every attempt). Attempts are recorded under a guard on ``attemptCount``, so a redelivered delivery message
-never records one attempt twice.
+with every attempt). The log is also the retry schedule: a pending delivery's ``nextRetryAt`` says when its next
+attempt is due, ``queuedUntil`` that an attempt message is on the Kafka topic (not queued again before then), and
+``attemptingUntil`` that a worker is POSTing it. An attempt is taken up (``claim_attempt``) by one worker only,
+and recorded under a guard on ``attemptCount``: a redelivered or duplicated attempt message is a no-op.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 Doc = Mapping[str, Any]
 
 PENDING, SUCCEEDED, FAILED, CANCELLED = "pending", "succeeded", "failed", "cancelled"
+WEBHOOK_DELETED = "webhook deleted"
 
 # Any MongoDB failure, for callers that retry without importing pymongo.
 DatabaseError = PyMongoError
@@ -25,6 +28,8 @@ DatabaseError = PyMongoError
 def ensure_indexes(db: Database) -> None:
     db.webhook_endpoints.create_index([("accountId", ASCENDING), ("createdAt", ASCENDING)])
     db.webhook_deliveries.create_index([("endpointId", ASCENDING), ("createdAt", DESCENDING)])
+    db.webhook_deliveries.create_index([("nextRetryAt", ASCENDING)], name="pending_by_due",
+                                       partialFilterExpression={"status": PENDING})
 
 
 # --- endpoints -------------------------------------------------------------------------------------------------------
@@ -52,9 +57,16 @@ def find_endpoint(db: Database, endpoint_id: str, account_id: str | None = None)
 
 
 def delete_endpoint(db: Database, account_id: str, endpoint_id: str, now: datetime) -> bool:
+    """Mark it deleted and cancel its pending deliveries (one whose attempt is in flight is cancelled by the
+    worker at its next attempt, so the log keeps the attempt the receiver saw)."""
     result = db.webhook_endpoints.update_one({"_id": endpoint_id, "accountId": account_id, "deletedAt": None},
                                              {"$set": {"deletedAt": now}})
-    return result.modified_count == 1
+    if result.modified_count != 1:
+        return False
+    db.webhook_deliveries.update_many({"endpointId": endpoint_id, "status": PENDING, **_not_in_flight(now)},
+                                      {"$set": {"status": CANCELLED, "nextRetryAt": None, "error": WEBHOOK_DELETED,
+                                                "updatedAt": now}})
+    return True
 
 
 # --- deliveries ------------------------------------------------------------------------------------------------------
@@ -72,6 +84,46 @@ def find_delivery(db: Database, delivery_id: str) -> Doc | None:
     return db.webhook_deliveries.find_one({"_id": delivery_id})
 
 
+def _not_in_flight(now: datetime) -> dict[str, Any]:
+    return {"attemptingUntil": {"$not": {"$gt": now}}}  # never set, cleared, or its worker's lease ran out
+
+
+def claim_attempt(db: Database, delivery_id: str, attempt: int, now: datetime, lease_until: datetime,
+                  early_s: float = 0.0) -> Doc | None:
+    """Take up attempt number ``attempt`` of a delivery until ``lease_until``: the delivery (without its past
+    attempts) when it is this worker's to make, None when it is not (made already, in flight on another worker,
+    not due until more than ``early_s`` from now, or the delivery has ended)."""
+    return db.webhook_deliveries.find_one_and_update(
+        {"_id": delivery_id, "status": PENDING, "attemptCount": attempt - 1,
+         "nextRetryAt": {"$lte": now + timedelta(seconds=early_s)}, **_not_in_flight(now)},
+        {"$set": {"attemptingUntil": lease_until, "queuedUntil": None}},
+        projection={"attempts": False}, return_document=ReturnDocument.AFTER)
+
+
+def claim_due(db: Database, now: datetime, queued_until: datetime, limit: int) -> list[dict[str, Any]]:
+    """Pending deliveries whose next attempt is due and has no message on the topic, marked as queued until
+    ``queued_until`` (each claimed by one caller: several workers may poll at once); at most ``limit``, the
+    longest due first."""
+    due: list[dict[str, Any]] = []
+    query = {"status": PENDING, "nextRetryAt": {"$lte": now}, "queuedUntil": {"$not": {"$gt": now}},
+             "body": {"$exists": True}, **_not_in_flight(now)}
+    while len(due) < limit:
+        doc = db.webhook_deliveries.find_one_and_update(
+            query, {"$set": {"queuedUntil": queued_until}}, sort=[("nextRetryAt", ASCENDING)],
+            projection={"attempts": False}, return_document=ReturnDocument.AFTER)
+        if doc is None:
+            break
+        due.append(doc)
+    return due
+
+
+def keep_body(db: Database, delivery_id: str, body: str) -> None:
+    """Store the POSTed body in a pending delivery logged before the log kept it (an older version's), so its
+    retries can be queued from the log."""
+    db.webhook_deliveries.update_one({"_id": delivery_id, "status": PENDING, "body": {"$exists": False}},
+                                     {"$set": {"body": body}})
+
+
 def record_attempt(db: Database, delivery_id: str, attempt: Doc, status: str, next_retry_at: datetime | None,
                    now: datetime) -> bool:
     """Append attempt number ``attempt["attempt"]`` unless it is already there; False then (someone else did)."""
@@ -80,7 +132,7 @@ def record_attempt(db: Database, delivery_id: str, attempt: Doc, status: str, ne
         {"_id": delivery_id, "attemptCount": number - 1, "status": PENDING},
         {"$push": {"attempts": dict(attempt)},
          "$set": {"attemptCount": number, "status": status, "nextRetryAt": next_retry_at, "updatedAt": now,
-                  "lastStatusCode": attempt.get("statusCode")}})
+                  "lastStatusCode": attempt.get("statusCode"), "attemptingUntil": None}})
     return result.modified_count == 1
 
 

@@ -1,6 +1,6 @@
 """Example webhook receiver: verifies VoiceForge's signature, refuses stale timestamps, deduplicates by event id.
 
-    python examples/webhook_receiver.py --secret whsec_... [--port 8123] [--fail-first 2]
+    python examples/webhook_receiver.py --secret whsec_... [--port 8123] [--fail-first 2 [--retry-after 60]]
 
 Each delivery is a POST whose body is a completion event envelope (schemas/completions.asyncapi.json) with:
   X-VoiceForge-Timestamp   Unix seconds when this attempt was signed
@@ -8,7 +8,9 @@ Each delivery is a POST whose body is a completion event envelope (schemas/compl
   X-VoiceForge-Event-Id    the envelope id: the same on every retry of one event, so deduplicate by it
   X-VoiceForge-Attempt     1, 2, ...
 Answer 2xx quickly once the event is stored; anything else (or no answer within 10 s) is retried with exponential
-backoff. ``--fail-first N`` answers 500 to the first N attempts of each event, to watch the retries.
+backoff; a 429 or 503 answer with a Retry-After header (seconds, or an HTTP date; at most an hour) is not retried
+sooner. ``--fail-first N`` answers 500 to the first N attempts of each event, to watch the retries, or with
+``--retry-after S`` 503 and "Retry-After: S" (a receiver asking for time, e.g. while it is being deployed).
 """
 from __future__ import annotations
 
@@ -37,9 +39,11 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that records every request it gets (``requests``) and every event it accepted
     once (``events``, by envelope id)."""
 
-    def __init__(self, secret: str | None = None, *, port: int = 0, fail_first: int = 0):
+    def __init__(self, secret: str | None = None, *, port: int = 0, fail_first: int = 0,
+                 retry_after: int | None = None):
         self.secret = secret
         self.fail_first = fail_first
+        self.retry_after = retry_after
         self.requests: list[dict] = []
         self.events: dict[str, dict] = {}
         self.hold: threading.Event | None = None  # set: requests wait for it (to keep an attempt in flight)
@@ -70,8 +74,11 @@ class Receiver:
         hold = self.hold
         if hold is not None:
             hold.wait(60)
+        extra: dict[str, str] = {}
         if not verified:
             status = 401
+        elif tries <= self.fail_first and self.retry_after is not None:
+            status, extra = 503, {"Retry-After": str(self.retry_after)}
         elif tries <= self.fail_first:
             status = 500
         else:
@@ -80,6 +87,8 @@ class Receiver:
                 self.events.setdefault(event_id, json.loads(body))  # a retry of a stored event changes nothing
         seen["status"] = status
         request.send_response(status)
+        for name, value in extra.items():
+            request.send_header(name, value)
         request.send_header("Content-Length", "0")
         request.end_headers()
 
@@ -97,8 +106,9 @@ def main() -> None:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--retry-after", type=int, default=None)
     args = parser.parse_args()
-    receiver = Receiver(args.secret, port=args.port, fail_first=args.fail_first).start()
+    receiver = Receiver(args.secret, port=args.port, fail_first=args.fail_first, retry_after=args.retry_after).start()
     print(f"listening on {receiver.url}", flush=True)
     printed: set[str] = set()
     try:

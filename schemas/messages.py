@@ -641,8 +641,9 @@ class DeadLetter(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class WebhookDeliveryDue(Message):
-    """One attempt to POST a completion event to one endpoint, due at ``dueAt``; a failed attempt sends the next
-    one (exponential backoff with jitter). On Kafka, so deliveries survive a worker restart."""
+    """One attempt to POST a completion event to one endpoint, queued when it is due: the first by the fan-out,
+    each retry (exponential backoff with jitter, or the receiver's Retry-After) from the delivery log once it comes
+    due. The worker that takes it up in the log makes it; other copies are no-ops."""
     WIRE_NAME = "WebhookDeliveryDue"
     TOPIC = ev.TOPIC_WEBHOOKS
     KEY = "delivery id"
@@ -652,7 +653,7 @@ class WebhookDeliveryDue(Message):
     endpoint_id: str
     account_id: str
     attempt: int = field(metadata=meta(doc="1 for the first attempt"))
-    due_at: str = field(metadata=meta(doc="not before (ISO-8601 UTC, ms)"))
+    due_at: str = field(metadata=meta(doc="when it was queued, due (ISO-8601 UTC, ms); the log's nextRetryAt rules"))
     body: str = field(metadata=meta(doc="the completion event's envelope, exactly as POSTed and signed"))
 
     def key(self) -> str:

@@ -11,6 +11,8 @@ import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 # Headers of every delivery (docs/webhooks.md).
@@ -84,6 +86,29 @@ class RetryPolicy:
 def succeeded(status_code: int | None) -> bool:
     """A 2xx answer ends the delivery; anything else (another status, a timeout, a refused connection) retries."""
     return status_code is not None and 200 <= status_code < 300
+
+
+# A receiver that answers 429 or 503 with Retry-After is not asked again sooner, up to this long (then the retry
+# schedule goes on as before: the attempts left are not spent any faster).
+RETRY_AFTER_STATUSES = (429, 503)
+MAX_RETRY_AFTER_S = 3600.0
+
+
+def retry_after_s(status_code: int | None, header: str | None, now: datetime) -> float | None:
+    """The wait a receiver asked for (RFC 9110 Retry-After: delay-seconds or an HTTP date), bounded by
+    MAX_RETRY_AFTER_S; None when the answer is not a 429/503 or the header is absent or unreadable."""
+    if status_code not in RETRY_AFTER_STATUSES or not header:
+        return None
+    value = header.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT by definition
+        return None
+    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER_S)
 
 
 # --- which targets are refused ---------------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ def list_webhooks(ports: Ports, account_id: str) -> list[Doc]:
 
 
 def delete_webhook(ports: Ports, account_id: str, webhook_id: str) -> None:
-    """Stops deliveries to it (pending retries are cancelled when they come due); its log stays readable."""
+    """Stops deliveries to it (its pending ones are cancelled at once; one in flight after its attempt); its log
+    stays readable."""
     if not _webhooks(ports).store.delete_endpoint(account_id, webhook_id, ports.clock()):
         raise NotFound("Webhook not found")
 

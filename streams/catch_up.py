@@ -1,5 +1,5 @@
-"""Records Faust dropped at a worker's start or a rebalance, handled anyway: the jobs and completions topics read
-back from the commit.
+"""Records Faust dropped at a worker's start or a rebalance, handled anyway: the jobs, completions and webhook
+attempts topics read back from the commit.
 
 Around table recovery Faust can fetch messages, clear its queues and never hand those messages to the agents, its
 read position already past them (faust-streaming/faust#596; streams/ledger_gaps.py). The ledger's consumers notice
@@ -12,11 +12,12 @@ each record goes to the topic's consumers as Faust would have given it:
 - jobs: the job projector and the notifier are idempotent (a completion event published again keeps its id:
   consumers dedupe by it), and a job that Faust hands over too runs once (streams/job_runs.py);
 - completions: the webhook fan-out is idempotent (the delivery log's guard makes a second delivery of one event to
-  one endpoint a no-op).
+  one endpoint a no-op);
+- webhook attempts: an attempt is taken up in the delivery log by one worker only, so a copy of one made or in
+  flight is a no-op (the log would also queue a dropped attempt again, after a minute: this is sooner, and lets
+  the commit move on).
 Each record is then acked, so the commit can pass the messages Faust dropped (an ack of one Faust also acks counts
-once). The webhook attempts queue (webhookdeliveries) is not read back: its messages wait, unacked, for their due
-time, and a copy would POST an attempt twice; a dropped one holds that partition's commit and is delivered again
-after the next restart.
+once).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from .ledger_gaps import ack_handled
 from .notifier import notify_record
 from .orchestrator import handle_job_record
 from .projector import project_job_record
-from .webhooks import fan_out_record
+from .webhooks import deliver_record, deliveries_topic, fan_out_record
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ async def hand_job_record(key: bytes | None, value: bytes | None) -> str | None:
 READ_BACK: dict[str, Callable[[bytes | None, bytes | None], Awaitable[str | None]]] = {
     jobs_topic.get_topic_name(): hand_job_record,
     completions_topic.get_topic_name(): partial(fan_out_record, dead_letters=False),
+    deliveries_topic.get_topic_name(): partial(deliver_record, dead_letters=False),
 }
 
 

@@ -1,11 +1,10 @@
 """What the webhook agent decides, without Faust, MongoDB or HTTP: which endpoints get an event, the delivery's
-log document and first attempt, the signed headers of an attempt, what to do with an attempt message given the
-log, and the attempt that follows a failure."""
+log document and first attempt, the signed headers of an attempt, when the attempt after a failure is due, and the
+attempt message of a delivery that has come due."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from schemas import events as ev
@@ -13,6 +12,12 @@ from schemas import messages as msg
 from service_layer import webhook_logic as rules
 
 PUBLIC_TYPES = (msg.SpeechCompleted, msg.SpeechFailed, msg.VoiceReady, msg.VoiceFailed)
+# An attempt message on the topic that no worker has taken up within this long is queued again from the log (a
+# worker stopped before it queued or took it up, or Faust dropped the message: faust-streaming/faust#596).
+QUEUE_LEASE_S = 60.0
+# An attempt taken up holds its delivery for the receiver's timeout plus this; a worker killed mid-attempt leaves
+# the delivery due again after that.
+ATTEMPT_MARGIN_S = 5.0
 
 
 def subscribed(endpoint: Mapping[str, Any], envelope: ev.Event) -> bool:
@@ -35,10 +40,22 @@ def plan_delivery(envelope: ev.Event, completion: msg.Message, body: str, endpoi
     the_id = delivery_id(envelope, endpoint["_id"])
     doc = {"_id": the_id, "accountId": endpoint["accountId"], "endpointId": endpoint["_id"], "url": endpoint["url"],
            "eventId": envelope.id, "eventName": envelope.name, "jobId": envelope.correlation_id,
-           "createdAt": now, "updatedAt": now, "nextRetryAt": now}
+           "createdAt": now, "updatedAt": now, "nextRetryAt": now, "body": body,
+           "queuedUntil": now + timedelta(seconds=QUEUE_LEASE_S)}  # the fan-out queues the first attempt itself
     first = msg.WebhookDeliveryDue(delivery_id=the_id, endpoint_id=endpoint["_id"], account_id=endpoint["accountId"],
                                    attempt=1, due_at=ev.iso_millis(now), body=body)
     return doc, first
+
+
+def due_attempt(delivery: Mapping[str, Any], now: datetime) -> msg.WebhookDeliveryDue:
+    """The attempt message of a pending delivery whose next attempt has come due (read from the log)."""
+    return msg.WebhookDeliveryDue(delivery_id=delivery["_id"], endpoint_id=delivery["endpointId"],
+                                  account_id=delivery["accountId"], attempt=int(delivery.get("attemptCount") or 0) + 1,
+                                  due_at=ev.iso_millis(now), body=delivery["body"])
+
+
+def attempt_lease(timeout_s: float) -> timedelta:
+    return timedelta(seconds=timeout_s + ATTEMPT_MARGIN_S)
 
 
 def signed_headers(secret: str, body: bytes, *, event_id: str, delivery_id: str, attempt: int,
@@ -49,41 +66,18 @@ def signed_headers(secret: str, body: bytes, *, event_id: str, delivery_id: str,
             rules.ATTEMPT_HEADER: str(attempt)}
 
 
-class Step(Enum):
-    ATTEMPT = "attempt"          # make this attempt
-    SKIP = "skip"                # done already, cancelled, or an older copy
-    SEND_NEXT = "send_next"      # this attempt is recorded but the worker stopped before queueing the next one
-
-
-def next_step(delivery: Mapping[str, Any] | None, attempt: int) -> Step:
-    """What an attempt message means, given the delivery log (redelivered messages are expected after a restart)."""
-    if delivery is None or delivery.get("status") != "pending":
-        return Step.SKIP
-    recorded = int(delivery.get("attemptCount") or 0)
-    if recorded == attempt - 1:
-        return Step.ATTEMPT
-    if recorded == attempt and delivery.get("nextRetryAt") is not None:
-        return Step.SEND_NEXT
-    return Step.SKIP
-
-
 def attempt_record(attempt: int, at: datetime, status_code: int | None, error: str | None,
                    duration_ms: int) -> dict[str, Any]:
     return {"attempt": attempt, "at": at, "statusCode": status_code, "error": error, "durationMs": duration_ms}
 
 
-def after_attempt(due: msg.WebhookDeliveryDue, status_code: int | None, policy: rules.RetryPolicy, rand: float,
-                  now: datetime) -> tuple[str, datetime | None]:
-    """(the delivery's status after this attempt, when the next attempt is due: None when there is none)."""
+def after_attempt(attempt: int, status_code: int | None, policy: rules.RetryPolicy, rand: float, now: datetime,
+                  retry_after_s: float | None = None) -> tuple[str, datetime | None]:
+    """(the delivery's status after attempt number ``attempt``, when the next attempt is due: None when there is
+    none). ``retry_after_s``: the wait the receiver asked for (rules.retry_after_s), if longer than the schedule's."""
     if rules.succeeded(status_code):
         return "succeeded", None
-    delay = policy.delay(due.attempt, rand)
+    delay = policy.delay(attempt, rand)
     if delay is None:
         return "failed", None
-    return "pending", now + timedelta(seconds=delay)
-
-
-def next_attempt(due: msg.WebhookDeliveryDue, at: datetime) -> msg.WebhookDeliveryDue:
-    return msg.WebhookDeliveryDue(delivery_id=due.delivery_id, endpoint_id=due.endpoint_id,
-                                  account_id=due.account_id, attempt=due.attempt + 1, due_at=ev.iso_millis(at),
-                                  body=due.body)
+    return "pending", now + timedelta(seconds=max(delay, retry_after_s or 0.0))

@@ -1,8 +1,12 @@
 """Webhook deliveries: every public completion event (SpeechCompleted, SpeechFailed, VoiceReady, VoiceFailed) is
 POSTed, signed, to each endpoint of its account that subscribes to it, and retried with backoff until a 2xx answer
-or the last attempt. The queue is Kafka (messages.WebhookDeliveryDue on the webhookdeliveries topic), the log is
-MongoDB (adapters/webhook_store.py): a worker restart loses no delivery, and the log's guard keeps a redelivered
-attempt message from recording an attempt twice. Decisions: webhook_delivery_logic.py; HTTP: adapters/webhook_http.
+or the last attempt. The delivery log in MongoDB (adapters/webhook_store.py) is also the retry schedule: an
+attempt that is due is queued on Kafka (messages.WebhookDeliveryDue on the webhookdeliveries topic) — the first by
+the fan-out at once, each retry by a poll of the log when it comes due — and made by one worker, which takes it up
+in the log first. No worker waits for a retry's time, so receivers that fail or ask for time (Retry-After) hold up
+no other delivery; a worker restart loses none (the log queues again what was queued or taken up and never made),
+and a redelivered or duplicated attempt message is a no-op. Decisions: webhook_delivery_logic.py; HTTP:
+adapters/webhook_http.
 """
 from __future__ import annotations
 
@@ -10,21 +14,22 @@ import asyncio
 import logging
 import random
 import time
+from datetime import timedelta
 
 from adapters import webhook_http, webhook_store
 from schemas import events as ev
 from schemas import messages as msg
-from service_layer.webhook_logic import RetryPolicy
+from service_layer.webhook_logic import RetryPolicy, retry_after_s
 
 from . import clients
 from .app import app, completions_topic, dead_letter, read_record, settings, topic
 from .webhook_delivery_logic import (
     PUBLIC_TYPES,
-    Step,
+    QUEUE_LEASE_S,
     after_attempt,
+    attempt_lease,
     attempt_record,
-    next_attempt,
-    next_step,
+    due_attempt,
     plan_delivery,
     signed_headers,
     subscribed,
@@ -35,8 +40,12 @@ log = logging.getLogger(__name__)
 deliveries_topic = topic(ev.TOPIC_WEBHOOKS)
 POLICY = RetryPolicy(base_s=settings.webhook_retry_base_s, cap_s=settings.webhook_retry_cap_s,
                      max_attempts=settings.webhook_max_attempts)
-# Attempts waiting for their time each hold one actor; enough actors that one slow receiver stalls no other.
+# Attempts in flight each hold one actor (for at most WEBHOOK_TIMEOUT_S): slow receivers stall no other.
 DELIVERY_ACTORS = 16
+# How many due retries one poll of the log queues at most (a backlog drains over the next polls).
+QUEUE_PER_POLL = 200
+# A worker whose clock is behind the one that queued an attempt may still take it up (several hosts).
+CLOCK_TOLERANCE_S = 2.0
 
 
 async def _queue(due: msg.WebhookDeliveryDue) -> None:
@@ -88,17 +97,18 @@ async def _fan_out_one(envelope: ev.Event, completion: msg.Message, body: str) -
 
 
 async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
+    """Make one attempt, if it is this worker's to make; record it, with when the next one is due."""
     db = clients.get().db
-    delivery = await asyncio.to_thread(webhook_store.find_delivery, db, due.delivery_id)
-    step = next_step(delivery, due.attempt)
-    if step is Step.SEND_NEXT:
-        await _queue(next_attempt(due, delivery["nextRetryAt"]))
-        return
-    if step is Step.SKIP:
+    now = ev.utc_now()
+    delivery = await asyncio.to_thread(webhook_store.claim_attempt, db, due.delivery_id, due.attempt, now,
+                                       now + attempt_lease(settings.webhook_timeout_s), CLOCK_TOLERANCE_S)
+    if delivery is None:  # made already, in flight elsewhere, not due yet (the log queues it then), or ended
+        await asyncio.to_thread(webhook_store.keep_body, db, due.delivery_id, due.body)  # an older version's log
         return
     endpoint = await asyncio.to_thread(webhook_store.find_endpoint, db, due.endpoint_id)
     if endpoint is None or endpoint.get("deletedAt") is not None:
-        await asyncio.to_thread(webhook_store.cancel_delivery, db, due.delivery_id, "webhook deleted", ev.utc_now())
+        await asyncio.to_thread(webhook_store.cancel_delivery, db, due.delivery_id, webhook_store.WEBHOOK_DELETED,
+                                ev.utc_now())
         return
     body = due.body.encode("utf-8")
     headers = signed_headers(endpoint["secret"], body, event_id=delivery["eventId"], delivery_id=due.delivery_id,
@@ -107,32 +117,57 @@ async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
                                       allow_private=settings.webhook_allow_private_targets,
                                       timeout_s=settings.webhook_timeout_s)
     now = ev.utc_now()
-    status, next_at = after_attempt(due, outcome.status_code, POLICY, random.random(), now)
+    asked_s = retry_after_s(outcome.status_code, outcome.retry_after, now)
+    status, next_at = after_attempt(due.attempt, outcome.status_code, POLICY, random.random(), now, asked_s)
     record = attempt_record(due.attempt, now, outcome.status_code, outcome.error, outcome.duration_ms)
     won = await asyncio.to_thread(webhook_store.record_attempt, db, due.delivery_id, record, status, next_at, now)
-    log.info("webhook %s attempt %d -> %s (%s)%s", due.delivery_id, due.attempt,
-             outcome.status_code or outcome.error, status, "" if won else " [already recorded]")
-    if won and next_at is not None:
-        await _queue(next_attempt(due, next_at))
+    log.info("webhook %s attempt %d -> %s (%s)%s%s", due.delivery_id, due.attempt,
+             outcome.status_code or outcome.error, status,
+             f", next due {ev.iso_millis(next_at)}" if next_at else "", "" if won else " [already recorded]")
+
+
+async def deliver_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
+    """One attempt message, from Faust or read back by streams/catch_up.py (``dead_letters`` False: Faust's own
+    delivery dead-letters a bad one)."""
+    try:
+        _envelope, due = msg.read_as(value, msg.WebhookDeliveryDue)
+    except ev.EventDecodeError as exc:
+        if dead_letters:
+            await dead_letter(key, value, f"webhook deliveries: {exc}")
+        return
+    try:
+        await attempt_delivery(due)
+    except webhook_store.DatabaseError as exc:  # MongoDB away: the same attempt again in a second
+        log.warning("webhook %s attempt %d not made (%r); queued again", due.delivery_id, due.attempt, exc)
+        await asyncio.sleep(1.0)
+        await _queue(due)
+    except Exception as exc:  # a bad record must not stop every other delivery
+        log.exception("webhook %s attempt %d failed", due.delivery_id, due.attempt)
+        if dead_letters:
+            await dead_letter(key, value, f"webhook deliveries: {exc!r}")
 
 
 @app.agent(deliveries_topic, concurrency=DELIVERY_ACTORS)
 async def deliver(stream):
     async for event in stream.events():
+        await deliver_record(event.key, event.value)
+
+
+@app.timer(interval=1.0)
+async def queue_due_retries() -> None:
+    """Queue the attempts the log says are due and nobody has queued (retries; attempts a stopped worker never
+    made). Every worker polls; each due delivery is claimed by one."""
+    now = ev.utc_now()
+    try:
+        due = await asyncio.to_thread(webhook_store.claim_due, clients.get().db, now,
+                                      now + timedelta(seconds=QUEUE_LEASE_S), QUEUE_PER_POLL)
+    except webhook_store.DatabaseError as exc:
+        log.warning("webhook retries not polled (%r); next poll in 1 s", exc)
+        return
+    for delivery in due:
         try:
-            _envelope, due = msg.read_as(event.value, msg.WebhookDeliveryDue)
-        except ev.EventDecodeError as exc:
-            await dead_letter(event.key, event.value, f"webhook deliveries: {exc}")
-            continue
-        wait_s = (ev.parse_iso(due.due_at) - ev.utc_now()).total_seconds()
-        if wait_s > 0:  # its offset is not committed while it waits: a restart hands it out again
-            await asyncio.sleep(wait_s)
-        try:
-            await attempt_delivery(due)
-        except webhook_store.DatabaseError as exc:  # MongoDB down: try the same attempt again later
-            log.warning("webhook %s attempt %d not made (%r); queued again", due.delivery_id, due.attempt, exc)
-            await asyncio.sleep(1.0)
-            await _queue(due)
-        except Exception as exc:  # a bad record must not stop every other delivery
-            log.exception("webhook %s attempt %d failed", due.delivery_id, due.attempt)
-            await dead_letter(event.key, event.value, f"webhook deliveries: {exc!r}")
+            await _queue(due_attempt(delivery, now))
+        except Exception as exc:  # Kafka away: the claim runs out and a later poll queues it again
+            log.warning("webhook %s: attempt not queued (%r); queued again within %g s", delivery["_id"], exc,
+                        QUEUE_LEASE_S)
+            return

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,53 @@ def test_deleting_a_webhook_cancels_its_pending_retries(base_url, fresh_account,
     delivery = wait_for(cancelled, 30, "the pending retry to be cancelled")  # the log of a deleted webhook stays
     assert delivery["nextRetryAt"] is None
     assert len([r for r in target.requests if r["eventId"] == delivery["eventId"]]) == delivery["attemptCount"]
+
+
+def test_receivers_that_ask_for_an_hour_hold_up_no_other_account_s_deliveries(base_url, fresh_account, receiver):
+    """More retries waiting for their time (20) than the agent has actors (16): no worker holds one while it
+    waits, so another account's event is delivered at once; deleting the endpoints cancels their retries."""
+    from frontdoor import admin
+
+    busy = []
+    for _ in range(10):  # the most an account may have; each receiver verifies its own endpoint's secret
+        target = receiver(fail_first=100, retry_after=3600)
+        made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+        target.secret = made["secret"]
+        busy.append((target, made["webhook"]["id"]))
+    speeches = {_speak(base_url, fresh_account, f"Come back in an hour, number {n}.") for n in (1, 2)}
+
+    def asked_for_time():
+        deliveries = [d for _t, hook in busy for d in _log(base_url, fresh_account, hook) if d["jobId"] in speeches]
+        waiting = [d for d in deliveries if d["attemptCount"] == 1 and d["status"] == "pending" and d["nextRetryAt"]]
+        return waiting if len(waiting) == 20 else None
+
+    waiting = wait_for(asked_for_time, 120, "20 deliveries answered 503 with Retry-After: 3600")
+    first_tries = {d["id"]: d["attempts"][0]["at"] for d in waiting}
+    for d in waiting:  # the receiver's hour, not the test schedule's seconds
+        gap = _seconds(d["nextRetryAt"]) - _seconds(first_tries[d["id"]])
+        assert 3590 <= gap <= 3610, d
+    assert all(d["attempts"][0]["statusCode"] == 503 for d in waiting)
+
+    other = admin.create_account_with_key(name="test", credits=1000)
+    wait_for(lambda: requests.get(f"{base_url}/api/v1/credits", headers=_headers(other), timeout=5).json()["credits"]
+             == 1000, 60, "the other account's credits to show")
+    healthy = receiver()
+    made = _register(base_url, other, healthy.url).json()
+    healthy.secret = made["secret"]
+    speech_id = _speak(base_url, other, "Nobody makes me wait.")
+    wait_for(lambda: any(e["correlationId"] == speech_id for e in healthy.events.values()), 60,
+             "the other account's event to be delivered while 20 retries wait for their hour")
+
+    for _target, hook in busy:
+        assert requests.delete(f"{base_url}/api/v1/webhooks/{hook}", headers=_headers(fresh_account),
+                               timeout=10).status_code == 200
+    ended = [d for _t, hook in busy for d in _log(base_url, fresh_account, hook) if d["jobId"] in speeches]
+    assert {d["status"] for d in ended} == {"cancelled"} and len(ended) == 20  # at once, not in an hour
+    assert sum(len(t.requests) for t, _hook in busy) == 20  # one attempt each
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_a_delivery_in_flight_survives_a_worker_restart(base_url, fresh_account, receiver, restart_workers):

@@ -48,28 +48,43 @@ def test_headers_carry_a_signature_the_receiver_can_check():
     assert headers[rules.EVENT_ID_HEADER] == "e1" and headers[rules.ATTEMPT_HEADER] == "3"
 
 
-@pytest.mark.parametrize("delivery,attempt,step", [
-    (None, 1, logic.Step.SKIP),
-    ({"status": "pending", "attemptCount": 0}, 1, logic.Step.ATTEMPT),
-    ({"status": "pending", "attemptCount": 1, "nextRetryAt": NOW}, 1, logic.Step.SEND_NEXT),  # stopped in between
-    ({"status": "pending", "attemptCount": 2, "nextRetryAt": NOW}, 1, logic.Step.SKIP),       # an old copy
-    ({"status": "succeeded", "attemptCount": 0}, 1, logic.Step.SKIP),
-    ({"status": "cancelled", "attemptCount": 0}, 1, logic.Step.SKIP),
-    ({"status": "pending", "attemptCount": 2}, 3, logic.Step.ATTEMPT),
-])
-def test_what_an_attempt_message_means_given_the_log(delivery, attempt, step):
-    assert logic.next_step(delivery, attempt) is step
+def test_a_delivery_that_comes_due_is_queued_from_the_log_as_its_next_attempt():
+    envelope = COMPLETED.envelope(id="e1")
+    doc, first = logic.plan_delivery(envelope, COMPLETED, envelope.encode().decode(), ENDPOINT, NOW)
+    assert doc["queuedUntil"] == NOW + timedelta(seconds=logic.QUEUE_LEASE_S)  # the fan-out queues attempt 1
+    later = NOW + timedelta(minutes=5)
+    assert logic.due_attempt(doc, later) == msg.WebhookDeliveryDue(
+        delivery_id="e1.wh1", endpoint_id="wh1", account_id="acct", attempt=1, due_at="2026-01-01T00:05:00.000Z",
+        body=first.body)
+    assert logic.due_attempt({**doc, "attemptCount": 3}, later).attempt == 4
 
 
 def test_a_failed_attempt_schedules_the_next_until_none_is_left():
     policy = rules.RetryPolicy(base_s=10, cap_s=100, max_attempts=3)
-    due = msg.WebhookDeliveryDue(delivery_id="d", endpoint_id="wh1", account_id="acct", attempt=1,
-                                 due_at="2026-01-01T00:00:00.000Z", body="{}")
-    assert logic.after_attempt(due, 204, policy, 0.5, NOW) == ("succeeded", None)
-    assert logic.after_attempt(due, 503, policy, 0.0, NOW) == ("pending", NOW + timedelta(seconds=5))
-    assert logic.after_attempt(due, None, policy, 0.0, NOW)[0] == "pending"  # no answer at all
-    last = logic.next_attempt(logic.next_attempt(due, NOW), NOW)
-    assert last.attempt == 3 and logic.after_attempt(last, 500, policy, 0.0, NOW) == ("failed", None)
+    assert logic.after_attempt(1, 204, policy, 0.5, NOW) == ("succeeded", None)
+    assert logic.after_attempt(1, 503, policy, 0.0, NOW) == ("pending", NOW + timedelta(seconds=5))
+    assert logic.after_attempt(1, None, policy, 0.0, NOW)[0] == "pending"  # no answer at all
+    assert logic.after_attempt(3, 500, policy, 0.0, NOW) == ("failed", None)
+
+
+def test_a_receiver_that_asks_for_time_is_not_asked_again_sooner():
+    policy = rules.RetryPolicy(base_s=10, cap_s=100, max_attempts=3)
+    assert logic.after_attempt(1, 503, policy, 0.0, NOW, 600.0) == ("pending", NOW + timedelta(seconds=600))
+    assert logic.after_attempt(1, 503, policy, 0.0, NOW, 1.0) == ("pending", NOW + timedelta(seconds=5))  # schedule
+    assert logic.after_attempt(3, 429, policy, 0.0, NOW, 600.0) == ("failed", None)  # no attempt left all the same
+
+
+@pytest.mark.parametrize("status,header,wait", [
+    (503, "120", 120.0),
+    (429, " 7 ", 7.0),
+    (503, "Thu, 01 Jan 2026 00:10:00 GMT", 600.0),
+    (503, "Wed, 31 Dec 2025 23:00:00 GMT", 0.0),          # a date gone by: no wait beyond the schedule's
+    (503, "999999", rules.MAX_RETRY_AFTER_S),              # bounded
+    (503, "-5", None), (503, "soon", None), (503, "", None), (503, None, None),
+    (500, "120", None), (200, "120", None), (None, "120", None),  # only a 429 or 503 asks for time
+])
+def test_retry_after_is_read_as_seconds_or_an_http_date(status, header, wait):
+    assert rules.retry_after_s(status, header, NOW) == wait
 
 
 # --- use cases ------------------------------------------------------------------------------------------------------

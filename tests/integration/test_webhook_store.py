@@ -1,0 +1,120 @@
+"""The webhook delivery log as retry schedule, on the real MongoDB (a database of its own, so the stack's workers,
+which poll the log, never see these deliveries): an attempt is taken up by one worker only, and again once a
+killed worker's lease runs out; a due retry is claimed for queueing by one poller until its claim runs out;
+deleting an endpoint cancels its pending deliveries at once, except one in flight."""
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from adapters import mongo, webhook_store
+from schemas import messages as msg
+from service_config import load
+from streams import webhook_delivery_logic as logic
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+LEASE = timedelta(seconds=15)
+
+
+@pytest.fixture()
+def db(session_env):
+    main = mongo.connect(load())
+    own = main.client[f"webhook_store_test_{uuid.uuid4().hex[:8]}"]
+    webhook_store.ensure_indexes(own)
+    yield own
+    main.client.drop_database(own.name)
+
+
+def _endpoint(db, account_id: str = "acct") -> dict:
+    endpoint = {"_id": f"wh{uuid.uuid4().hex[:12]}", "accountId": account_id, "url": "https://hooks.example.com/x",
+                "events": [], "secret": "whsec_s", "createdAt": T0, "deletedAt": None}
+    webhook_store.insert_endpoint(db, endpoint)
+    return endpoint
+
+
+def _delivery(db, endpoint: dict) -> str:
+    completed = msg.SpeechCompleted(job_id="cl1", speech_id="cl1", account_id=endpoint["accountId"], api=None,
+                                    voice_id="sys_slt", credits_charged=2, timings=None, request_id=None,
+                                    format="mp3", audio_key="k", duration=1.0, mime_type="audio/mpeg")
+    envelope = completed.envelope()
+    doc, _first = logic.plan_delivery(envelope, completed, envelope.encode().decode(), endpoint, T0)
+    assert webhook_store.create_delivery(db, doc)
+    return doc["_id"]
+
+
+def _fail(db, delivery_id: str, attempt: int, next_at: datetime) -> None:
+    record = logic.attempt_record(attempt, T0, 500, None, 3)
+    assert webhook_store.record_attempt(db, delivery_id, record, "pending", next_at, T0)
+
+
+def _race(calls: int, call) -> list:
+    with ThreadPoolExecutor(calls) as pool:
+        return [r for r in pool.map(lambda _: call(), range(calls)) if r]
+
+
+def test_an_attempt_is_taken_up_by_one_worker_only_and_again_after_a_killed_worker_s_lease(db):
+    delivery_id = _delivery(db, _endpoint(db))
+    won = _race(8, lambda: webhook_store.claim_attempt(db, delivery_id, 1, T0, T0 + LEASE))
+    assert len(won) == 1 and won[0]["_id"] == delivery_id and "attempts" not in won[0]
+    assert webhook_store.claim_attempt(db, delivery_id, 1, T0 + LEASE - timedelta(seconds=1), T0 + 2 * LEASE) is None
+    # Its worker was killed: once the lease has run out, the attempt is anybody's again (at least once).
+    assert webhook_store.claim_attempt(db, delivery_id, 1, T0 + LEASE, T0 + 2 * LEASE) is not None
+
+    _fail(db, delivery_id, 1, next_at=T0 + timedelta(minutes=10))
+    after = T0 + 3 * LEASE
+    assert webhook_store.claim_attempt(db, delivery_id, 1, after, after + LEASE) is None   # made already
+    assert webhook_store.claim_attempt(db, delivery_id, 2, after, after + LEASE) is None   # not due yet
+    assert webhook_store.claim_attempt(db, delivery_id, 3, T0 + timedelta(minutes=10), T0 + LEASE) is None
+    due = T0 + timedelta(minutes=10)
+    assert webhook_store.claim_attempt(db, delivery_id, 2, due - timedelta(seconds=1), due + LEASE,
+                                       early_s=2.0) is not None  # a worker whose clock is a little behind
+
+
+def test_a_due_retry_is_queued_by_one_poller_until_its_claim_runs_out(db):
+    endpoint = _endpoint(db)
+    first, second = _delivery(db, endpoint), _delivery(db, endpoint)
+    # The fan-out queued both first attempts: the log does not queue them again while that message may be waiting.
+    assert webhook_store.claim_due(db, T0 + timedelta(seconds=30), T0 + timedelta(seconds=90), 10) == []
+    assert webhook_store.claim_attempt(db, first, 1, T0, T0 + LEASE) is not None
+    _fail(db, first, 1, next_at=T0 + timedelta(minutes=5))
+    _fail(db, second, 1, next_at=T0 + timedelta(minutes=2))
+
+    assert webhook_store.claim_due(db, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), 10) == []
+    at = T0 + timedelta(minutes=6)
+    one = webhook_store.claim_due(db, at, at + timedelta(seconds=60), 1)
+    assert [d["_id"] for d in one] == [second]  # the longest due first, at most the limit
+    claimed = _race(4, lambda: webhook_store.claim_due(db, at, at + timedelta(seconds=60), 10))
+    assert [d["_id"] for batch in claimed for d in batch] == [first]  # by one poller only
+    assert logic.due_attempt(one[0], at).attempt == 2 and "attempts" not in one[0]
+    assert webhook_store.claim_due(db, at + timedelta(seconds=59), at + timedelta(minutes=2), 10) == []
+    again = webhook_store.claim_due(db, at + timedelta(seconds=60), at + timedelta(minutes=2), 10)
+    assert sorted(d["_id"] for d in again) == sorted([first, second])  # the messages were lost: queued again
+
+    # Taken up: not queued while in flight, nor once it has succeeded.
+    later = at + timedelta(minutes=3)
+    assert webhook_store.claim_attempt(db, second, 2, later, later + LEASE) is not None
+    assert [d["_id"] for d in webhook_store.claim_due(db, later, later + LEASE, 10)] == [first]
+    record = logic.attempt_record(2, later, 200, None, 3)
+    assert webhook_store.record_attempt(db, second, record, "succeeded", None, later)
+    end = later + timedelta(hours=1)
+    assert [d["_id"] for d in webhook_store.claim_due(db, end, end + LEASE, 10)] == [first]
+
+
+def test_deleting_an_endpoint_cancels_its_pending_deliveries_except_one_in_flight(db):
+    endpoint, other = _endpoint(db), _endpoint(db)
+    waiting, in_flight, done, others = (_delivery(db, endpoint), _delivery(db, endpoint), _delivery(db, endpoint),
+                                        _delivery(db, other))
+    _fail(db, waiting, 1, next_at=T0 + timedelta(hours=1))
+    assert webhook_store.claim_attempt(db, in_flight, 1, T0, T0 + timedelta(hours=1)) is not None
+    assert webhook_store.record_attempt(db, done, logic.attempt_record(1, T0, 204, None, 2), "succeeded", None, T0)
+
+    assert webhook_store.delete_endpoint(db, "acct", endpoint["_id"], T0 + timedelta(minutes=1))
+    status = {d: webhook_store.find_delivery(db, d)["status"] for d in (waiting, in_flight, done, others)}
+    assert status == {waiting: "cancelled", in_flight: "pending", done: "succeeded", others: "pending"}
+    assert webhook_store.find_delivery(db, waiting)["nextRetryAt"] is None
+    assert not webhook_store.delete_endpoint(db, "acct", endpoint["_id"], T0)  # once
