@@ -18,7 +18,8 @@ from .context import ports
 
 DESCRIPTION = ("Webhooks: your completion events (speech.completed, speech.failed, voice.ready, voice.failed) "
                "POSTed to your URL, signed with HMAC-SHA256 (the secret is shown once, at registration), retried "
-               "with exponential backoff and jitter until a 2xx answer; every attempt is in the delivery log.")
+               "with exponential backoff and jitter until a 2xx answer (a 429 or 503 with Retry-After is not retried "
+               "sooner, up to an hour); every attempt is in the delivery log.")
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description=DESCRIPTION)
 
 
