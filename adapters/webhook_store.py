@@ -142,6 +142,18 @@ def cancel_delivery(db: Database, delivery_id: str, reason: str, now: datetime) 
                                                "updatedAt": now}})
 
 
+def redeliver(db: Database, account_id: str, endpoint_id: str, delivery_id: str, now: datetime) -> Doc | None:
+    """Make an ended delivery (succeeded, failed, cancelled) pending again, its next attempt due now (the retry
+    poll queues it); the delivery as it is then, or None when there is no such ended delivery of the account's
+    endpoint with its body logged."""
+    return db.webhook_deliveries.find_one_and_update(
+        {"_id": delivery_id, "accountId": account_id, "endpointId": endpoint_id,
+         "status": {"$in": [SUCCEEDED, FAILED, CANCELLED]}, "body": {"$exists": True}},
+        {"$set": {"status": PENDING, "nextRetryAt": now, "queuedUntil": None, "attemptingUntil": None,
+                  "error": None, "updatedAt": now, "redeliveredAt": now}},
+        return_document=ReturnDocument.AFTER)
+
+
 def list_deliveries(db: Database, account_id: str, endpoint_id: str, limit: int) -> list[dict[str, Any]]:
     """An endpoint's deliveries, newest first."""
     cursor = db.webhook_deliveries.find({"accountId": account_id, "endpointId": endpoint_id})
@@ -171,3 +183,10 @@ class MongoWebhookStore:
 
     def list_deliveries(self, account_id: str, endpoint_id: str, limit: int) -> list[dict[str, Any]]:
         return list_deliveries(self.db, account_id, endpoint_id, limit)
+
+    def find_delivery(self, account_id: str, endpoint_id: str, delivery_id: str) -> Doc | None:
+        return self.db.webhook_deliveries.find_one({"_id": delivery_id, "accountId": account_id,
+                                                    "endpointId": endpoint_id})
+
+    def redeliver(self, account_id: str, endpoint_id: str, delivery_id: str, now: datetime) -> Doc | None:
+        return redeliver(self.db, account_id, endpoint_id, delivery_id, now)

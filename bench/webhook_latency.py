@@ -1,12 +1,18 @@
 """How soon a finished job's webhook arrives, against a running service started with
 WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (the receiver listens on 127.0.0.1).
 
-    python -m bench.webhook_latency [--requests 20] [--url http://127.0.0.1:5000] [--key KEY]
+    python -m bench.webhook_latency [--requests 20] [--busy 9] [--fail-first 1] [--url ...] [--key KEY]
 
 Registers a webhook to a local receiver (examples/webhook_receiver.py, which verifies every signature), then runs
 speech jobs one after another. Per job: POST /api/v1/tts → the signed speech.completed POST arrives, and the job's
 end (the event's timings.finishedAt) → arrival, i.e. what the notifier, the completions topic, the webhook agent
-and the signed HTTP POST add. Prints median, p99, max; deletes the webhook at the end.
+and the signed HTTP POST add. Prints median, p99, max; deletes the webhooks at the end.
+
+``--busy N``: N more webhooks of the same account, to receivers that answer 503 with "Retry-After: 3600", so every
+job leaves N deliveries waiting an hour (more than the delivery agent's 16 actors after two jobs at N = 9): the
+measured receiver must not wait for them. ``--fail-first 1``: the measured receiver fails each event's first
+attempt; the retry's lateness (its arrival after the nextRetryAt the log showed) is printed too: what scheduling
+retries from the log (a 1 s poll) costs.
 """
 from __future__ import annotations
 
@@ -35,20 +41,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--text", default="Hello, this is a test speech.")
+    parser.add_argument("--busy", type=int, default=0, help="webhooks whose receivers ask for an hour (max 9)")
+    parser.add_argument("--fail-first", type=int, default=0, choices=(0, 1))
     add_demo_options(parser, settings)
     args = parser.parse_args()
     session = demo_session(args, settings)
 
-    receiver = _receiver_class()().start()
-    made = session.post(f"{args.url}/api/v1/webhooks", json={"url": receiver.url, "events": ["speech.completed"]},
-                        timeout=10)
-    if made.status_code != 201:
-        raise SystemExit(f"could not register the webhook ({made.status_code} {made.text}); is the service running "
-                         "with WEBHOOK_ALLOW_PRIVATE_TARGETS=1?")
-    receiver.secret = made.json()["secret"]
-    webhook_id = made.json()["webhook"]["id"]
-    post_to_webhook, end_to_webhook = [], []
+    def register(**receiver_options):
+        receiver = _receiver_class()(**receiver_options).start()
+        made = session.post(f"{args.url}/api/v1/webhooks", json={"url": receiver.url, "events": ["speech.completed"]},
+                            timeout=10)
+        if made.status_code != 201:
+            receiver.stop()
+            raise SystemExit(f"could not register a webhook ({made.status_code} {made.text}); is the service running "
+                             "with WEBHOOK_ALLOW_PRIVATE_TARGETS=1, and has the account room for more webhooks?")
+        receiver.secret = made.json()["secret"]
+        hooks.append((receiver, made.json()["webhook"]["id"]))
+        return receiver, made.json()["webhook"]["id"]
+
+    hooks: list = []
+    post_to_webhook, end_to_webhook, retry_late = [], [], []
     try:
+        receiver, webhook_id = register(fail_first=args.fail_first)
+        for _ in range(args.busy):
+            register(fail_first=10 ** 6, retry_after=3600)
         for i in range(args.requests):
             started = time.time()
             resp = session.post(f"{args.url}/api/v1/tts", json={"text": args.text, "voiceId": "sys_slt",
@@ -56,6 +72,8 @@ def main() -> None:
             resp.raise_for_status()
             speech_id = resp.json()["speechId"]
             deadline = time.monotonic() + 120
+            if args.fail_first:
+                retry_late.append(_retry_lateness(session, args.url, receiver, webhook_id, speech_id, deadline))
             arrived = None
             while arrived is None and time.monotonic() < deadline:
                 arrived = next((r for r in list(receiver.requests) if r.get("status") == 200
@@ -67,13 +85,38 @@ def main() -> None:
             finished = ev.parse_iso(event["payload"]["timings"]["finishedAt"]).timestamp()
             post_to_webhook.append(arrived["at"] - started)
             end_to_webhook.append(arrived["at"] - finished)
+            late = f", retry {1000 * retry_late[-1]:.0f} ms after its nextRetryAt" if retry_late else ""
             print(f"[{i + 1}/{args.requests}] POST→webhook {1000 * post_to_webhook[-1]:.0f} ms, "
-                  f"job end→webhook {1000 * end_to_webhook[-1]:.0f} ms", flush=True)
+                  f"job end→webhook {1000 * end_to_webhook[-1]:.0f} ms{late}", flush=True)
     finally:
-        session.delete(f"{args.url}/api/v1/webhooks/{webhook_id}", timeout=10)
-        receiver.stop()
+        for made_receiver, made_id in hooks:
+            session.delete(f"{args.url}/api/v1/webhooks/{made_id}", timeout=10)
+            made_receiver.stop()
+    waiting = f", {args.busy * args.requests} deliveries waiting an hour beside them" if args.busy else ""
+    print(f"{args.requests} jobs{waiting}")
     print(f"POST /api/v1/tts → signed webhook received: {summary(post_to_webhook)}")
     print(f"job end (timings.finishedAt) → webhook:    {summary(end_to_webhook)}")
+    if retry_late:
+        print(f"retry received after its nextRetryAt:      {summary(retry_late)}")
+
+
+def _retry_lateness(session, url: str, receiver, webhook_id: str, speech_id: str, deadline: float) -> float:
+    """Seconds between the nextRetryAt the log showed after the failed first attempt and the retry's arrival."""
+    next_retry_at = None
+    while next_retry_at is None and time.monotonic() < deadline:
+        log = session.get(f"{url}/api/v1/webhooks/{webhook_id}/deliveries", timeout=10).json()["deliveries"]
+        mine = next((d for d in log if d["jobId"] == speech_id and d["attemptCount"] == 1), None)
+        next_retry_at = mine and mine["nextRetryAt"]
+        time.sleep(0.02)
+    if next_retry_at is None:
+        raise SystemExit(f"{speech_id}: the log showed no retry due after the first attempt")
+    while time.monotonic() < deadline:
+        retry = next((r for r in list(receiver.requests) if r["attempt"] == 2 and speech_id.encode() in r["body"]),
+                     None)
+        if retry is not None:
+            return retry["at"] - ev.parse_iso(next_retry_at).timestamp()
+        time.sleep(0.002)
+    raise SystemExit(f"{speech_id}: no retry arrived")
 
 
 if __name__ == "__main__":

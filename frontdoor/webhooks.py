@@ -86,3 +86,22 @@ class Deliveries(MethodView):
         """A webhook's delivery log, newest first: each event's attempts, status codes and next retry."""
         docs = webhook_cases.delivery_log(ports(), authenticate(), webhook_id, query["limit"])
         return {"success": True, "deliveries": [delivery_view(d) for d in docs]}
+
+
+REDELIVER_DOC = ("Send one delivery again — one that succeeded, or failed after its last attempt (say, once your "
+                 "receiver is fixed). It is pending again and its next attempt is due now; that attempt counts like "
+                 "any other (retried while the delivery has attempts left). A pending delivery is a 400: its next "
+                 "attempt is already scheduled.")
+
+
+@blp.route("/<string:webhook_id>/deliveries/<string:delivery_id>/redeliver")
+class Redelivery(MethodView):
+    @blp.response(202, wh.RedeliveryResponseSchema)
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="The delivery is still pending")
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook or delivery of yours")
+    @blp.doc(description=REDELIVER_DOC)
+    def post(self, webhook_id, delivery_id):
+        """Send a delivery again."""
+        doc = webhook_cases.redeliver(ports(), authenticate(), webhook_id, delivery_id)
+        return {"success": True, "delivery": delivery_view(doc)}

@@ -80,6 +80,11 @@ class DeliveryLogResponseSchema(Schema):
     deliveries = fields.List(fields.Nested(DeliverySchema))
 
 
+class RedeliveryResponseSchema(Schema):
+    success = fields.Boolean()
+    delivery = fields.Nested(DeliverySchema, metadata={"description": "pending again, its next attempt due now"})
+
+
 # --- /v1 (snake_case) ------------------------------------------------------------------------------------------------
 
 class V1WebhookSchema(Schema):

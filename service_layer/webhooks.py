@@ -1,5 +1,6 @@
 """Webhook use cases: an account registers, lists and deletes the endpoints its completion events are POSTed to,
-and reads each endpoint's delivery log. Deliveries themselves: streams/webhooks.py; rules: webhook_logic.py.
+reads each endpoint's delivery log, and asks for one delivery to be made again. Deliveries themselves:
+streams/webhooks.py; rules: webhook_logic.py.
 
 A target must resolve to public addresses only (checked here after DNS resolution, and again at every delivery),
 unless the operator allows private ones. The signing secret is returned once, by ``register_webhook``.
@@ -93,3 +94,22 @@ def delivery_log(ports: Ports, account_id: str, webhook_id: str, limit: int = DE
     if store.find_endpoint(webhook_id, account_id) is None:
         raise NotFound("Webhook not found")
     return list(store.list_deliveries(account_id, webhook_id, limit))
+
+
+def redeliver(ports: Ports, account_id: str, webhook_id: str, delivery_id: str) -> Doc:
+    """Send a delivery that has ended (succeeded, failed or cancelled) again: it is pending once more and its next
+    attempt is due now (the delivery agent makes it within a second or so). The attempt counts like any other: a
+    failure is retried while the delivery has attempts left (WEBHOOK_MAX_ATTEMPTS in all), else it fails again."""
+    store = _webhooks(ports).store
+    endpoint = store.find_endpoint(webhook_id, account_id)
+    if endpoint is None or endpoint.get("deletedAt") is not None:
+        raise NotFound("Webhook not found")
+    again = store.redeliver(account_id, webhook_id, delivery_id, ports.clock())
+    if again is not None:
+        return again
+    delivery = store.find_delivery(account_id, webhook_id, delivery_id)
+    if delivery is None:
+        raise NotFound("Delivery not found")
+    if delivery.get("status") == "pending":
+        raise InvalidInput("the delivery is still pending: its next attempt is already scheduled (nextRetryAt)")
+    raise InvalidInput("the delivery was logged by an older version without its body and cannot be sent again")

@@ -12,7 +12,7 @@ from service_layer import webhooks as webhook_cases
 from ..auth import authenticate
 from ..blueprint import Blueprint
 from ..context import ports
-from ..webhooks import DESCRIPTION, delivery_view, webhook_view
+from ..webhooks import DESCRIPTION, REDELIVER_DOC, delivery_view, webhook_view
 from .common import ERROR_401, SECURITY
 
 blp = Blueprint("v1-webhooks", __name__, url_prefix="/v1/webhooks", description=DESCRIPTION + " (X-API-Key)")
@@ -70,3 +70,15 @@ class Deliveries(MethodView):
         """A webhook's delivery log, newest first: each event's attempts, status codes and next retry."""
         docs = webhook_cases.delivery_log(ports(), authenticate(), webhook_id, query["limit"])
         return {"items": [_snake(delivery_view(d)) for d in docs]}
+
+
+@blp.route("/<string:webhook_id>/deliveries/<string:delivery_id>/redeliver")
+class Redelivery(MethodView):
+    @blp.doc(security=SECURITY, description=REDELIVER_DOC)
+    @blp.response(202, wh.V1DeliverySchema)
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="The delivery is still pending")
+    @blp.alt_response(401, schema=api.ErrorBodySchema, **ERROR_401)
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook or delivery of yours")
+    def post(self, webhook_id, delivery_id):
+        """Send a delivery again."""
+        return _snake(delivery_view(webhook_cases.redeliver(ports(), authenticate(), webhook_id, delivery_id)))

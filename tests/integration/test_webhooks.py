@@ -124,7 +124,7 @@ def test_a_job_s_event_is_signed_retried_with_backoff_and_logged(base_url, fresh
     assert v1[0]["attempts"][0]["status_code"] == 500 and v1[0]["event_id"] == event["id"]
 
 
-def test_a_failing_receiver_shows_the_next_retry_then_gives_up(base_url, fresh_account, receiver):
+def test_a_failing_receiver_shows_the_next_retry_then_gives_up_and_can_be_sent_again(base_url, fresh_account, receiver):
     target = receiver(fail_first=100)
     made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
     target.secret = made["secret"]
@@ -143,6 +143,34 @@ def test_a_failing_receiver_shows_the_next_retry_then_gives_up(base_url, fresh_a
     delivery = wait_for(given_up, 60, "the delivery to give up after its last attempt")
     assert delivery["attemptCount"] == 6 and delivery["nextRetryAt"] is None  # WEBHOOK_MAX_ATTEMPTS=6 (conftest)
     assert {a["statusCode"] for a in delivery["attempts"]} == {500}
+
+    # The receiver is fixed: the account sends the failed delivery again, by hand.
+    target.fail_first = 0
+    hook = made["webhook"]["id"]
+    again = requests.post(f"{base_url}/api/v1/webhooks/{hook}/deliveries/{delivery['id']}/redeliver",
+                          headers=_headers(fresh_account), timeout=10)
+    assert again.status_code == 202 and again.json()["delivery"]["status"] == "pending", again.text
+    twice = requests.post(f"{base_url}/v1/webhooks/{hook}/deliveries/{delivery['id']}/redeliver",
+                          headers={"X-API-Key": fresh_account.api_key}, timeout=10)
+    assert twice.status_code == 400 and twice.json()["code"] == "INVALID_PARAMETERS"  # already scheduled
+    delivered = wait_for(lambda: next((d for d in _log(base_url, fresh_account, hook)
+                                       if d["id"] == delivery["id"] and d["status"] == "succeeded"), None),
+                         30, "the redelivery to succeed")
+    assert [a["statusCode"] for a in delivered["attempts"]] == [500] * 6 + [200]
+    assert delivery["eventId"] in target.events
+
+    # A succeeded one can be sent again too (/v1), by its own account only.
+    other = requests.post(f"{base_url}/v1/webhooks/{hook}/deliveries/{delivery['id']}/redeliver",
+                          headers={"X-API-Key": "vf_not_a_key"}, timeout=10)
+    assert other.status_code == 401
+    missing = requests.post(f"{base_url}/v1/webhooks/{hook}/deliveries/nope.{hook}/redeliver",
+                            headers={"X-API-Key": fresh_account.api_key}, timeout=10)
+    assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
+    v1 = requests.post(f"{base_url}/v1/webhooks/{hook}/deliveries/{delivery['id']}/redeliver",
+                       headers={"X-API-Key": fresh_account.api_key}, timeout=10)
+    assert v1.status_code == 202 and v1.json()["status"] == "pending" and v1.json()["attempt_count"] == 7
+    wait_for(lambda: sum(1 for r in target.requests if r["eventId"] == delivery["eventId"]) == 8, 30,
+             "the second redelivery to reach the receiver")
 
 
 def test_deleting_a_webhook_cancels_its_pending_retries(base_url, fresh_account, receiver):

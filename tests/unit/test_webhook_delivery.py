@@ -117,6 +117,17 @@ class MemoryWebhooks:
     def list_deliveries(self, account_id, endpoint_id, limit):
         return [d for d in self.deliveries if d["endpointId"] == endpoint_id][:limit]
 
+    def find_delivery(self, account_id, endpoint_id, delivery_id):
+        return next((d for d in self.deliveries if (d["_id"], d["accountId"], d["endpointId"]) ==
+                     (delivery_id, account_id, endpoint_id)), None)
+
+    def redeliver(self, account_id, endpoint_id, delivery_id, now):
+        doc = self.find_delivery(account_id, endpoint_id, delivery_id)
+        if doc is None or doc["status"] == "pending" or "body" not in doc:
+            return None
+        doc.update(status="pending", nextRetryAt=now)
+        return doc
+
 
 DNS = {"hooks.example.com": ["93.184.216.34"], "rebind.example.com": ["93.184.216.34", "10.0.0.7"],
        "localhost": ["127.0.0.1"]}
@@ -164,6 +175,32 @@ def test_delete_is_for_one_s_own_webhooks_and_the_log_stays_readable():
         cases.delete_webhook(ports, "acct", made.record["_id"])
     with pytest.raises(NotFound):
         cases.delivery_log(ports, "other", made.record["_id"])
+
+
+def test_a_delivery_that_has_ended_can_be_sent_again_by_its_own_account_only():
+    ports = _ports()
+    made = cases.register_webhook(ports, "acct", "https://hooks.example.com/x")
+    hook = made.record["_id"]
+    envelope = COMPLETED.envelope(id="e1")
+    doc, _first = logic.plan_delivery(envelope, COMPLETED, "{}", made.record, NOW)
+    store = ports.webhooks.store
+    store.deliveries.append({**doc, "status": "failed", "attemptCount": 8, "nextRetryAt": None})
+    again = cases.redeliver(ports, "acct", hook, doc["_id"])
+    assert again["status"] == "pending" and again["nextRetryAt"] == NOW
+    with pytest.raises(InvalidInput, match="still pending"):  # its next attempt is scheduled already
+        cases.redeliver(ports, "acct", hook, doc["_id"])
+    for account, webhook_id, delivery_id in (("other", hook, doc["_id"]), ("acct", hook, "e9.wh9"),
+                                             ("acct", "wh_nope", doc["_id"])):
+        with pytest.raises(NotFound):
+            cases.redeliver(ports, account, webhook_id, delivery_id)
+    old = {**doc, "_id": "e0." + hook, "status": "failed"}
+    del old["body"]
+    store.deliveries.append(old)
+    with pytest.raises(InvalidInput, match="older version"):
+        cases.redeliver(ports, "acct", hook, old["_id"])
+    cases.delete_webhook(ports, "acct", hook)
+    with pytest.raises(NotFound):  # nothing is sent to a deleted webhook
+        cases.redeliver(ports, "acct", hook, doc["_id"])
 
 
 def test_bounds_unknown_events_and_the_endpoint_limit():
