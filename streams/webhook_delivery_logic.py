@@ -58,6 +58,13 @@ def attempt_lease(timeout_s: float) -> timedelta:
     return timedelta(seconds=timeout_s + ATTEMPT_MARGIN_S)
 
 
+def put_off_until(slots_free_at: datetime | None, now: datetime) -> datetime:
+    """When to try an attempt again whose account had no free slot: once its soonest held slot has surely come
+    free (the slot's lease less the margin: the receiver's timeout), not sooner than a second from now."""
+    soonest = now if slots_free_at is None else slots_free_at - timedelta(seconds=ATTEMPT_MARGIN_S)
+    return max(soonest, now + timedelta(seconds=1))
+
+
 def signed_headers(secret: str, body: bytes, *, event_id: str, delivery_id: str, attempt: int,
                    timestamp: int) -> dict[str, str]:
     return {"Content-Type": "application/json", "User-Agent": "VoiceForge-Webhooks/1",

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from adapters import webhook_http, webhook_store
 from schemas import events as ev
@@ -31,6 +32,7 @@ from .webhook_delivery_logic import (
     attempt_record,
     due_attempt,
     plan_delivery,
+    put_off_until,
     signed_headers,
     subscribed,
 )
@@ -40,8 +42,9 @@ log = logging.getLogger(__name__)
 deliveries_topic = topic(ev.TOPIC_WEBHOOKS)
 POLICY = RetryPolicy(base_s=settings.webhook_retry_base_s, cap_s=settings.webhook_retry_cap_s,
                      max_attempts=settings.webhook_max_attempts)
-# Attempts in flight each hold one actor (for at most WEBHOOK_TIMEOUT_S): slow receivers stall no other.
-DELIVERY_ACTORS = 16
+# Attempts in flight each hold one actor (for at most WEBHOOK_TIMEOUT_S); one account holds at most
+# WEBHOOK_ACCOUNT_CONCURRENCY of them, so receivers that hang stall no other account.
+DELIVERY_ACTORS = 32
 # How many due retries one poll of the log queues at most (a backlog drains over the next polls).
 QUEUE_PER_POLL = 200
 # A worker whose clock is behind the one that queued an attempt may still take it up (several hosts).
@@ -100,8 +103,27 @@ async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
     """Make one attempt, if it is this worker's to make; record it, with when the next one is due."""
     db = clients.get().db
     now = ev.utc_now()
+    lease_until = now + attempt_lease(settings.webhook_timeout_s)
+    holder = f"{due.delivery_id}#{due.attempt}"
+    slot = await asyncio.to_thread(webhook_store.take_account_slot, db, due.account_id, holder, now, lease_until,
+                                   settings.webhook_account_concurrency)
+    if slot is None:  # the account's receivers are slow: its other attempts wait, nobody else's do
+        free_at = await asyncio.to_thread(webhook_store.account_slots_free_at, db, due.account_id)
+        later = put_off_until(free_at, now)
+        if await asyncio.to_thread(webhook_store.defer_attempt, db, due.delivery_id, due.attempt, later, now):
+            log.info("webhook %s attempt %d put off until %s: account %s has %d attempts in flight",
+                     due.delivery_id, due.attempt, ev.iso_millis(later), due.account_id,
+                     settings.webhook_account_concurrency)
+        return
+    try:
+        await _attempt_in_slot(db, due, now, lease_until)
+    finally:
+        await asyncio.to_thread(webhook_store.release_account_slot, db, slot, holder)
+
+
+async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, lease_until: datetime) -> None:
     delivery = await asyncio.to_thread(webhook_store.claim_attempt, db, due.delivery_id, due.attempt, now,
-                                       now + attempt_lease(settings.webhook_timeout_s), CLOCK_TOLERANCE_S)
+                                       lease_until, CLOCK_TOLERANCE_S)
     if delivery is None:  # made already, in flight elsewhere, not due yet (the log queues it then), or ended
         await asyncio.to_thread(webhook_store.keep_body, db, due.delivery_id, due.body)  # an older version's log
         return

@@ -240,6 +240,45 @@ def test_receivers_that_ask_for_an_hour_hold_up_no_other_account_s_deliveries(ba
     assert sum(len(t.requests) for t, _hook in busy) == 20  # one attempt each
 
 
+def test_an_account_whose_receivers_hang_holds_at_most_its_cap_of_attempts(base_url, fresh_account, receiver):
+    """30 deliveries to receivers that never answer (each attempt times out after WEBHOOK_TIMEOUT_S = 5 s): never
+    more than WEBHOOK_ACCOUNT_CONCURRENCY (8) attempts of the account at once, the rest put off, not made; another
+    account's event is delivered meanwhile."""
+    hanging = []
+    for _ in range(10):
+        target = receiver()
+        target.hold = threading.Event()  # set when the test ends
+        made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+        target.secret = made["secret"]
+        hanging.append((target, made["webhook"]["id"]))
+    for n in (1, 2, 3):
+        _speak(base_url, fresh_account, f"Nobody answers, number {n}.")
+
+    def arrivals():
+        return sorted(r["at"] for target, _hook in hanging for r in list(target.requests))
+
+    wait_for(lambda: len(arrivals()) >= 20, 120, "20 attempts to reach the hanging receivers")
+    times = arrivals()
+    # An attempt holds its slot until its timeout (5 s): within 4.5 s at most one arrival per slot.
+    busiest = max(sum(1 for t in times if start <= t < start + 4.5) for start in times)
+    assert busiest <= 8, (busiest, times)
+    assert busiest >= 6  # the cap is what limits them, not a lack of deliveries or actors
+
+    from frontdoor import admin
+
+    other = admin.create_account_with_key(name="test", credits=1000)
+    wait_for(lambda: requests.get(f"{base_url}/api/v1/credits", headers=_headers(other), timeout=5).json()["credits"]
+             == 1000, 60, "the other account's credits to show")
+    healthy = receiver()
+    made = _register(base_url, other, healthy.url).json()
+    healthy.secret = made["secret"]
+    speech_id = _speak(base_url, other, "My receiver answers.")
+    wait_for(lambda: any(e["correlationId"] == speech_id for e in healthy.events.values()), 30,
+             "the other account's event to be delivered beside the hanging ones")
+    for _target, hook in hanging:
+        requests.delete(f"{base_url}/api/v1/webhooks/{hook}", headers=_headers(fresh_account), timeout=10)
+
+
 def _seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
