@@ -71,6 +71,16 @@ def delete_endpoint(db: Database, account_id: str, endpoint_id: str, now: dateti
     return True
 
 
+def rotate_secret(db: Database, account_id: str, endpoint_id: str, current: str, secret: str, previous: str | None,
+                  previous_until: datetime | None) -> Doc | None:
+    """Replace the endpoint's secret ``current`` by ``secret``, keeping ``previous`` valid until ``previous_until``;
+    the endpoint after, or None when it is gone or its secret is no longer ``current`` (a rotation in between)."""
+    return db.webhook_endpoints.find_one_and_update(
+        {"_id": endpoint_id, "accountId": account_id, "deletedAt": None, "secret": current},
+        {"$set": {"secret": secret, "previousSecret": previous, "previousSecretExpiresAt": previous_until}},
+        return_document=ReturnDocument.AFTER)
+
+
 # --- deliveries ------------------------------------------------------------------------------------------------------
 
 def create_delivery(db: Database, doc: Doc) -> bool:
@@ -220,6 +230,10 @@ class MongoWebhookStore:
 
     def delete_endpoint(self, account_id: str, endpoint_id: str, now: datetime) -> bool:
         return delete_endpoint(self.db, account_id, endpoint_id, now)
+
+    def rotate_secret(self, account_id: str, endpoint_id: str, current: str, secret: str, previous: str | None,
+                      previous_until: datetime | None) -> Doc | None:
+        return rotate_secret(self.db, account_id, endpoint_id, current, secret, previous, previous_until)
 
     def list_deliveries(self, account_id: str, endpoint_id: str, limit: int) -> list[dict[str, Any]]:
         return list_deliveries(self.db, account_id, endpoint_id, limit)

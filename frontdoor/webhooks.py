@@ -1,5 +1,6 @@
-"""/api/v1/webhooks: register, list and delete the endpoints your completion events are POSTed to, and read each
-one's delivery log. Thin: the use cases are service_layer/webhooks.py; signing and retries: docs/webhooks.md."""
+"""/api/v1/webhooks: register, list and delete the endpoints your completion events are POSTed to, rotate their
+secrets, read each one's delivery log and send a delivery again. Thin: the use cases are service_layer/webhooks.py;
+signing and retries: docs/webhooks.md."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,7 +30,13 @@ def _iso(value) -> str | None:
 
 def webhook_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], "url": doc["url"], "description": doc.get("description"),
-            "events": list(doc.get("events") or []), "createdAt": _iso(doc.get("createdAt"))}
+            "events": list(doc.get("events") or []), "createdAt": _iso(doc.get("createdAt")),
+            "previousSecretExpiresAt": _previous_secret_until(doc)}
+
+
+def _previous_secret_until(doc: Mapping[str, Any]) -> str | None:
+    until = doc.get("previousSecretExpiresAt")
+    return _iso(until) if doc.get("previousSecret") and until is not None and until > ev.utc_now() else None
 
 
 def delivery_view(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,6 +80,25 @@ class Webhook(MethodView):
         """Delete a webhook: nothing more is sent to it (pending retries are cancelled); its log stays readable."""
         webhook_cases.delete_webhook(ports(), authenticate(), webhook_id)
         return {"success": True}
+
+
+ROTATE_DOC = ("Replace the webhook's signing secret; the new one is shown only in this response. For "
+              "previousSecretValidFor seconds (default 24 h) every delivery also carries a signature with the old "
+              "secret, so a receiver that still checks the old one accepts them while you deploy the new one.")
+
+
+@blp.route("/<string:webhook_id>/rotate-secret")
+class SecretRotation(MethodView):
+    @blp.arguments(wh.SecretRotateRequestSchema, location="json", required=False)
+    @blp.response(200, wh.WebhookCreatedResponseSchema)
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="previousSecretValidFor out of range")
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    @blp.doc(description=ROTATE_DOC)
+    def post(self, body, webhook_id):
+        """Rotate a webhook's signing secret."""
+        made = webhook_cases.rotate_secret(ports(), authenticate(), webhook_id, body["previousSecretValidFor"])
+        return {"success": True, "secret": made.secret, "webhook": webhook_view(made.record)}
 
 
 @blp.route("/<string:webhook_id>/deliveries")

@@ -24,6 +24,31 @@ class WebhookCreateRequestSchema(Schema):
                          metadata={"description": _EVENTS_DOC, "example": ["speech.completed", "speech.failed"]})
 
 
+_GRACE_DOC = ("How long, in seconds, deliveries are still signed with the previous secret too (its signature "
+              "after the new one's, comma-separated, in X-VoiceForge-Signature), so receivers can switch over: "
+              "0-604800, default 86400 (24 h); 0 ends the previous secret at once.")
+MAX_PREVIOUS_SECRET_S = 604800
+DEFAULT_PREVIOUS_SECRET_S = 86400
+
+
+class SecretRotateRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    previousSecretValidFor = fields.Integer(load_default=DEFAULT_PREVIOUS_SECRET_S,
+                                            validate=validate.Range(min=0, max=MAX_PREVIOUS_SECRET_S),
+                                            metadata={"description": _GRACE_DOC})
+
+
+class V1SecretRotateRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    previous_secret_valid_for = fields.Integer(load_default=DEFAULT_PREVIOUS_SECRET_S,
+                                               validate=validate.Range(min=0, max=MAX_PREVIOUS_SECRET_S),
+                                               metadata={"description": _GRACE_DOC})
+
+
 class DeliveryLogQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -40,6 +65,8 @@ class WebhookSchema(Schema):
     description = fields.String(allow_none=True)
     events = fields.List(fields.String())
     createdAt = fields.String(metadata={"example": "2024-01-01T00:00:00.000Z"})
+    previousSecretExpiresAt = fields.String(allow_none=True, metadata={
+        "description": "After a secret rotation: until when deliveries are signed with the previous secret too"})
 
 
 class WebhookCreatedResponseSchema(Schema):
@@ -93,6 +120,7 @@ class V1WebhookSchema(Schema):
     description = fields.String(allow_none=True)
     events = fields.List(fields.String())
     created_at = fields.String()
+    previous_secret_expires_at = fields.String(allow_none=True)
 
 
 class V1WebhookCreatedSchema(V1WebhookSchema):

@@ -10,9 +10,11 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 # Headers of every delivery (docs/webhooks.md).
@@ -39,6 +41,16 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     """The signature header's value: HMAC-SHA256 over ``{timestamp}.{body}`` with the endpoint's secret."""
     mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
     return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+def signing_secrets(endpoint: Mapping[str, Any], now: datetime) -> list[str]:
+    """The secrets a delivery is signed with: the endpoint's, then its previous one while that is still valid (a
+    rotation's grace period)."""
+    secrets_ = [endpoint["secret"]]
+    until = endpoint.get("previousSecretExpiresAt")
+    if endpoint.get("previousSecret") and until is not None and until > now:
+        secrets_.append(endpoint["previousSecret"])
+    return secrets_
 
 
 def verify(secret: str, timestamp_header: str | None, signature_header: str | None, body: bytes, now: float,

@@ -1,5 +1,6 @@
 """Webhook use cases: an account registers, lists and deletes the endpoints its completion events are POSTed to,
-reads each endpoint's delivery log, and asks for one delivery to be made again. Deliveries themselves:
+rotates an endpoint's signing secret, reads each endpoint's delivery log, and asks for one delivery to be made
+again. Deliveries themselves:
 streams/webhooks.py; rules: webhook_logic.py.
 
 A target must resolve to public addresses only (checked here after DNS resolution, and again at every delivery),
@@ -8,6 +9,7 @@ unless the operator allows private ones. The signing secret is returned once, by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from schemas import events as ev
@@ -84,6 +86,29 @@ def delete_webhook(ports: Ports, account_id: str, webhook_id: str) -> None:
     stays readable."""
     if not _webhooks(ports).store.delete_endpoint(account_id, webhook_id, ports.clock()):
         raise NotFound("Webhook not found")
+
+
+MAX_PREVIOUS_SECRET_S = 7 * 86400
+
+
+def rotate_secret(ports: Ports, account_id: str, webhook_id: str, previous_valid_for_s: int) -> RegisteredWebhook:
+    """A new signing secret for the webhook (returned once). Deliveries are signed with the previous one too for
+    ``previous_valid_for_s`` seconds (0: not at all), so a receiver can switch over without refusing any."""
+    if not 0 <= previous_valid_for_s <= MAX_PREVIOUS_SECRET_S:
+        raise InvalidInput(f"previous secret validity must be between 0 and {MAX_PREVIOUS_SECRET_S} seconds")
+    store = _webhooks(ports).store
+    for _ in range(3):  # another rotation in between: rotate from the secret it left
+        endpoint = store.find_endpoint(webhook_id, account_id)
+        if endpoint is None or endpoint.get("deletedAt") is not None:
+            raise NotFound("Webhook not found")
+        secret = webhook_logic.new_secret()
+        now = ports.clock()
+        previous = endpoint["secret"] if previous_valid_for_s else None
+        until = now + timedelta(seconds=previous_valid_for_s) if previous_valid_for_s else None
+        rotated = store.rotate_secret(account_id, webhook_id, endpoint["secret"], secret, previous, until)
+        if rotated is not None:
+            return RegisteredWebhook(record=rotated, secret=secret)
+    raise ServiceUnavailable("the webhook's secret is being rotated by another request; try again")
 
 
 def delivery_log(ports: Ports, account_id: str, webhook_id: str, limit: int = DEFAULT_LOG_LIMIT) -> list[Doc]:

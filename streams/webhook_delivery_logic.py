@@ -65,10 +65,12 @@ def put_off_until(slots_free_at: datetime | None, now: datetime) -> datetime:
     return max(soonest, now + timedelta(seconds=1))
 
 
-def signed_headers(secret: str, body: bytes, *, event_id: str, delivery_id: str, attempt: int,
+def signed_headers(secrets: list[str], body: bytes, *, event_id: str, delivery_id: str, attempt: int,
                    timestamp: int) -> dict[str, str]:
+    """The attempt's headers; one signature per secret (rules.signing_secrets), comma-separated, newest first."""
+    signatures = ",".join(rules.signature(secret, timestamp, body) for secret in secrets)
     return {"Content-Type": "application/json", "User-Agent": "VoiceForge-Webhooks/1",
-            rules.TIMESTAMP_HEADER: str(timestamp), rules.SIGNATURE_HEADER: rules.signature(secret, timestamp, body),
+            rules.TIMESTAMP_HEADER: str(timestamp), rules.SIGNATURE_HEADER: signatures,
             rules.EVENT_ID_HEADER: event_id, rules.DELIVERY_ID_HEADER: delivery_id,
             rules.ATTEMPT_HEADER: str(attempt)}
 

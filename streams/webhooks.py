@@ -20,7 +20,7 @@ from typing import Any
 from adapters import webhook_http, webhook_store
 from schemas import events as ev
 from schemas import messages as msg
-from service_layer.webhook_logic import RetryPolicy, retry_after_s
+from service_layer.webhook_logic import RetryPolicy, retry_after_s, signing_secrets
 
 from . import clients
 from .app import app, completions_topic, dead_letter, read_record, settings, topic
@@ -133,8 +133,8 @@ async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, 
                                 ev.utc_now())
         return
     body = due.body.encode("utf-8")
-    headers = signed_headers(endpoint["secret"], body, event_id=delivery["eventId"], delivery_id=due.delivery_id,
-                             attempt=due.attempt, timestamp=int(time.time()))
+    headers = signed_headers(signing_secrets(endpoint, ev.utc_now()), body, event_id=delivery["eventId"],
+                             delivery_id=due.delivery_id, attempt=due.attempt, timestamp=int(time.time()))
     outcome = await webhook_http.post(endpoint["url"], body, headers,
                                       allow_private=settings.webhook_allow_private_targets,
                                       timeout_s=settings.webhook_timeout_s)

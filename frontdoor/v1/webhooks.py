@@ -12,7 +12,7 @@ from service_layer import webhooks as webhook_cases
 from ..auth import authenticate
 from ..blueprint import Blueprint
 from ..context import ports
-from ..webhooks import DESCRIPTION, REDELIVER_DOC, delivery_view, webhook_view
+from ..webhooks import DESCRIPTION, REDELIVER_DOC, ROTATE_DOC, delivery_view, webhook_view
 from .common import ERROR_401, SECURITY
 
 blp = Blueprint("v1-webhooks", __name__, url_prefix="/v1/webhooks", description=DESCRIPTION + " (X-API-Key)")
@@ -56,6 +56,20 @@ class Webhook(MethodView):
         """Delete a webhook: nothing more is sent to it (pending retries are cancelled); its log stays readable."""
         webhook_cases.delete_webhook(ports(), authenticate(), webhook_id)
         return {"id": webhook_id, "deleted": True}
+
+
+@blp.route("/<string:webhook_id>/rotate-secret")
+class SecretRotation(MethodView):
+    @blp.doc(security=SECURITY, description=ROTATE_DOC.replace("previousSecretValidFor", "previous_secret_valid_for"))
+    @blp.arguments(wh.V1SecretRotateRequestSchema, location="json", required=False)
+    @blp.response(200, wh.V1WebhookCreatedSchema)
+    @blp.alt_response(400, schema=api.ErrorBodySchema, description="previous_secret_valid_for out of range")
+    @blp.alt_response(401, schema=api.ErrorBodySchema, **ERROR_401)
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    def post(self, body, webhook_id):
+        """Rotate a webhook's signing secret."""
+        made = webhook_cases.rotate_secret(ports(), authenticate(), webhook_id, body["previous_secret_valid_for"])
+        return {**_snake(webhook_view(made.record)), "secret": made.secret}
 
 
 @blp.route("/<string:webhook_id>/deliveries")

@@ -99,6 +99,47 @@ def test_register_list_and_delete_on_both_surfaces(base_url, fresh_account, rece
         assert path in spec["paths"]
 
 
+def test_a_rotated_secret_signs_with_both_secrets_for_its_grace_period(base_url, fresh_account, receiver):
+    target = receiver()
+    made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+    hook = made["webhook"]["id"]
+    target.secret = made["secret"]  # the receiver still checks the first secret
+
+    def accepted(speech_id):
+        return wait_for(lambda: next((e for e in target.events.values() if e["correlationId"] == speech_id), None),
+                        60, "the receiver to accept the speech's event")
+
+    rotated = requests.post(f"{base_url}/api/v1/webhooks/{hook}/rotate-secret", headers=_headers(fresh_account),
+                            timeout=10)  # no body: the previous secret stays valid 24 h
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret.startswith("whsec_") and new_secret != made["secret"]
+    until = _seconds(rotated.json()["webhook"]["previousSecretExpiresAt"])
+    assert 86400 - 60 <= until - datetime.now().timestamp() <= 86400
+    accepted(_speak(base_url, fresh_account, "Signed with the old secret too."))
+    target.secret = new_secret  # the receiver switched over
+    accepted(_speak(base_url, fresh_account, "Signed with the new secret."))
+
+    v1_headers = {"X-API-Key": fresh_account.api_key}
+    for bad in ({"previous_secret_valid_for": -1}, {"previous_secret_valid_for": 604801},
+                {"previous_secret_valid_for": "soon"}):
+        refused = requests.post(f"{base_url}/v1/webhooks/{hook}/rotate-secret", headers=v1_headers, json=bad,
+                                timeout=10)
+        assert refused.status_code == 400 and refused.json()["code"] == "INVALID_PARAMETERS", refused.text
+    assert requests.post(f"{base_url}/v1/webhooks/wh_nope/rotate-secret", headers=v1_headers,
+                         timeout=10).status_code == 404
+    at_once = requests.post(f"{base_url}/v1/webhooks/{hook}/rotate-secret", headers=v1_headers,
+                            json={"previous_secret_valid_for": 0}, timeout=10)
+    assert at_once.status_code == 200 and at_once.json()["previous_secret_expires_at"] is None, at_once.text
+    listed = requests.get(f"{base_url}/api/v1/webhooks", headers=_headers(fresh_account), timeout=10).json()
+    assert listed["webhooks"][0]["previousSecretExpiresAt"] is None and "secret" not in json.dumps(listed)
+    speech_id = _speak(base_url, fresh_account, "Only the newest secret now.")
+    wait_for(lambda: any(not r["verified"] and speech_id.encode() in r["body"] for r in target.requests), 60,
+             "a delivery the receiver on the retired secret refuses")
+    target.secret = at_once.json()["secret"]
+    accepted(speech_id)  # the retry, signed with the newest secret
+
+
 def test_a_job_s_event_is_signed_retried_with_backoff_and_logged(base_url, fresh_account, receiver):
     target = receiver(fail_first=2)
     made = _register(base_url, fresh_account, target.url).json()

@@ -41,11 +41,28 @@ def test_a_delivery_is_planned_once_per_event_and_endpoint_and_due_now():
 
 def test_headers_carry_a_signature_the_receiver_can_check():
     body = b'{"id":"e1"}'
-    headers = logic.signed_headers("whsec_s", body, event_id="e1", delivery_id="e1.wh1", attempt=3,
+    headers = logic.signed_headers(["whsec_s"], body, event_id="e1", delivery_id="e1.wh1", attempt=3,
                                    timestamp=1700000000)
     assert rules.verify("whsec_s", headers[rules.TIMESTAMP_HEADER], headers[rules.SIGNATURE_HEADER], body,
                         now=1700000001)
     assert headers[rules.EVENT_ID_HEADER] == "e1" and headers[rules.ATTEMPT_HEADER] == "3"
+
+
+def test_after_a_rotation_deliveries_carry_both_signatures_until_the_previous_secret_expires():
+    rotated = {**ENDPOINT, "secret": "whsec_new", "previousSecret": "whsec_s",
+               "previousSecretExpiresAt": NOW + timedelta(hours=24)}
+    assert rules.signing_secrets(rotated, NOW) == ["whsec_new", "whsec_s"]
+    assert rules.signing_secrets(rotated, NOW + timedelta(hours=24)) == ["whsec_new"]  # expired
+    assert rules.signing_secrets({**rotated, "previousSecret": None}, NOW) == ["whsec_new"]  # rotated with 0 s
+    assert rules.signing_secrets(ENDPOINT, NOW) == ["whsec_s"]  # never rotated
+    body = b'{"id":"e1"}'
+    headers = logic.signed_headers(rules.signing_secrets(rotated, NOW), body, event_id="e1", delivery_id="e1.wh1",
+                                   attempt=1, timestamp=1700000000)
+    for secret in ("whsec_new", "whsec_s"):  # a receiver on either secret accepts it
+        assert rules.verify(secret, headers[rules.TIMESTAMP_HEADER], headers[rules.SIGNATURE_HEADER], body,
+                            now=1700000001)
+    assert not rules.verify("whsec_other", headers[rules.TIMESTAMP_HEADER], headers[rules.SIGNATURE_HEADER], body,
+                            now=1700000001)
 
 
 def test_a_delivery_that_comes_due_is_queued_from_the_log_as_its_next_attempt():
@@ -121,6 +138,13 @@ class MemoryWebhooks:
         doc["deletedAt"] = now
         return True
 
+    def rotate_secret(self, account_id, endpoint_id, current, secret, previous, previous_until):
+        doc = self.find_endpoint(endpoint_id, account_id)
+        if doc is None or doc["deletedAt"] is not None or doc["secret"] != current:
+            return None
+        doc.update(secret=secret, previousSecret=previous, previousSecretExpiresAt=previous_until)
+        return doc
+
     def list_deliveries(self, account_id, endpoint_id, limit):
         return [d for d in self.deliveries if d["endpointId"] == endpoint_id][:limit]
 
@@ -182,6 +206,34 @@ def test_delete_is_for_one_s_own_webhooks_and_the_log_stays_readable():
         cases.delete_webhook(ports, "acct", made.record["_id"])
     with pytest.raises(NotFound):
         cases.delivery_log(ports, "other", made.record["_id"])
+
+
+def test_rotating_a_secret_returns_the_new_one_once_and_keeps_the_old_one_for_its_grace_period():
+    ports = _ports()
+    made = cases.register_webhook(ports, "acct", "https://hooks.example.com/x")
+    hook = made.record["_id"]
+    rotated = cases.rotate_secret(ports, "acct", hook, 3600)
+    assert rotated.secret.startswith("whsec_") and rotated.secret != made.secret
+    assert rotated.record["secret"] == rotated.secret and rotated.record["previousSecret"] == made.secret
+    assert rotated.record["previousSecretExpiresAt"] == NOW + timedelta(hours=1)
+    again = cases.rotate_secret(ports, "acct", hook, 0)  # the old one ends at once
+    assert again.record["previousSecret"] is None and again.record["previousSecretExpiresAt"] is None
+    assert rules.signing_secrets(again.record, NOW) == [again.secret]
+    for account, webhook_id, grace in (("other", hook, 60), ("acct", "wh_nope", 60)):
+        with pytest.raises(NotFound):
+            cases.rotate_secret(ports, account, webhook_id, grace)
+    for grace in (-1, cases.MAX_PREVIOUS_SECRET_S + 1):
+        with pytest.raises(InvalidInput):
+            cases.rotate_secret(ports, "acct", hook, grace)
+    cases.delete_webhook(ports, "acct", hook)
+    with pytest.raises(NotFound):
+        cases.rotate_secret(ports, "acct", hook, 60)
+
+
+def test_the_api_s_bound_on_the_previous_secret_is_the_use_case_s():
+    from schemas import webhooks as api_schemas
+
+    assert api_schemas.MAX_PREVIOUS_SECRET_S == cases.MAX_PREVIOUS_SECRET_S
 
 
 def test_a_delivery_that_has_ended_can_be_sent_again_by_its_own_account_only():
