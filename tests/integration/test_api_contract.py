@@ -114,10 +114,15 @@ def test_another_tenants_speech_is_not_found(base_url, fresh_account, demo_accou
                         timeout=10).status_code == 200
 
 
+_MISSING = "text: Missing data for required field.; voiceId: Missing data for required field."
+
+
 @pytest.mark.parametrize("headers,data,message", [
     ({"Content-Type": "application/json"}, "{not json", "Invalid JSON body."),
     ({"Content-Type": "text/plain"}, '{"text": "hi", "voiceId": "sys_slt"}', "Content-Type must be application/json"),
     ({"Content-Type": "application/json"}, "[1, 2]", "Invalid input type."),
+    ({}, "", _MISSING),  # no body at all: what is missing, whatever the Content-Type
+    ({"Content-Type": "application/json"}, "", _MISSING),
 ])
 def test_malformed_bodies_are_400(base_url, fresh_account, headers, data, message):
     resp = requests.post(f"{base_url}/api/v1/tts", headers={**auth(fresh_account.api_key), **headers}, data=data,
