@@ -1,7 +1,7 @@
 """MongoDB storage of webhooks: the accounts' endpoints (with their signing secrets) and the delivery log.
 
 Collections: ``webhook_endpoints`` (one document per endpoint; deleting sets ``deletedAt``, so the log keeps its
-endpoint), ``webhook_account_slots`` (each account's attempts in flight: WEBHOOK_ACCOUNT_CONCURRENCY slots) and
+endpoint), ``webhook_endpoint_slots`` (each endpoint's attempts in flight: WEBHOOK_ENDPOINT_CONCURRENCY slots) and
 ``webhook_deliveries`` (one document per event and endpoint, ``_id`` = "<event id>.<endpoint id>",
 with every attempt). The log is also the retry schedule: a pending delivery's ``nextRetryAt`` says when its next
 attempt is due, ``queuedUntil`` that an attempt message is on the Kafka topic (not queued again before then), and
@@ -31,7 +31,7 @@ def ensure_indexes(db: Database) -> None:
     db.webhook_deliveries.create_index([("endpointId", ASCENDING), ("createdAt", DESCENDING)])
     db.webhook_deliveries.create_index([("nextRetryAt", ASCENDING)], name="pending_by_due",
                                        partialFilterExpression={"status": PENDING})
-    db.webhook_account_slots.create_index([("accountId", ASCENDING), ("until", ASCENDING)])
+    db.webhook_endpoint_slots.create_index([("endpointId", ASCENDING), ("until", ASCENDING)])
 
 
 # --- endpoints -------------------------------------------------------------------------------------------------------
@@ -112,30 +112,30 @@ def claim_attempt(db: Database, delivery_id: str, attempt: int, now: datetime, l
         projection={"attempts": False}, return_document=ReturnDocument.AFTER)
 
 
-def take_account_slot(db: Database, account_id: str, holder: str, now: datetime, until: datetime,
-                      cap: int) -> str | None:
-    """One of the account's ``cap`` attempt slots, held by ``holder`` until ``until`` (or its release): the slot's
+def take_endpoint_slot(db: Database, endpoint_id: str, holder: str, now: datetime, until: datetime,
+                       cap: int) -> str | None:
+    """One of the endpoint's ``cap`` attempt slots, held by ``holder`` until ``until`` (or its release): the slot's
     id, or None when all are held. Atomic per slot (a free or lapsed slot is taken by one caller only), so at most
-    ``cap`` attempts of an account are in flight over all workers; a killed worker's slot lapses."""
+    ``cap`` attempts to an endpoint are in flight over all workers; a killed worker's slot lapses."""
     for index in range(cap):
-        slot_id = f"{account_id}:{index}"
+        slot_id = f"{endpoint_id}:{index}"
         try:
-            db.webhook_account_slots.update_one(
+            db.webhook_endpoint_slots.update_one(
                 {"_id": slot_id, "until": {"$not": {"$gt": now}}},
-                {"$set": {"accountId": account_id, "holder": holder, "until": until}}, upsert=True)
+                {"$set": {"endpointId": endpoint_id, "holder": holder, "until": until}}, upsert=True)
         except DuplicateKeyError:  # held: the filter missed and the upsert met the existing slot
             continue
         return slot_id
     return None
 
 
-def release_account_slot(db: Database, slot_id: str, holder: str) -> None:
-    db.webhook_account_slots.update_one({"_id": slot_id, "holder": holder}, {"$set": {"until": None, "holder": None}})
+def release_endpoint_slot(db: Database, slot_id: str, holder: str) -> None:
+    db.webhook_endpoint_slots.update_one({"_id": slot_id, "holder": holder}, {"$set": {"until": None, "holder": None}})
 
 
-def account_slots_free_at(db: Database, account_id: str) -> datetime | None:
-    """When the first of the account's held slots lapses at the latest (None: none held)."""
-    doc = db.webhook_account_slots.find_one({"accountId": account_id, "until": {"$ne": None}},
+def endpoint_slots_free_at(db: Database, endpoint_id: str) -> datetime | None:
+    """When the first of the endpoint's held slots lapses at the latest (None: none held)."""
+    doc = db.webhook_endpoint_slots.find_one({"endpointId": endpoint_id, "until": {"$ne": None}},
                                             sort=[("until", ASCENDING)])
     return None if doc is None else doc["until"]
 

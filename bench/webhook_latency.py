@@ -1,7 +1,7 @@
 """How soon a finished job's webhook arrives, against a running service started with
 WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (the receiver listens on 127.0.0.1).
 
-    python -m bench.webhook_latency [--requests 20] [--busy 9] [--fail-first 1] [--url ...] [--key KEY]
+    python -m bench.webhook_latency [--requests 20] [--busy 9 | --hanging 9] [--fail-first 1] [--url URL] [--key K]
 
 Registers a webhook to a local receiver (examples/webhook_receiver.py, which verifies every signature), then runs
 speech jobs one after another. Per job: POST /api/v1/tts → the signed speech.completed POST arrives, and the job's
@@ -9,15 +9,18 @@ end (the event's timings.finishedAt) → arrival, i.e. what the notifier, the co
 and the signed HTTP POST add. Prints median, p99, max; deletes the webhooks at the end.
 
 ``--busy N``: N more webhooks of the same account, to receivers that answer 503 with "Retry-After: 3600", so every
-job leaves N deliveries waiting an hour (more than the delivery agent's 16 actors after two jobs at N = 9): the
-measured receiver must not wait for them. ``--fail-first 1``: the measured receiver fails each event's first
-attempt; the retry's lateness (its arrival after the nextRetryAt the log showed) is printed too: what scheduling
-retries from the log (a 1 s poll) costs.
+job leaves N deliveries waiting an hour (more than the old delivery agent's 16 actors after two jobs at N = 9): the
+measured receiver must not wait for them. ``--hanging N``: N more webhooks of the same account to receivers that
+never answer (each attempt holds a delivery actor until WEBHOOK_TIMEOUT_S; each endpoint at most
+WEBHOOK_ENDPOINT_CONCURRENCY at once): what they cost their healthy sibling. ``--fail-first 1``: the measured
+receiver fails each event's first attempt; the retry's lateness (its arrival after the nextRetryAt the log showed)
+is printed too: what scheduling retries from the log (a 1 s poll) costs.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +45,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--text", default="Hello, this is a test speech.")
     parser.add_argument("--busy", type=int, default=0, help="webhooks whose receivers ask for an hour (max 9)")
+    parser.add_argument("--hanging", type=int, default=0, help="webhooks whose receivers never answer (max 9)")
     parser.add_argument("--fail-first", type=int, default=0, choices=(0, 1))
     add_demo_options(parser, settings)
     args = parser.parse_args()
@@ -65,6 +69,9 @@ def main() -> None:
         receiver, webhook_id = register(fail_first=args.fail_first)
         for _ in range(args.busy):
             register(fail_first=10 ** 6, retry_after=3600)
+        for _ in range(args.hanging):
+            hung, _hook = register()
+            hung.hold = threading.Event()  # set at the end: the receiver's threads then answer and end
         for i in range(args.requests):
             started = time.time()
             resp = session.post(f"{args.url}/api/v1/tts", json={"text": args.text, "voiceId": "sys_slt",
@@ -91,8 +98,11 @@ def main() -> None:
     finally:
         for made_receiver, made_id in hooks:
             session.delete(f"{args.url}/api/v1/webhooks/{made_id}", timeout=10)
+            if made_receiver.hold is not None:
+                made_receiver.hold.set()
             made_receiver.stop()
     waiting = f", {args.busy * args.requests} deliveries waiting an hour beside them" if args.busy else ""
+    waiting += f", {args.hanging} receivers that never answer beside them" if args.hanging else ""
     print(f"{args.requests} jobs{waiting}")
     print(f"POST /api/v1/tts → signed webhook received: {summary(post_to_webhook)}")
     print(f"job end (timings.finishedAt) → webhook:    {summary(end_to_webhook)}")

@@ -111,9 +111,10 @@ class Settings:
     webhook_retry_cap_s: float = field(default_factory=lambda: _env_float("WEBHOOK_RETRY_CAP_S", 900.0))
     webhook_max_attempts: int = field(default_factory=lambda: _env_int("WEBHOOK_MAX_ATTEMPTS", 8))
     webhook_timeout_s: float = field(default_factory=lambda: _env_float("WEBHOOK_TIMEOUT_S", 10.0))
-    # Attempts of one account in flight at once, over all workers (about: a soft cap), so an account whose receivers
-    # hang holds at most this many of the delivery actors (32 per worker) and no other account waits for them.
-    webhook_account_concurrency: int = field(default_factory=lambda: _env_int("WEBHOOK_ACCOUNT_CONCURRENCY", 8))
+    # Attempts to one webhook endpoint in flight at once, over all workers, so a receiver that hangs holds at most
+    # this many of the delivery actors (64 per worker; an account has at most 10 endpoints) and its account's other
+    # endpoints and other accounts do not wait for it.
+    webhook_endpoint_concurrency: int = field(default_factory=lambda: _env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 3))
     demo_credits: int = field(default_factory=lambda: _env_int("DEMO_CREDITS", 100000))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 

@@ -59,7 +59,7 @@ def attempt_lease(timeout_s: float) -> timedelta:
 
 
 def put_off_until(slots_free_at: datetime | None, now: datetime) -> datetime:
-    """When to try an attempt again whose account had no free slot: once its soonest held slot has surely come
+    """When to try an attempt again whose endpoint had no free slot: once its soonest held slot has surely come
     free (the slot's lease less the margin: the receiver's timeout), not sooner than a second from now."""
     soonest = now if slots_free_at is None else slots_free_at - timedelta(seconds=ATTEMPT_MARGIN_S)
     return max(soonest, now + timedelta(seconds=1))

@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 deliveries_topic = topic(ev.TOPIC_WEBHOOKS)
 POLICY = RetryPolicy(base_s=settings.webhook_retry_base_s, cap_s=settings.webhook_retry_cap_s,
                      max_attempts=settings.webhook_max_attempts)
-# Attempts in flight each hold one actor (for at most WEBHOOK_TIMEOUT_S); one account holds at most
-# WEBHOOK_ACCOUNT_CONCURRENCY of them, so receivers that hang stall no other account.
-DELIVERY_ACTORS = 32
+# Attempts in flight each hold one actor (for at most WEBHOOK_TIMEOUT_S); one endpoint holds at most
+# WEBHOOK_ENDPOINT_CONCURRENCY (3) of them, an account (10 endpoints at most) 30: receivers that hang stall no other.
+DELIVERY_ACTORS = 64
 # How many due retries one poll of the log queues at most (a backlog drains over the next polls).
 QUEUE_PER_POLL = 200
 # A worker whose clock is behind the one that queued an attempt may still take it up (several hosts).
@@ -105,20 +105,20 @@ async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
     now = ev.utc_now()
     lease_until = now + attempt_lease(settings.webhook_timeout_s)
     holder = f"{due.delivery_id}#{due.attempt}"
-    slot = await asyncio.to_thread(webhook_store.take_account_slot, db, due.account_id, holder, now, lease_until,
-                                   settings.webhook_account_concurrency)
-    if slot is None:  # the account's receivers are slow: its other attempts wait, nobody else's do
-        free_at = await asyncio.to_thread(webhook_store.account_slots_free_at, db, due.account_id)
+    slot = await asyncio.to_thread(webhook_store.take_endpoint_slot, db, due.endpoint_id, holder, now, lease_until,
+                                   settings.webhook_endpoint_concurrency)
+    if slot is None:  # the receiver is slow: its other attempts wait, nobody else's do
+        free_at = await asyncio.to_thread(webhook_store.endpoint_slots_free_at, db, due.endpoint_id)
         later = put_off_until(free_at, now)
         if await asyncio.to_thread(webhook_store.defer_attempt, db, due.delivery_id, due.attempt, later, now):
-            log.info("webhook %s attempt %d put off until %s: account %s has %d attempts in flight",
-                     due.delivery_id, due.attempt, ev.iso_millis(later), due.account_id,
-                     settings.webhook_account_concurrency)
+            log.info("webhook %s attempt %d put off until %s: endpoint %s has %d attempts in flight",
+                     due.delivery_id, due.attempt, ev.iso_millis(later), due.endpoint_id,
+                     settings.webhook_endpoint_concurrency)
         return
     try:
         await _attempt_in_slot(db, due, now, lease_until)
     finally:
-        await asyncio.to_thread(webhook_store.release_account_slot, db, slot, holder)
+        await asyncio.to_thread(webhook_store.release_endpoint_slot, db, slot, holder)
 
 
 async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, lease_until: datetime) -> None:

@@ -1,7 +1,7 @@
 """The webhook delivery log as retry schedule, on the real MongoDB (a database of its own, so the stack's workers,
 which poll the log, never see these deliveries): an attempt is taken up by one worker only, and again once a
 killed worker's lease runs out; a due retry is claimed for queueing by one poller until its claim runs out;
-deleting an endpoint cancels its pending deliveries at once, except one in flight; an account holds at most its
+deleting an endpoint cancels its pending deliveries at once, except one in flight; an endpoint holds at most its
 cap of attempt slots, however many workers race for them, and an attempt without a slot is put off."""
 from __future__ import annotations
 
@@ -121,23 +121,23 @@ def test_deleting_an_endpoint_cancels_its_pending_deliveries_except_one_in_fligh
     assert not webhook_store.delete_endpoint(db, "acct", endpoint["_id"], T0)  # once
 
 
-def test_an_account_holds_at_most_its_cap_of_attempt_slots_over_all_workers(db):
+def test_an_endpoint_holds_at_most_its_cap_of_attempt_slots_over_all_workers(db):
     cap, until = 3, T0 + LEASE
     holders = [f"d{n}#1" for n in range(12)]
     with ThreadPoolExecutor(12) as pool:
-        taken = list(pool.map(lambda h: webhook_store.take_account_slot(db, "acct", h, T0, until, cap), holders))
+        taken = list(pool.map(lambda h: webhook_store.take_endpoint_slot(db, "wh_a", h, T0, until, cap), holders))
     held = [(h, slot) for h, slot in zip(holders, taken, strict=True) if slot]
     assert len(held) == cap and len({slot for _h, slot in held}) == cap  # 12 racers, 3 distinct slots
-    assert webhook_store.take_account_slot(db, "other", "x#1", T0, until, cap)  # another account's are its own
-    assert webhook_store.account_slots_free_at(db, "acct") == until
+    assert webhook_store.take_endpoint_slot(db, "wh_b", "x#1", T0, until, cap)  # another endpoint's are its own
+    assert webhook_store.endpoint_slots_free_at(db, "wh_a") == until
 
     holder, slot = held[0]
-    webhook_store.release_account_slot(db, slot, "someone else#1")  # only its holder frees a slot
-    assert webhook_store.take_account_slot(db, "acct", "late#1", T0, until, cap) is None
-    webhook_store.release_account_slot(db, slot, holder)
-    assert webhook_store.take_account_slot(db, "acct", "late#1", T0, until, cap) == slot
+    webhook_store.release_endpoint_slot(db, slot, "someone else#1")  # only its holder frees a slot
+    assert webhook_store.take_endpoint_slot(db, "wh_a", "late#1", T0, until, cap) is None
+    webhook_store.release_endpoint_slot(db, slot, holder)
+    assert webhook_store.take_endpoint_slot(db, "wh_a", "late#1", T0, until, cap) == slot
     # A killed worker's slots lapse with their lease.
-    assert len({webhook_store.take_account_slot(db, "acct", f"next{n}#1", until, until + LEASE, cap)
+    assert len({webhook_store.take_endpoint_slot(db, "wh_a", f"next{n}#1", until, until + LEASE, cap)
                 for n in range(cap)}) == cap
 
 

@@ -91,7 +91,7 @@ def test_a_receiver_that_asks_for_time_is_not_asked_again_sooner():
     assert logic.after_attempt(3, 429, policy, 0.0, NOW, 600.0) == ("failed", None)  # no attempt left all the same
 
 
-def test_an_account_without_a_free_slot_tries_again_once_its_soonest_attempt_has_timed_out():
+def test_an_endpoint_without_a_free_slot_is_tried_again_once_its_soonest_attempt_has_timed_out():
     margin = timedelta(seconds=logic.ATTEMPT_MARGIN_S)
     assert logic.put_off_until(NOW + timedelta(seconds=12) + margin, NOW) == NOW + timedelta(seconds=12)
     assert logic.put_off_until(NOW + margin, NOW) == NOW + timedelta(seconds=1)  # never sooner than a second
