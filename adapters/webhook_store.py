@@ -140,14 +140,34 @@ def endpoint_slots_free_at(db: Database, endpoint_id: str) -> datetime | None:
     return None if doc is None else doc["until"]
 
 
+def renew_endpoint_slot(db: Database, slot_id: str, holder: str, until: datetime) -> None:
+    db.webhook_endpoint_slots.update_one({"_id": slot_id, "holder": holder}, {"$set": {"until": until}})
+
+
 def defer_attempt(db: Database, delivery_id: str, attempt: int, until: datetime, now: datetime) -> bool:
-    """Put attempt number ``attempt`` off until ``until`` (the log queues it again then; it is not an attempt made)
-    unless it is made, in flight, or not due before then already."""
+    """Put attempt number ``attempt`` off (its webhook had no free slot; it is not an attempt made): the next
+    attempt of that webhook to end takes it up (``claim_deferred``), else the log queues it again at ``until``.
+    False when it is made or in flight already."""
     result = db.webhook_deliveries.update_one(
-        {"_id": delivery_id, "status": PENDING, "attemptCount": attempt - 1, "nextRetryAt": {"$lt": until},
-         **_not_in_flight(now)},
-        {"$set": {"nextRetryAt": until, "queuedUntil": None}})
+        {"_id": delivery_id, "status": PENDING, "attemptCount": attempt - 1, **_not_in_flight(now)},
+        {"$set": {"deferredUntil": until, "queuedUntil": None}})
     return result.modified_count == 1
+
+
+def _deferred(endpoint_id: str, now: datetime) -> dict[str, Any]:
+    return {"endpointId": endpoint_id, "status": PENDING, "deferredUntil": {"$gt": now},
+            "nextRetryAt": {"$lte": now}, "body": {"$exists": True}, **_not_in_flight(now)}
+
+
+def claim_deferred(db: Database, endpoint_id: str, now: datetime) -> dict[str, Any] | None:
+    """The webhook's longest-due put-off delivery, no longer put off (the caller holds a slot and makes it next)."""
+    return db.webhook_deliveries.find_one_and_update(
+        _deferred(endpoint_id, now), {"$set": {"deferredUntil": None}}, sort=[("nextRetryAt", ASCENDING)],
+        projection={"attempts": False}, return_document=ReturnDocument.AFTER)
+
+
+def has_deferred(db: Database, endpoint_id: str, now: datetime) -> bool:
+    return db.webhook_deliveries.find_one(_deferred(endpoint_id, now), {"_id": True}) is not None
 
 
 def claim_due(db: Database, now: datetime, queued_until: datetime, limit: int) -> list[dict[str, Any]]:
@@ -156,7 +176,7 @@ def claim_due(db: Database, now: datetime, queued_until: datetime, limit: int) -
     longest due first."""
     due: list[dict[str, Any]] = []
     query = {"status": PENDING, "nextRetryAt": {"$lte": now}, "queuedUntil": {"$not": {"$gt": now}},
-             "body": {"$exists": True}, **_not_in_flight(now)}
+             "deferredUntil": {"$not": {"$gt": now}}, "body": {"$exists": True}, **_not_in_flight(now)}
     while len(due) < limit:
         doc = db.webhook_deliveries.find_one_and_update(
             query, {"$set": {"queuedUntil": queued_until}}, sort=[("nextRetryAt", ASCENDING)],

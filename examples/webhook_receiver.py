@@ -47,6 +47,7 @@ class Receiver:
         self.requests: list[dict] = []
         self.events: dict[str, dict] = {}
         self.hold: threading.Event | None = None  # set: requests wait for it (to keep an attempt in flight)
+        self.delay_s = 0.0  # each answer takes this long (a slow receiver)
         self._lock = threading.Lock()
         receiver = self
 
@@ -74,6 +75,8 @@ class Receiver:
         hold = self.hold
         if hold is not None:
             hold.wait(60)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         extra: dict[str, str] = {}
         if not verified:
             status = 401

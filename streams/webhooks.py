@@ -49,6 +49,8 @@ DELIVERY_ACTORS = 64
 QUEUE_PER_POLL = 200
 # A worker whose clock is behind the one that queued an attempt may still take it up (several hosts).
 CLOCK_TOLERANCE_S = 2.0
+# Put-off attempts one actor makes in a row in the slot it holds, before it lets go (the rest: the log queues them).
+CHAIN_LIMIT = 100
 
 
 async def _queue(due: msg.WebhookDeliveryDue) -> None:
@@ -100,25 +102,58 @@ async def _fan_out_one(envelope: ev.Event, completion: msg.Message, body: str) -
 
 
 async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
-    """Make one attempt, if it is this worker's to make; record it, with when the next one is due."""
+    """Make one attempt, if it is this worker's to make, in one of its webhook's slots; record it, with when the
+    next one is due. Without a free slot the attempt is put off, and whoever frees a slot makes it (no actor waits
+    for a slot: a webhook whose receiver hangs holds only its own slots' actors)."""
     db = clients.get().db
     now = ev.utc_now()
-    lease_until = now + attempt_lease(settings.webhook_timeout_s)
     holder = f"{due.delivery_id}#{due.attempt}"
-    slot = await asyncio.to_thread(webhook_store.take_endpoint_slot, db, due.endpoint_id, holder, now, lease_until,
-                                   settings.webhook_endpoint_concurrency)
-    if slot is None:  # the receiver is slow: its other attempts wait, nobody else's do
+    slot = await _take_slot(db, due.endpoint_id, holder, now)
+    first: msg.WebhookDeliveryDue | None = due
+    if slot is None:
         free_at = await asyncio.to_thread(webhook_store.endpoint_slots_free_at, db, due.endpoint_id)
         later = put_off_until(free_at, now)
-        if await asyncio.to_thread(webhook_store.defer_attempt, db, due.delivery_id, due.attempt, later, now):
-            log.info("webhook %s attempt %d put off until %s: endpoint %s has %d attempts in flight",
-                     due.delivery_id, due.attempt, ev.iso_millis(later), due.endpoint_id,
-                     settings.webhook_endpoint_concurrency)
-        return
-    try:
-        await _attempt_in_slot(db, due, now, lease_until)
-    finally:
-        await asyncio.to_thread(webhook_store.release_endpoint_slot, db, slot, holder)
+        if not await asyncio.to_thread(webhook_store.defer_attempt, db, due.delivery_id, due.attempt, later, now):
+            return  # made or in flight already
+        log.info("webhook %s attempt %d put off (the webhook's %d slots are taken); made when one frees, at the "
+                 "latest queued again at %s", due.delivery_id, due.attempt, settings.webhook_endpoint_concurrency,
+                 ev.iso_millis(later))
+        # A slot freed between the two looks: its holder may not have seen this put off, so look again.
+        slot, first = await _take_slot(db, due.endpoint_id, holder, ev.utc_now()), None
+    while slot is not None:
+        try:
+            await _attempts_in_slot(db, due.endpoint_id, slot, holder, first)
+        finally:
+            await asyncio.to_thread(webhook_store.release_endpoint_slot, db, slot, holder)
+        first = None
+        # Put off after this slot's last look and before its release: take a slot again for it, unless another
+        # holder has one (it will look).
+        if not await asyncio.to_thread(webhook_store.has_deferred, db, due.endpoint_id, ev.utc_now()):
+            return
+        slot = await _take_slot(db, due.endpoint_id, holder, ev.utc_now())
+
+
+async def _take_slot(db: Any, endpoint_id: str, holder: str, now: datetime) -> str | None:
+    return await asyncio.to_thread(webhook_store.take_endpoint_slot, db, endpoint_id, holder, now,
+                                   now + attempt_lease(settings.webhook_timeout_s),
+                                   settings.webhook_endpoint_concurrency)
+
+
+async def _attempts_in_slot(db: Any, endpoint_id: str, slot: str, holder: str,
+                            first: msg.WebhookDeliveryDue | None) -> None:
+    """``first`` (if any), then the webhook's put-off attempts, longest due first, while there are (at most
+    CHAIN_LIMIT: the rest are queued again from the log)."""
+    now = ev.utc_now()
+    if first is not None:
+        await _attempt_in_slot(db, first, now, now + attempt_lease(settings.webhook_timeout_s))
+    for _ in range(CHAIN_LIMIT):
+        now = ev.utc_now()
+        waiting = await asyncio.to_thread(webhook_store.claim_deferred, db, endpoint_id, now)
+        if waiting is None:
+            return
+        lease_until = now + attempt_lease(settings.webhook_timeout_s)
+        await asyncio.to_thread(webhook_store.renew_endpoint_slot, db, slot, holder, lease_until)
+        await _attempt_in_slot(db, due_attempt(waiting, now), now, lease_until)
 
 
 async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, lease_until: datetime) -> None:

@@ -141,14 +141,27 @@ def test_an_endpoint_holds_at_most_its_cap_of_attempt_slots_over_all_workers(db)
                 for n in range(cap)}) == cap
 
 
-def test_an_attempt_without_a_slot_is_put_off_not_made(db):
-    delivery_id = _delivery(db, _endpoint(db))
+def test_an_attempt_without_a_slot_is_put_off_for_the_next_slot_holder_or_the_log(db):
+    endpoint = _endpoint(db)
+    first, second = _delivery(db, endpoint), _delivery(db, endpoint)
     later = T0 + timedelta(seconds=12)
-    assert webhook_store.defer_attempt(db, delivery_id, 1, later, T0)
-    doc = webhook_store.find_delivery(db, delivery_id)
-    assert doc["nextRetryAt"] == later and doc["queuedUntil"] is None and doc["attemptCount"] == 0
-    assert webhook_store.claim_attempt(db, delivery_id, 1, T0 + timedelta(seconds=5), later) is None  # not yet
-    assert not webhook_store.defer_attempt(db, delivery_id, 1, T0 + timedelta(seconds=6), T0)  # never earlier
-    assert [d["_id"] for d in webhook_store.claim_due(db, later, later + LEASE, 10)] == [delivery_id]
-    assert webhook_store.claim_attempt(db, delivery_id, 1, later, later + LEASE) is not None
-    assert not webhook_store.defer_attempt(db, delivery_id, 1, later + LEASE, later)  # in flight: left alone
+    assert webhook_store.defer_attempt(db, first, 1, later, T0)
+    doc = webhook_store.find_delivery(db, first)
+    assert doc["deferredUntil"] == later and doc["nextRetryAt"] == T0 and doc["attemptCount"] == 0
+    at = T0 + timedelta(seconds=5)
+    assert webhook_store.has_deferred(db, endpoint["_id"], at)
+    assert not webhook_store.has_deferred(db, _endpoint(db)["_id"], at)  # another webhook's
+    taken = webhook_store.claim_deferred(db, endpoint["_id"], at)  # a slot holder takes it up next
+    assert taken["_id"] == first and taken["deferredUntil"] is None and "attempts" not in taken
+    assert webhook_store.claim_deferred(db, endpoint["_id"], at) is None and not webhook_store.has_deferred(
+        db, endpoint["_id"], at)
+    assert webhook_store.claim_attempt(db, first, 1, at, at + LEASE) is not None
+    assert webhook_store.record_attempt(db, first, logic.attempt_record(1, at, 200, None, 5), "succeeded", None, at)
+
+    # Nobody freed a slot: the log queues it again once its time is up.
+    assert webhook_store.defer_attempt(db, second, 1, later, T0)
+    assert webhook_store.claim_due(db, T0 + timedelta(seconds=11), T0 + timedelta(minutes=5), 10) == []  # put off
+    assert [d["_id"] for d in webhook_store.claim_due(db, T0 + timedelta(minutes=2), T0 + timedelta(minutes=5),
+                                                      10)] == [second]
+    assert webhook_store.claim_attempt(db, second, 1, T0 + timedelta(minutes=2), T0 + timedelta(minutes=3))
+    assert not webhook_store.defer_attempt(db, second, 1, later, T0 + timedelta(minutes=2))  # in flight: left alone

@@ -302,6 +302,24 @@ def test_a_receiver_that_hangs_holds_at_most_its_cap_of_attempts(base_url, fresh
         requests.delete(f"{base_url}/api/v1/webhooks/{hook}", headers=_headers(fresh_account), timeout=10)
 
 
+def test_a_burst_to_a_slow_receiver_is_delivered_at_its_pace_three_at_a_time(base_url, fresh_account, receiver):
+    """Attempts that find the webhook's 3 slots taken are put off and made by whoever frees a slot next, not
+    left for the log's next look (which would come only after a receiver timeout, 5 s here)."""
+    target = receiver()
+    target.delay_s = 0.4
+    made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+    target.secret = made["secret"]
+    speeches = {_speak(base_url, fresh_account, f"Burst number {n}.") for n in range(12)}
+
+    wait_for(lambda: {e["correlationId"] for e in target.events.values()} >= speeches, 90,
+             "the 12 events of the burst to be delivered")
+    times = sorted(r["at"] for r in target.requests)
+    assert len(times) == 12  # each made once, none failed
+    assert max(sum(1 for t in times if start <= t < start + 0.35) for start in times) <= 3  # 0.4 s each
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert max(gaps) < 3.0, gaps  # never waiting for the log's next look once a slot has freed
+
+
 def _another_account_s_event_is_delivered(base_url, receiver, within_s: float, when: str) -> None:
     from frontdoor import admin
 
