@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=0, help="webhooks whose receivers ask for an hour (max 9)")
     parser.add_argument("--hanging", type=int, default=0, help="webhooks whose receivers never answer (max 9)")
     parser.add_argument("--fail-first", type=int, default=0, choices=(0, 1))
+    parser.add_argument("--burst", action="store_true", help="POST every job at once, then wait for the webhooks")
+    parser.add_argument("--receiver-delay", type=float, default=0.0, help="seconds the measured receiver takes")
     add_demo_options(parser, settings)
     args = parser.parse_args()
     session = demo_session(args, settings)
@@ -67,11 +69,15 @@ def main() -> None:
     post_to_webhook, end_to_webhook, retry_late = [], [], []
     try:
         receiver, webhook_id = register(fail_first=args.fail_first)
+        receiver.delay_s = args.receiver_delay
         for _ in range(args.busy):
             register(fail_first=10 ** 6, retry_after=3600)
         for _ in range(args.hanging):
             hung, _hook = register()
             hung.hold = threading.Event()  # set at the end: the receiver's threads then answer and end
+        if args.burst:
+            _burst(session, args, receiver)
+            return
         for i in range(args.requests):
             started = time.time()
             resp = session.post(f"{args.url}/api/v1/tts", json={"text": args.text, "voiceId": "sys_slt",
@@ -108,6 +114,31 @@ def main() -> None:
     print(f"job end (timings.finishedAt) → webhook:    {summary(end_to_webhook)}")
     if retry_late:
         print(f"retry received after its nextRetryAt:      {summary(retry_late)}")
+
+
+def _burst(session, args, receiver) -> None:
+    """Every job POSTed at once; then each event's job end → webhook, and the last POST → the last webhook."""
+    speech_ids = []
+    for _ in range(args.requests):
+        resp = session.post(f"{args.url}/api/v1/tts", json={"text": args.text, "voiceId": "sys_slt", "format": "mp3"},
+                            timeout=30)
+        resp.raise_for_status()
+        speech_ids.append(resp.json()["speechId"])
+    posted = time.time()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        arrived = {e["correlationId"]: e for e in list(receiver.events.values())}
+        if all(s in arrived for s in speech_ids):
+            break
+        time.sleep(0.01)
+    else:
+        raise SystemExit(f"{len(set(speech_ids) - set(arrived))} of {len(speech_ids)} webhooks missing after 300 s")
+    at = {r["eventId"]: r["at"] for r in list(receiver.requests) if r.get("status") == 200}
+    ends = [at[e["id"]] - ev.parse_iso(e["payload"]["timings"]["finishedAt"]).timestamp()
+            for e in arrived.values() if e["correlationId"] in speech_ids]
+    print(f"burst of {len(speech_ids)} jobs, receiver answering in {args.receiver_delay:g} s; the last webhook "
+          f"{max(at.values()) - posted:.2f} s after the last POST")
+    print(f"job end (timings.finishedAt) → webhook:    {summary(ends)}")
 
 
 def _retry_lateness(session, url: str, receiver, webhook_id: str, speech_id: str, deadline: float) -> float:
