@@ -31,22 +31,23 @@ MAX_PREVIOUS_SECRET_S = 604800
 DEFAULT_PREVIOUS_SECRET_S = 86400
 
 
+def _previous_secret_valid_for() -> fields.Integer:
+    bounds = validate.Range(min=0, max=MAX_PREVIOUS_SECRET_S)
+    return fields.Integer(load_default=DEFAULT_PREVIOUS_SECRET_S, validate=bounds, metadata={"description": _GRACE_DOC})
+
+
 class SecretRotateRequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    previousSecretValidFor = fields.Integer(load_default=DEFAULT_PREVIOUS_SECRET_S,
-                                            validate=validate.Range(min=0, max=MAX_PREVIOUS_SECRET_S),
-                                            metadata={"description": _GRACE_DOC})
+    previousSecretValidFor = _previous_secret_valid_for()
 
 
 class V1SecretRotateRequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    previous_secret_valid_for = fields.Integer(load_default=DEFAULT_PREVIOUS_SECRET_S,
-                                               validate=validate.Range(min=0, max=MAX_PREVIOUS_SECRET_S),
-                                               metadata={"description": _GRACE_DOC})
+    previous_secret_valid_for = _previous_secret_valid_for()
 
 
 class DeliveryLogQuerySchema(Schema):

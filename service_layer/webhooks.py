@@ -1,7 +1,6 @@
 """Webhook use cases: an account registers, lists and deletes the endpoints its completion events are POSTed to,
 rotates an endpoint's signing secret, reads each endpoint's delivery log, and asks for one delivery to be made
-again. Deliveries themselves:
-streams/webhooks.py; rules: webhook_logic.py.
+again. Deliveries themselves: streams/webhooks.py; rules: webhook_logic.py.
 
 A target must resolve to public addresses only (checked here after DNS resolution, and again at every delivery),
 unless the operator allows private ones. The signing secret is returned once, by ``register_webhook``.

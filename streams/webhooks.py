@@ -141,19 +141,20 @@ async def _take_slot(db: Any, endpoint_id: str, holder: str, now: datetime) -> s
 
 async def _attempts_in_slot(db: Any, endpoint_id: str, slot: str, holder: str,
                             first: msg.WebhookDeliveryDue | None) -> None:
-    """``first`` (if any), then the webhook's put-off attempts, longest due first, while there are (at most
-    CHAIN_LIMIT: the rest are queued again from the log)."""
-    now = ev.utc_now()
-    if first is not None:
-        await _attempt_in_slot(db, first, now, now + attempt_lease(settings.webhook_timeout_s))
-    for _ in range(CHAIN_LIMIT):
+    """``first`` (if any: the slot was just taken for it), then the webhook's put-off attempts, longest due first,
+    while there are (at most CHAIN_LIMIT: the rest are queued again from the log)."""
+    due = first
+    for _ in range(CHAIN_LIMIT + 1):
         now = ev.utc_now()
-        waiting = await asyncio.to_thread(webhook_store.claim_deferred, db, endpoint_id, now)
-        if waiting is None:
-            return
         lease_until = now + attempt_lease(settings.webhook_timeout_s)
-        await asyncio.to_thread(webhook_store.renew_endpoint_slot, db, slot, holder, lease_until)
-        await _attempt_in_slot(db, due_attempt(waiting, now), now, lease_until)
+        if due is None:
+            waiting = await asyncio.to_thread(webhook_store.claim_deferred, db, endpoint_id, now)
+            if waiting is None:
+                return
+            due = due_attempt(waiting, now)
+            await asyncio.to_thread(webhook_store.renew_endpoint_slot, db, slot, holder, lease_until)
+        await _attempt_in_slot(db, due, now, lease_until)
+        due = None
 
 
 async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, lease_until: datetime) -> None:
@@ -168,7 +169,7 @@ async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, 
                                 ev.utc_now())
         return
     body = due.body.encode("utf-8")
-    headers = signed_headers(signing_secrets(endpoint, ev.utc_now()), body, event_id=delivery["eventId"],
+    headers = signed_headers(signing_secrets(endpoint, now), body, event_id=delivery["eventId"],
                              delivery_id=due.delivery_id, attempt=due.attempt, timestamp=int(time.time()))
     outcome = await webhook_http.post(endpoint["url"], body, headers,
                                       allow_private=settings.webhook_allow_private_targets,
