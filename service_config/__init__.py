@@ -71,6 +71,10 @@ class Settings:
     # Jobs that enrol a reference (clones, /v1 audio_ref) a worker runs at once, apart from speech jobs: 2 keeps
     # Triton's one enroll instance busy; raise it with more enroll instances (a GPU deployment).
     enrol_concurrency: int = field(default_factory=lambda: max(1, _env_int("ENROL_CONCURRENCY", 2)))
+    # Jobs-topic events the enrolment lane may hold unread (every event reaches it; it skips the speech lane's).
+    # Faust stops fetching a partition once any agent's buffer on it is 80 % full, so with the default buffer
+    # (4096) a backlog of enrolments, a minute each, stopped the speech lane after ≈ 3,300 events; ≈ 2-10 KB each.
+    enrol_lane_buffer: int = field(default_factory=lambda: max(4096, _env_int("ENROL_LANE_BUFFER", 50000)))
     # How long the voice enrolled from a /v1 audio_ref is kept for the same account sending the same recording
     # again (reused instead of enrolling anew: ≈ 60 s saved, and the same voice every time); 0 keeps none.
     v1_reference_reuse_s: float = field(default_factory=lambda: _env_float("V1_REFERENCE_REUSE_S", 86400.0))

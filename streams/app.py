@@ -33,16 +33,21 @@ app = faust.App(
 )
 
 
-def topic(name: str) -> faust.TopicT:
-    return app.topic(
-        settings.topic(name), key_type=bytes, value_type=bytes, partitions=settings.kafka_partitions,
-        internal=False,
+def topic(name: str, maxsize: int | None = None) -> faust.TopicT:
+    """``maxsize``: events an agent reading it may buffer (default Faust's ``stream_buffer_maxsize``). The Topic
+    class is called as ``app.topic`` calls it, which does not pass ``maxsize`` on (faust-streaming 0.15)."""
+    return app.conf.Topic(
+        app, topics=[settings.topic(name)], key_type=bytes, value_type=bytes, partitions=settings.kafka_partitions,
+        internal=False, maxsize=maxsize,
     )
 
 
 requests_topic = topic(ev.TOPIC_REQUESTS)
 ledger_topic = topic(ev.TOPIC_LEDGER)
 jobs_topic = topic(ev.TOPIC_JOBS)
+# The jobs topic as the enrolment lane reads it: a deeper buffer, so that a backlog of enrolments does not stop the
+# partition's fetching for every other agent (service_config: enrol_lane_buffer)
+enrolment_lane_topic = topic(ev.TOPIC_JOBS, maxsize=settings.enrol_lane_buffer)
 completions_topic = topic(ev.TOPIC_COMPLETIONS)
 dead_letters_topic = topic(ev.TOPIC_DEAD_LETTERS)
 

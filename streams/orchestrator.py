@@ -23,7 +23,7 @@ from schemas import messages as msg
 from service_config import log_context
 
 from . import clients
-from .app import app, jobs_topic, read_record, send, settings
+from .app import app, enrolment_lane_topic, jobs_topic, read_record, send, settings
 from .clients import Clients
 from .job_runs import JobRuns
 from .stage_logic import (
@@ -244,7 +244,7 @@ async def orchestrate(stream):
         await handle_job_record(event.key, event.value, lane=SPEECH_LANE)
 
 
-@app.agent(jobs_topic, concurrency=settings.enrol_concurrency)
+@app.agent(enrolment_lane_topic, concurrency=settings.enrol_concurrency)
 async def orchestrate_enrolments(stream):
     async for event in stream.events():
         await handle_job_record(event.key, event.value, lane=ENROL_LANE)

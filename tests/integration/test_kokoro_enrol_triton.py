@@ -73,6 +73,7 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert "skipped" not in style_fit, style_fit
     assert style_fit["steps"] >= 2 and style_fit["fitEnd"] < style_fit["fitStart"] and style_fit["scale"] == 0.5
     assert style_fit["prepareS"] < style_fit["seconds"] <= style_fit["totalS"]
+    assert style_fit["speakerEnd"] > style_fit["speakerStart"]    # the speaker term (GE2E in JAX) pulled toward it
     offset = kokoro_enrol.style_offset_of(profile)
     assert offset is not None and 0 < float(abs(offset).max()) < 10
     assert profile["enrolS"] <= 50 + 5                            # the budget, overrun by one step at most

@@ -389,8 +389,8 @@ class FakeFitter:
         self.status = "ready" if ready else "unavailable" if error else "compiling"
         self.calls = []
 
-    def fit(self, speech, rate, pack, band_hz, deadline):
-        self.calls.append((np.asarray(pack), band_hz, deadline))
+    def fit(self, speech, rate, pack, band_hz, deadline, speaker=None):
+        self.calls.append((np.asarray(pack), band_hz, deadline, speaker))
         if self.fails:
             raise RuntimeError("XLA ran out of memory")
         return np.full(ke.STYLE_HALF, 0.1, np.float32), {"fitStart": 2.5, "fitEnd": 2.3, "steps": 6, "scale": 0.5}
@@ -408,8 +408,9 @@ def test_the_style_fit_runs_last_in_its_reserve_and_its_offset_reaches_the_profi
     made, found = enroller.enroll(screened, "wav", budget=60, started=started)
     reserve = ke.FIT_RESERVE_S + ke.EXEMPLAR_RESERVE_S + fitter.settings.reserve_s   # the fit's settings' reserve
     assert 60 - reserve - 1 < seen["budget_s"] <= 60 - reserve            # the search gave up the fit's reserve
-    (pack, _, deadline), = fitter.calls
+    (pack, _, deadline, speaker), = fitter.calls
     assert deadline == pytest.approx(started + 60)                         # the fit may use what is left, no more
+    assert np.allclose(speaker, screened.embedding)                        # the speaker term aims at the reference
     assert np.array_equal(pack, enroller.pack(found.recipe))               # it starts from the kept recipe
     assert made["clone"]["styleFit"]["steps"] == 6
     assert made["styleOffset"] == [0.1] * ke.STYLE_HALF

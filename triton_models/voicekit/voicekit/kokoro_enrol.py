@@ -788,7 +788,8 @@ class Enroller:
             return None, {"skipped": "budget spent"}
         try:
             return self.style_fit.fit(screened.speech, screened.rate, self.pack(found.recipe),
-                                      exemplar_match.band_edge(screened.speech, screened.rate), deadline)
+                                      exemplar_match.band_edge(screened.speech, screened.rate), deadline,
+                                      speaker=np.asarray(screened.embedding, np.float32))
         except Exception as exc:  # noqa: BLE001 — the clone is whole without the fit: say why it is missing
             self._log(f"style fit failed ({type(exc).__name__}: {exc}); the clone is kept without it")
             return None, {"skipped": f"failed: {type(exc).__name__}"}

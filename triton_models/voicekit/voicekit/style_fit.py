@@ -14,7 +14,11 @@ analysis-by-synthesis (docs/voice-quality.md, "Style inversion through Kokoro's 
    the reference's aligned frames, while the frame-to-frame change of the envelope (articulation) stays that of
    the searched voice (``keep``).
 
-No speaker encoder is optimised, so GE2E, ECAPA and CAM++ all measure the result. Everything not depending on the
+4. with ``speaker_weight`` (CPU settings: 4), a speaker term joins the objective: 1 − the GE2E cosine of the window's
+   audio to the reference's embedding, GE2E run in JAX (:mod:`ge2e_jax`). The envelope match alone hears no identity;
+   GE2E is the encoder enrolment already optimises, ECAPA and CAM++ stay independent checks.
+
+Everything not depending on the
 style (text features, F0 and energy paths, the harmonic source) is computed by ONNX Runtime on the graph's static
 part; only the ≈ 1,470 style-dependent nodes run in JAX, at one fixed number of frames so that one compilation
 (at model load, in the background: :class:`Fitter`) serves every speaker. Enrolment (``kokoro_enrol.Enroller``)
@@ -440,6 +444,7 @@ class FitProblem:
     filters: np.ndarray
     targets: np.ndarray
     weights: np.ndarray
+    speaker: np.ndarray | None = None   # the reference's GE2E embedding [256]: the speaker term's target
 
 
 @dataclass
@@ -455,10 +460,16 @@ class Inversion:
     history: list[float] = field(default_factory=list)
     prepare_s: float = 0.0   # of ``seconds``: Kokoro's reading, the alignment and the first render, before any step
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)   # step → best offset then (descend's snapshots)
+    # GE2E cosine of the window's audio to the reference, at the start and at the kept step (with a speaker term)
+    speaker_start: float | None = None
+    speaker_end: float | None = None
 
     def report(self) -> dict:
-        return {"fitStart": round(self.fit_start, 4), "fitEnd": round(self.fit_end, 4), "steps": self.steps,
-                "seconds": round(self.seconds, 1), "prepareS": round(self.prepare_s, 1)}
+        out = {"fitStart": round(self.fit_start, 4), "fitEnd": round(self.fit_end, 4), "steps": self.steps,
+               "seconds": round(self.seconds, 1), "prepareS": round(self.prepare_s, 1)}
+        if self.speaker_start is not None and self.speaker_end is not None:
+            out.update(speakerStart=round(self.speaker_start, 4), speakerEnd=round(self.speaker_end, 4))
+        return out
 
 
 class StyleInverter:
@@ -466,13 +477,17 @@ class StyleInverter:
 
     def __init__(self, model: DecoderGraph | str | Path, spread: np.ndarray, *, frames: int = 120, steps: int = 30,
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
-                 keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None) -> None:
+                 keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
+                 encoder=None) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
-        window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices."""
+        window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
+        ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
+        ``speaker``; 0: none), ``encoder`` its weights (``speaker_encoder.Ge2eWeights``; default the installed)."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
-        self.match_quantile, self.keep = match_quantile, keep
+        self.match_quantile, self.keep, self.speaker_weight = match_quantile, keep, speaker_weight
+        self._encoder = encoder
         self._lock = threading.Lock()
         self._step = self._render = None
         self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
@@ -500,21 +515,32 @@ class StyleInverter:
             import jax.numpy as jnp
 
             dct = dct_matrix()
+            embed = None
+            if self.speaker_weight > 0:
+                from . import ge2e_jax, speaker_encoder
+
+                weights = self._encoder if self._encoder is not None else speaker_encoder.default_encoder().weights
+                embed = ge2e_jax.embedder(weights, self.frames * FRAME, SAMPLE_RATE)
 
             def render(style, static, filters):
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 return cepstra(audio, filters, dct, jnp)[0]
 
-            def loss(z, base, static, filters, targets, weights, original):
+            def loss(z, base, static, filters, targets, weights, original, speaker):
                 style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * z, base[:, STYLE_HALF:]], axis=1)
-                ceps = render(style, static, filters)
+                audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
+                ceps = cepstra(audio, filters, dct, jnp)[0]
                 error = jnp.abs(ceps[: targets.shape[0], 1:] - targets[:, 1:]).mean(axis=1)
                 fit = jnp.sum(error * weights) / jnp.maximum(jnp.sum(weights), 1.0)
                 # articulation kept: the frame-to-frame change of the envelope stays that of the searched voice
                 moves = ceps[1: targets.shape[0], 1:] - ceps[: targets.shape[0] - 1, 1:]
                 drift = jnp.abs(moves - (original[1:, 1:] - original[:-1, 1:])).mean(axis=1)
                 kept = jnp.sum(drift * weights[1:]) / jnp.maximum(jnp.sum(weights[1:]), 1.0)
-                return fit + self.keep * kept + self.pull * jnp.mean(z ** 2), fit
+                # the speaker term: the envelope match alone hears no identity (GE2E is the encoder optimised;
+                # ECAPA and CAM++ only measure: docs/voice-quality.md, "A speaker term in the style fit")
+                similarity = jnp.dot(embed(audio), speaker) if embed is not None else jnp.zeros(())
+                objective = fit + self.speaker_weight * (1.0 - similarity)
+                return objective + self.keep * kept + self.pull * jnp.mean(z ** 2), (objective, similarity)
 
             self._render = jax.jit(render)
             self._step = jax.jit(jax.value_and_grad(loss, has_aux=True))
@@ -545,20 +571,23 @@ class StyleInverter:
             step, render = self._compiled()
             render(np.zeros((1, 256), np.float32), static, mel_matrix(7600.0)).block_until_ready()
             step(np.zeros((1, STYLE_HALF), np.float32), np.zeros((1, 256), np.float32), static,
-                 mel_matrix(7600.0), targets, weights, targets)[1].block_until_ready()
+                 mel_matrix(7600.0), targets, weights, targets, np.zeros(256, np.float32))[1].block_until_ready()
         return time.monotonic() - started
 
     def invert(self, reference: np.ndarray, rate: int, text: str, tokens, style: np.ndarray, band_hz: float,
                reading: np.ndarray, deadline: float | None = None,
-               progress: Callable[[str], None] | None = None) -> Inversion | None:
+               progress: Callable[[str], None] | None = None, speaker: np.ndarray | None = None) -> Inversion | None:
         """Fit the timbre to ``reference`` (mono float audio at ``rate``), whose words are ``text`` and phonemes
         ``tokens``, starting from ``style`` [1, 256]; ``band_hz`` the reference's bandwidth; ``reading`` Kokoro's
-        24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference). Stops before a step would
-        overrun ``deadline`` (time.monotonic()). None when the reference and the reading cannot be paired."""
+        24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference); ``speaker`` the reference's
+        GE2E embedding (the speaker term's target; without it the term is off). Stops before a step would overrun
+        ``deadline`` (time.monotonic()). None when the reference and the reading cannot be paired."""
         started = time.monotonic()
         problem = self.prepare(reference, rate, tokens, style, band_hz, reading)
         if problem is None:
             return None
+        if speaker is not None:
+            problem.speaker = np.asarray(speaker, np.float32).reshape(-1)
         found = self.descend(problem, deadline=deadline, progress=progress)
         found.text = text
         found.prepare_s += time.monotonic() - started - found.seconds
@@ -607,7 +636,9 @@ class StyleInverter:
         started = time.monotonic()
         style, static, filters, targets, weights = \
             problem.style, problem.static, problem.filters, problem.targets, problem.weights
-        history, best, kept = [], (np.inf, np.zeros((1, STYLE_HALF), np.float32)), {}
+        # no target, no speaker term: a zero target makes its gradient zero (the objective only shifts)
+        speaker = problem.speaker if problem.speaker is not None else np.zeros(256, np.float32)
+        history, similarities, best, kept = [], [], (np.inf, np.zeros((1, STYLE_HALF), np.float32), None), {}
         with self._lock:
             step, render = self._compiled()
             original = np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
@@ -619,10 +650,12 @@ class StyleInverter:
             # the reading and alignment may have taken the time: not even one step (at the last fit's step cost)
             room = deadline is None or self.step_s is None or looping + self.step_s <= deadline
             for k in range(1, self.steps + 1 if room else 1):
-                (_, fit), gradient = step(z, style, static, filters, targets, weights, original)
+                (_, (fit, similarity)), gradient = step(z, style, static, filters, targets, weights, original,
+                                                         speaker)
                 history.append(float(fit))
+                similarities.append(float(similarity))
                 if history[-1] < best[0]:
-                    best = (history[-1], np.asarray(z))
+                    best = (history[-1], np.asarray(z), similarities[-1])
                 if k in snapshots:
                     kept[k] = (self.spread * best[1]).reshape(-1).astype(np.float32)
                 first = beta1 * first + (1 - beta1) * gradient
@@ -636,8 +669,11 @@ class StyleInverter:
                     break   # one more step (at the mean cost so far) would overrun
         offset = (self.spread * best[1]).reshape(-1).astype(np.float32)
         start = history[0] if history else float("nan")
-        return Inversion(offset, start, best[0], len(history), time.monotonic() - started, "", history,
-                         prepared, kept)
+        found = Inversion(offset, start, best[0], len(history), time.monotonic() - started, "", history,
+                          prepared, kept)
+        if problem.speaker is not None and self.speaker_weight > 0 and similarities:
+            found.speaker_start, found.speaker_end = similarities[0], best[2]
+        return found
 
 
 def _fixed_length(features: np.ndarray, f0: np.ndarray, energy: np.ndarray, frames: int):
@@ -695,21 +731,25 @@ class FitSettings:
     min_s: float           # the fit starts only with this much of the budget left
     after_transcript_s: float  # what the fit needs once the transcript is in: Kokoro's reading, alignment, a step
     scale: float = SCALE   # fraction of the fitted offset stored in the profile
+    speaker_weight: float = 0.0  # the speaker term's weight (StyleInverter); 0: the envelope match alone
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
 # time, a 2 s window half as much on ECAPA); transcription, reading and alignment 6.4-15.8 s (median 8.4 s, 4 real
 # speakers: bench.gpu_style_fit cpu-part), 17-22 s in all (the steps stop at the budget's end). After the transcript:
 # Kokoro's reading 1.2-1.6 s, alignment and first render 1.6-1.8 s, a step 2.3 s.
+# The speaker term at 4 (session 20, 12 real speakers, half the offset kept): held-out GE2E 0.733 → 0.749, ECAPA
+# 0.271 → 0.292, CAM++ 0.330 → 0.353 (neither in the objective), WER 27.7 → 30.7 % (stock voices 35.2 %).
 CPU_SETTINGS = FitSettings(frames=120, steps=6, learning_rate=0.2, segment_s=6.0, reserve_s=18.0, min_s=9.0,
-                           after_transcript_s=5.5)
+                           after_transcript_s=5.5, speaker_weight=4.0)
 # A GPU (an H200: bench/gpu_style_fit.py, docs/voice-quality.md "The style fit on a GPU"): a step costs 18-20 ms for
 # a 3 or a 6 s window, so 80 steps at 0.1 on 6 s (≈ 1.6 s; 300 steps at 0.05 gained no more) with 12 s transcribed.
 # The reserve is for the part that stays on the CPU — transcription (pocketsphinx), Kokoro's reading of ≈ 12 s and
 # the alignment: 14.5-21.3 s (median 16 s) on 2 cores, of which 6-7.5 s reading and 3.8-5 s alignment after the
 # transcript. 0.35 of the offset, not half: half cost DNSMOS OVRL 3.28 →
 # 3.23 and 3.6 points of WER for +0.005 GE2E; at 0.35 the clones still beat the CPU settings' on every encoder
-# (+0.008 / +0.012 / +0.008) at the same OVRL (3.27 vs 3.28) and WER (21.4 vs 20.8 %).
+# (+0.008 / +0.012 / +0.008) at the same OVRL (3.27 vs 3.28) and WER (21.4 vs 20.8 %). No speaker term: 80 steps of it
+# were never measured on a GPU (6 steps raise the window's GE2E from 0.75 to 0.94 already: more may overfit it).
 GPU_SETTINGS = FitSettings(frames=240, steps=80, learning_rate=0.1, segment_s=12.0, reserve_s=20.0, min_s=14.0,
                            after_transcript_s=10.0, scale=0.35)
 
@@ -773,7 +813,7 @@ class Fitter:
             inverter = StyleInverter(self.engine.directory / MODEL_FILE, timbre_spread(stock_timbres(self.engine)),
                                      frames=settings.frames, steps=settings.steps,
                                      learning_rate=settings.learning_rate, pull=PULL, match_quantile=MATCH_QUANTILE,
-                                     keep=KEEP)
+                                     keep=KEEP, speaker_weight=settings.speaker_weight)
             self.compile_s = inverter.warm_up()
             self.settings, self.inverter = settings, inverter
             self._log(f"style fit ready on {backend}: compiled in {self.compile_s:.1f} s; {settings}")
@@ -798,10 +838,10 @@ class Fitter:
         return self.ready
 
     def fit(self, speech: np.ndarray, rate: int, pack: np.ndarray, band_hz: float,
-            deadline: float | None = None) -> tuple[np.ndarray | None, dict]:
+            deadline: float | None = None, speaker: np.ndarray | None = None) -> tuple[np.ndarray | None, dict]:
         """(the offset to store — the settings' ``scale`` × the fitted one —, a report) for a clone whose style pack
-        is ``pack`` [510, 256], from the screened reference ``speech``; (None, report with ``skipped``) when it
-        cannot run."""
+        is ``pack`` [510, 256], from the screened reference ``speech`` whose GE2E embedding is ``speaker`` (the
+        speaker term's target); (None, report with ``skipped``) when it cannot run."""
         from . import kokoro
         from .intelligibility import Recogniser
 
@@ -819,7 +859,7 @@ class Fitter:
         if not tokens:
             return None, {"skipped": "no words heard in the reference"}
         found = self.inverter.invert(segment, rate, text, tokens, kokoro.style_row(pack, len(tokens)), band_hz,
-                                     self.engine.infer(tokens, pack), deadline=deadline)
+                                     self.engine.infer(tokens, pack), deadline=deadline, speaker=speaker)
         if found is None:
             return None, {"skipped": "too little speech aligned"}
         if found.steps == 0:
