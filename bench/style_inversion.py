@@ -1,128 +1,184 @@
-"""Style-fit A/B: each real speaker's clone with and without the style fit's offset (``voicekit.style_fit``).
+"""Style-fit A/B: each real speaker's clone without the style fit and with several fits (``voicekit.style_fit``).
 
-Enrolment runs the fit (``kokoro_enrol.Enroller``, within its budget); this tool measures it on the real speakers
-(docs/voice-quality.md, "Style inversion through Kokoro's decoder" and "Style fit in enrolment"): each speaker is
-enrolled as the service does but without the fit, the fit then runs with the settings given here (no deadline),
-and both clones say the held-out sentences, scored by ``bench.voice_quality_real.score_all``.
+Enrolment runs the fit (``kokoro_enrol.Enroller``, within its budget); this tool measures its settings on the real
+speakers (docs/voice-quality.md, "Style fit in enrolment", "A speaker term in the style fit"). Each speaker is
+enrolled once as the service does but without the fit (the search gets the budget less the fit's reserve, as in the
+service), so every arm starts from the same searched voice. Then, for each speaker-term weight in ``--weights``, one
+fit runs to the largest of ``--steps`` (no deadline), keeping the best offset after each step count listed; every
+(weight, steps, scale) arm says the held-out sentences, scored by ``bench.voice_quality_real.score_all`` (GE2E,
+which the speaker term optimises; ECAPA and CAM++, which only measure), pocketsphinx WER and DNSMOS OVRL.
+``--speaker-band both`` fits each weight twice: the speaker term hearing the reference's band and the whole band
+(shipped).
 
-``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--frames 80] [--steps 6] [--learning-rate 0.2]
-[--keep 0.25] [--scale 0.5] [--json out.json]`` (session 12's setting: ``--frames 120 --steps 12 --learning-rate
-0.1``)
+``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
+[--speaker-band on|off|both] [--frames 120] [--learning-rate 0.2] [--no-dnsmos] [--json out.json]``
 """
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from voicekit.kokoro_enrol import with_offset
-from voicekit.style_fit import STYLE_HALF, StyleInverter, reference_text
+
+@dataclass(frozen=True)
+class Arm:
+    weight: float
+    steps: int
+    scale: float
+    band: bool = False  # the speaker term hears the reference's band (False: the whole band)
+
+    @property
+    def label(self) -> str:
+        return f"w={self.weight:g}{'' if self.band else ' whole band'}, {self.steps} steps, scale {self.scale:g}"
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv=None) -> int:
     import argparse
     import copy
     import json
-    import sys
 
-    from bench import real_speakers, voice_speakers
+    from bench import dnsmos, real_speakers, voice_speakers
     from bench.voice_quality_real import RATE, run_speaker, score_all, summary
-    from voicekit import exemplar_match, kokoro, kokoro_enrol, style_fit
+    from voicekit import decode, enrolment, exemplar_match, kokoro, kokoro_enrol, style_fit
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
+    from voicekit.pcm import join_segments, write_wav
+    from voicekit.style_fit import StyleInverter, reference_text
     from voicekit.tts import Synthesizer
 
-    parser = argparse.ArgumentParser(description="Style inversion A/B on the real speakers")
+    cpu = style_fit.CPU_SETTINGS
+    parser = argparse.ArgumentParser(description="Style-fit A/B on the real speakers")
     parser.add_argument("--speakers", help="comma-separated subset of real speaker names")
     parser.add_argument("--sentences", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=style_fit.CPU_SETTINGS.frames,
-                        help="decoder frames fitted (40 a second)")
-    parser.add_argument("--steps", type=int, default=style_fit.CPU_SETTINGS.steps)
-    parser.add_argument("--learning-rate", type=float, default=style_fit.CPU_SETTINGS.learning_rate)
-    parser.add_argument("--pull", type=float, default=style_fit.PULL)
-    parser.add_argument("--match-quantile", type=float, default=style_fit.MATCH_QUANTILE)
-    parser.add_argument("--keep", type=float, default=style_fit.KEEP)
-    parser.add_argument("--segment-s", type=float, default=style_fit.CPU_SETTINGS.segment_s,
-                        help="seconds of reference transcribed")
-    parser.add_argument("--scale", type=float, default=style_fit.SCALE,
-                        help="fraction of the fitted offset applied (0.5: no word errors added in the scratch A/B)")
+    parser.add_argument("--weights", default=f"{cpu.speaker_weight:g}", help="speaker-term weights, one fit each")
+    parser.add_argument("--steps", default=f"{cpu.steps}", help="step counts kept from each fit")
+    parser.add_argument("--scales", default=f"{cpu.scale:g}", help="fractions of the fitted offset applied")
+    parser.add_argument("--speaker-band", choices=("on", "off", "both"), default="off",
+                        help="the speaker term hears the reference's band (on), the whole band (off), or both arms")
+    parser.add_argument("--frames", type=int, default=cpu.frames, help="decoder frames fitted (40 a second)")
+    parser.add_argument("--learning-rate", type=float, default=cpu.learning_rate)
+    parser.add_argument("--segment-s", type=float, default=cpu.segment_s, help="seconds of reference transcribed")
+    parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
+                        help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
+    parser.add_argument("--no-dnsmos", action="store_true")
     parser.add_argument("--json", help="write the per-speaker figures here")
     args = parser.parse_args(argv)
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
+    step_counts = sorted({int(s) for s in floats(args.steps)})
+    bands = {"on": [True], "off": [False], "both": [True, False]}[args.speaker_band]
+    arms = [Arm(w, k, s, b) for w in floats(args.weights) for b in bands for k in step_counts
+            for s in floats(args.scales)]
+    with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
                 if not s.short]
     engine = KokoroEngine()
-    enroller = kokoro_enrol.Enroller(engine, style_fit=False)   # the fit runs below, with the CLI's settings
+    enroller = kokoro_enrol.Enroller(engine, style_fit=False)   # the fits run below, with the CLI's settings
     synthesizer = Synthesizer(kokoro=engine)
     recogniser = Recogniser()
     spread = style_fit.timbre_spread(style_fit.stock_timbres(engine))
-    inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=args.frames,
-                             steps=args.steps, learning_rate=args.learning_rate, pull=args.pull,
-                             match_quantile=args.match_quantile, keep=args.keep)
-    log(f"fit compiled in {inverter.warm_up():.1f} s")
+    inverters = {}
+    for weight in sorted({a.weight for a in arms}):
+        inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=args.frames,
+                                 steps=step_counts[-1], learning_rate=args.learning_rate, pull=style_fit.PULL,
+                                 match_quantile=style_fit.MATCH_QUANTILE, keep=style_fit.KEEP, speaker_weight=weight)
+        log(f"fit w={weight:g} compiled in {inverter.warm_up():.1f} s")
+        inverters[weight] = inverter   # one compiled fit serves both bands (the band is an argument)
     sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
-    results, clips, inverted, fits = [], {}, {}, {}
+    results, clips = [], {}
+    twins = {arm: [] for arm in arms}
+    arm_clips = {arm: {} for arm in arms}
+    fits: dict[str, dict] = {}
     for sp in speakers:
         log(f"{sp.name}: {sp.language}, {sp.native_rate} Hz")
-        result, speaker_clips = run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences, False, None, log)
+        result, speaker_clips = run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences, with_dnsmos,
+                                            args.search_budget, log)
         profile = result.profile
         pack = np.asarray(synthesizer.recipe_style(profile))
-        segment, text = reference_text(sp.reference, RATE, recogniser, args.segment_s)
+        samples, _ = decode.decode(write_wav(sp.reference, RATE), rate=enrolment.RATE,
+                                   max_seconds=enrolment.MAX_DURATION_S)
+        screened = enrolment.screen(samples, enrolment.RATE)   # what enrolment hands the fit
+        segment, text = reference_text(screened.speech, screened.rate, recogniser, args.segment_s)
         tokens = style_fit.english_tokens(engine, text)
-        found = inverter.invert(segment, RATE, text, tokens, kokoro.style_row(pack, len(tokens)),
-                                exemplar_match.band_edge(sp.reference, RATE), engine.infer(tokens, pack)) \
-            if tokens else None
-        offset = args.scale * found.offset if found is not None else np.zeros(STYLE_HALF, np.float32)
-        fits[sp.name] = found.report() if found is not None else None
-        log(f"  heard '{text[:70]}'; " + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f} in {found.steps} steps, "
-                                          f"{found.seconds:.1f} s" if found else "not fitted (too little text)"))
-        fitted_pack = with_offset(pack, offset)
-        synthesizer.recipe_style = lambda _profile, p=fitted_pack: p  # this speaker's clone with the offset
-        twin = copy.copy(result)
-        twin.errors = dict(result.errors, clone=0)
-        twin.profile = {}
-        clips_inverted = []
-        try:
-            for sentence in sentences:
-                audio, rate = synthesizer.speak(sentence, result.base_voice, profile=profile)
-                clip = voice_speakers._resample(np.asarray(audio, np.float32), rate)
-                clips_inverted.append(clip)
-                twin.errors["clone"] += recogniser.word_errors(sentence, clip)
-        finally:
-            del synthesizer.recipe_style
+        band = exemplar_match.band_edge(screened.speech, screened.rate)
+        offsets: dict[Arm, np.ndarray] = {}
+        fits[sp.name] = {}
+        for weight, matched in sorted({(a.weight, a.band) for a in arms}):
+            inverter = inverters[weight]
+            inverter.speaker_band = matched
+            found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
+                                    engine.infer(tokens, pack), speaker=np.asarray(screened.embedding, np.float32),
+                                    snapshots=step_counts) if tokens else None
+            key = f"{weight:g}" + ("" if matched else " whole band")
+            fits[sp.name][key] = found.report() if found is not None else None
+            log(f"  w={key} (band {band:.0f} Hz): "
+                + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f}, speaker {found.speaker_start} -> "
+                   f"{found.speaker_end} in {found.steps} steps, {found.seconds:.1f} s" if found
+                   else f"not fitted (heard '{text}')"))
+            for arm in arms:
+                if (arm.weight, arm.band) == (weight, matched):
+                    kept = found.snapshots.get(arm.steps, found.offset) if found is not None else None
+                    offsets[arm] = arm.scale * kept if kept is not None else np.zeros(style_fit.STYLE_HALF,
+                                                                                      np.float32)
+        for arm in arms:
+            fitted_pack = kokoro_enrol.with_offset(pack, offsets[arm])
+            synthesizer.recipe_style = lambda _profile, p=fitted_pack: p  # this speaker's clone with the offset
+            twin = copy.copy(result)
+            twin.errors, twin.dnsmos, twin.profile = dict(result.errors, clone=0), dict(result.dnsmos), {}
+            said = []
+            try:
+                for sentence in sentences:
+                    audio, rate = synthesizer.speak(sentence, result.base_voice, profile=profile)
+                    said.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
+                    twin.errors["clone"] += recogniser.word_errors(sentence, said[-1])
+            finally:
+                del synthesizer.recipe_style
+            if with_dnsmos:
+                twin.dnsmos["clone"] = dnsmos.score(join_segments(said, RATE, gap_s=0.3), RATE)
+            twins[arm].append(twin)
+            arm_clips[arm][sp.name] = said
         results.append(result)
-        inverted[sp.name] = (twin, clips_inverted)
         clips[sp.name] = speaker_clips
     if not results:
         return 1
     score_all(results, speakers, clips, log)
-    twins = []
-    for r in results:
-        twin = inverted[r.name][0]
-        twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
-        twins.append(twin)
-    clips_inverted_all = {name: {**c, "clone": inverted[name][1]} for name, c in clips.items()}
-    score_all(twins, speakers, clips_inverted_all, log)
-    rows = []
-    print("| speaker | GE2E clone / inverted | ECAPA clone / inverted | CAM++ clone / inverted "
-          "| WER clone / inverted |")
-    print("|---|---|---|---|---|")
-    for r, t in zip(results, twins, strict=True):
-        print(f"| {r.name} | {r.ge2e['clone']:.3f} / {t.ge2e['clone']:.3f} | {r.ecapa['clone']:.3f} / "
-              f"{t.ecapa['clone']:.3f} | {r.campplus['clone']:.3f} / {t.campplus['clone']:.3f} | "
-              f"{100 * r.wer('clone'):.0f} / {100 * t.wer('clone'):.0f} % |")
-        rows.append({"speaker": r.name, "fit": fits[r.name],
-                     **{f"{e}_{arm}": getattr(x, e)["clone"] for e in ("ge2e", "ecapa", "campplus", "mfcc")
-                        for arm, x in (("clone", r), ("inverted", t))},
-                     "errors_clone": r.errors["clone"], "errors_inverted": t.errors["clone"], "words": r.words})
-    for label, group in (("shipped clone", results), ("clone + fitted offset", twins)):
+    for arm in arms:
+        for twin in twins[arm]:
+            twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
+        score_all(twins[arm], speakers, {n: {**c, "clone": arm_clips[arm][n]} for n, c in clips.items()}, log)
+    groups = [("no fit (the searched voice, EQ and exemplar step)", results)] + \
+             [(arm.label, twins[arm]) for arm in arms]
+    print("| fit | GE2E clone | ECAPA clone | CAM++ clone | beats GE2E / ECAPA / CAM++ / MFCC | WER clone "
+          f"(stock {100 * sum(r.errors['base'] for r in results) / max(1, sum(r.words for r in results)):.1f} %) "
+          "| OVRL clone |")
+    print("|---|---|---|---|---|---|---|")
+    for label, group in groups:
+        n, words = len(group), sum(r.words for r in group)
+        ovrl = f"{np.mean([r.dnsmos['clone']['ovrl'] for r in group]):.2f}" if with_dnsmos else "—"
+        print(f"| {label} | " + " | ".join(f"{np.mean([getattr(r, e)['clone'] for r in group]):.3f}"
+                                          for e in ("ge2e", "ecapa", "campplus"))
+              + " | " + " / ".join(str(sum(r.beats[e] for r in group)) for e in ("ge2e", "ecapa", "campplus", "mfcc"))
+              + f" of {n} | {100 * sum(r.errors['clone'] for r in group) / max(1, words):.1f} % | {ovrl} |")
+    for label, group in groups:
         print(label + ":")
         for line in summary(group, True):
             print("  " + line)
     if args.json:
+        rows = [{"speaker": r.name, "fits": fits[r.name], "words": r.words,
+                 "arms": {label: {"ge2e": g.ge2e["clone"], "ecapa": g.ecapa["clone"], "campplus": g.campplus["clone"],
+                                  "mfcc": g.mfcc["clone"], "beats": g.beats, "errors": g.errors["clone"],
+                                  "ovrl": g.dnsmos.get("clone", {}).get("ovrl")}
+                          for label, group in groups for g in group if g.name == r.name}}
+                for r in results]
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
 

@@ -422,6 +422,32 @@ def test_the_jax_ge2e_is_the_numpy_encoder_on_speech(name):
     assert float(other @ got) < float(expected @ got) - 1e-3   # the comparison can tell clips apart
 
 
+def test_the_jax_ge2e_in_a_band_is_the_numpy_encoder_on_the_band_limited_clip():
+    """With ``band_hz`` the JAX encoder hears what a telephone recording holds: the numpy encoder's embedding of the
+    clip low-passed at that frequency, not the whole-band one; a band above 8 kHz cuts nothing."""
+    from scipy.signal import resample_poly
+
+    from voicekit import ge2e_jax
+    from voicekit import speaker_encoder as se
+
+    samples, rate = read_ge2e_clip("flite_slt_check.wav")
+    clip = resample_poly(np.asarray(samples, np.float32), 24000, rate).astype(np.float32)[:48000]
+    weights = ge2e_weights()
+
+    def numpy_embedding(audio):
+        return se.embed_preprocessed(se.normalize_volume(se.resample(audio, 24000), increase_only=False), weights)
+
+    spectrum = np.fft.rfft(clip)
+    spectrum[np.fft.rfftfreq(len(clip), 1 / 24000) > 3400] = 0
+    narrow = np.fft.irfft(spectrum, n=len(clip)).astype(np.float32)
+    embed = jax.jit(ge2e_jax.embedder(weights, len(clip), 24000))
+    in_band = np.asarray(embed(jnp.asarray(clip), np.float32(3400)))
+    assert float(numpy_embedding(narrow) @ in_band) > 0.999
+    assert float(numpy_embedding(clip) @ in_band) < 0.99          # the band changed what it hears
+    whole = np.asarray(embed(jnp.asarray(clip), np.float32(si.WHOLE_BAND_HZ)))
+    assert float(numpy_embedding(clip) @ whole) > 0.999
+
+
 def test_the_speaker_term_moves_the_style_toward_the_target_voice():
     """With no envelope targets (all weights zero) only the speaker term pulls: the window's GE2E similarity to a
     speaker's embedding rises, is reported, and the term is off without a target."""

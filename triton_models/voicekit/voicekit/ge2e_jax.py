@@ -4,7 +4,8 @@ The same arithmetic as :func:`speaker_encoder.embed_preprocessed` on audio whose
 (``fixed_level=True``), with two differences that keep it differentiable and shape-static: the resampling to
 16 kHz is an FFT brick wall at 8 kHz (soxr's filter rolls off just below it), and long silences are not trimmed
 (WebRTC's VAD is a decision, not a function; the fit's window is speech). Inputs have a fixed length, so the
-partials are fixed at trace time.
+partials are fixed at trace time. The same brick wall can stop at a lower ``band_hz``: a clone fitted to a
+telephone recording is compared with it in the recording's band.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def partial_starts(samples_16k: int) -> list[int]:
 
 
 def embedder(weights: se.Ge2eWeights, samples: int, rate: int):
-    """A JAX function: audio [samples] float32 at ``rate`` Hz → its GE2E embedding [256] (L2-normed)."""
+    """A JAX function: (audio [samples] float32 at ``rate`` Hz, ``band_hz`` — a scalar, traced: nothing above it
+    is heard; None for the whole band) → its GE2E embedding [256] (L2-normed)."""
     import jax
     import jax.numpy as jnp
 
@@ -55,10 +57,14 @@ def embedder(weights: se.Ge2eWeights, samples: int, rate: int):
         raw = jnp.maximum(h @ linear_w + linear_b, 0.0)
         return raw / jnp.maximum(jnp.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
 
-    def embed(audio):
+    bins = np.fft.rfftfreq(size, 1.0 / se.SAMPLE_RATE).astype(np.float32)
+
+    def embed(audio, band_hz=None):
         x = audio.reshape(-1)[:samples]
-        if rate != se.SAMPLE_RATE:   # brick-wall resampling: keep the bins below 8 kHz
+        if rate != se.SAMPLE_RATE or band_hz is not None:   # brick-wall resampling: keep the bins below 8 kHz
             spectrum = jnp.fft.rfft(x)[: size // 2 + 1]
+            if band_hz is not None:
+                spectrum = jnp.where(bins <= band_hz, spectrum, 0.0)
             x = jnp.fft.irfft(spectrum, n=size) * (size / samples)
         rms = jnp.sqrt(jnp.mean((x * se.INT16_MAX) ** 2) + 1e-6)
         x = x * (10.0 ** (se.AUDIO_NORM_TARGET_DBFS / 20.0) * se.INT16_MAX / rms)

@@ -15,7 +15,9 @@ analysis-by-synthesis (docs/voice-quality.md, "Style inversion through Kokoro's 
    the searched voice (``keep``).
 
 4. with ``speaker_weight`` (CPU settings: 4), a speaker term joins the objective: 1 − the GE2E cosine of the window's
-   audio to the reference's embedding, GE2E run in JAX (:mod:`ge2e_jax`). The envelope match alone hears no identity;
+   audio to the reference's embedding, GE2E run in JAX (:mod:`ge2e_jax`); with ``speaker_band`` on the window's
+   audio cut to the reference's band (what the clone is compared with: a telephone recording has nothing above
+   4 kHz). The envelope match alone hears no identity;
    GE2E is the encoder enrolment already optimises, ECAPA and CAM++ stay independent checks.
 
 Everything not depending on the
@@ -42,6 +44,7 @@ from .kokoro_enrol import STYLE_HALF  # the timbre half of a style row
 
 SAMPLE_RATE = 24000
 FRAME = 600           # output samples per decoder input frame (Kokoro: 24 kHz, 40 frames a second)
+WHOLE_BAND_HZ = SAMPLE_RATE / 2   # the speaker term's band when the reference's is not used: nothing cut
 HOP = 300             # cepstral analysis hop: the decoder's F0 rate
 NFFT = 1024
 MELS = 80
@@ -445,6 +448,7 @@ class FitProblem:
     targets: np.ndarray
     weights: np.ndarray
     speaker: np.ndarray | None = None   # the reference's GE2E embedding [256]: the speaker term's target
+    band_hz: float | None = None        # the reference's band: what the speaker term hears (None: the whole band)
 
 
 @dataclass
@@ -478,15 +482,17 @@ class StyleInverter:
     def __init__(self, model: DecoderGraph | str | Path, spread: np.ndarray, *, frames: int = 120, steps: int = 30,
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
                  keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
-                 encoder=None) -> None:
+                 encoder=None, speaker_band: bool = False) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
         window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
         ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
-        ``speaker``; 0: none), ``encoder`` its weights (``speaker_encoder.Ge2eWeights``; default the installed)."""
+        ``speaker``; 0: none), ``encoder`` its weights (``speaker_encoder.Ge2eWeights``; default the installed),
+        ``speaker_band``: the term hears the window's audio in the reference's band (False: the whole band)."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
         self.match_quantile, self.keep, self.speaker_weight = match_quantile, keep, speaker_weight
+        self.speaker_band = speaker_band
         self._encoder = encoder
         self._lock = threading.Lock()
         self._step = self._render = None
@@ -526,7 +532,7 @@ class StyleInverter:
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 return cepstra(audio, filters, dct, jnp)[0]
 
-            def loss(z, base, static, filters, targets, weights, original, speaker):
+            def loss(z, base, static, filters, targets, weights, original, speaker, band_hz):
                 style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * z, base[:, STYLE_HALF:]], axis=1)
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 ceps = cepstra(audio, filters, dct, jnp)[0]
@@ -538,7 +544,7 @@ class StyleInverter:
                 kept = jnp.sum(drift * weights[1:]) / jnp.maximum(jnp.sum(weights[1:]), 1.0)
                 # the speaker term: the envelope match alone hears no identity (GE2E is the encoder optimised;
                 # ECAPA and CAM++ only measure: docs/voice-quality.md, "A speaker term in the style fit")
-                similarity = jnp.dot(embed(audio), speaker) if embed is not None else jnp.zeros(())
+                similarity = jnp.dot(embed(audio, band_hz), speaker) if embed is not None else jnp.zeros(())
                 objective = fit + self.speaker_weight * (1.0 - similarity)
                 return objective + self.keep * kept + self.pull * jnp.mean(z ** 2), (objective, similarity)
 
@@ -571,24 +577,27 @@ class StyleInverter:
             step, render = self._compiled()
             render(np.zeros((1, 256), np.float32), static, mel_matrix(7600.0)).block_until_ready()
             step(np.zeros((1, STYLE_HALF), np.float32), np.zeros((1, 256), np.float32), static,
-                 mel_matrix(7600.0), targets, weights, targets, np.zeros(256, np.float32))[1].block_until_ready()
+                 mel_matrix(7600.0), targets, weights, targets, np.zeros(256, np.float32),
+                 np.float32(WHOLE_BAND_HZ))[1].block_until_ready()
         return time.monotonic() - started
 
     def invert(self, reference: np.ndarray, rate: int, text: str, tokens, style: np.ndarray, band_hz: float,
                reading: np.ndarray, deadline: float | None = None,
-               progress: Callable[[str], None] | None = None, speaker: np.ndarray | None = None) -> Inversion | None:
+               progress: Callable[[str], None] | None = None, speaker: np.ndarray | None = None,
+               snapshots: Sequence[int] = ()) -> Inversion | None:
         """Fit the timbre to ``reference`` (mono float audio at ``rate``), whose words are ``text`` and phonemes
         ``tokens``, starting from ``style`` [1, 256]; ``band_hz`` the reference's bandwidth; ``reading`` Kokoro's
         24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference); ``speaker`` the reference's
         GE2E embedding (the speaker term's target; without it the term is off). Stops before a step would overrun
-        ``deadline`` (time.monotonic()). None when the reference and the reading cannot be paired."""
+        ``deadline`` (time.monotonic()); ``snapshots`` as :meth:`descend`'s. None when the reference and the reading
+        cannot be paired."""
         started = time.monotonic()
         problem = self.prepare(reference, rate, tokens, style, band_hz, reading)
         if problem is None:
             return None
         if speaker is not None:
             problem.speaker = np.asarray(speaker, np.float32).reshape(-1)
-        found = self.descend(problem, deadline=deadline, progress=progress)
+        found = self.descend(problem, deadline=deadline, progress=progress, snapshots=snapshots)
         found.text = text
         found.prepare_s += time.monotonic() - started - found.seconds
         found.seconds = time.monotonic() - started
@@ -624,7 +633,7 @@ class StyleInverter:
         if weights.sum() < self.cepstral_frames // 4:
             return None
         return FitProblem(style, self._varying(self.graph.static_values(features, f0, energy)), filters,
-                          targets.astype(np.float32), weights.astype(np.float32))
+                          targets.astype(np.float32), weights.astype(np.float32), band_hz=float(band_hz))
 
     def descend(self, problem: FitProblem, deadline: float | None = None,
                 progress: Callable[[str], None] | None = None, snapshots: Sequence[int] = ()) -> Inversion:
@@ -638,6 +647,8 @@ class StyleInverter:
             problem.style, problem.static, problem.filters, problem.targets, problem.weights
         # no target, no speaker term: a zero target makes its gradient zero (the objective only shifts)
         speaker = problem.speaker if problem.speaker is not None else np.zeros(256, np.float32)
+        band_hz = np.float32(problem.band_hz if self.speaker_band and problem.band_hz is not None
+                             else WHOLE_BAND_HZ)
         history, similarities, best, kept = [], [], (np.inf, np.zeros((1, STYLE_HALF), np.float32), None), {}
         with self._lock:
             step, render = self._compiled()
@@ -651,7 +662,7 @@ class StyleInverter:
             room = deadline is None or self.step_s is None or looping + self.step_s <= deadline
             for k in range(1, self.steps + 1 if room else 1):
                 (_, (fit, similarity)), gradient = step(z, style, static, filters, targets, weights, original,
-                                                         speaker)
+                                                         speaker, band_hz)
                 history.append(float(fit))
                 similarities.append(float(similarity))
                 if history[-1] < best[0]:
