@@ -89,10 +89,11 @@ EXEMPLAR_RESERVE_S = 3.0     # the exemplar codebook (0.9-1.4 s for 19-26 s refe
 EQ_UNDER_EXEMPLARS = 0.5
 # The style fit (``style_fit``), last: transcribing a few seconds of the reference, Kokoro's reading of it, the
 # alignment, then gradient steps until the fit's step count or the budget's end. Its reserve and the least budget it
-# starts with are its settings' (``style_fit.FitSettings``: 18 s / 9 s on CPU, 20 s / 14 s on a GPU); the reserve is
-# taken from the search only while the fit is ready (compiled) and the search keeps SEARCH_FIRST_S: with a small
-# budget (the tests' 20 s) the search has it all, as before the fit.
-SEARCH_FIRST_S = 20.0
+# starts with are its settings' (``style_fit.FitSettings``: 28 s / 9 s on CPU, 20 s / 14 s on a GPU); the reserve is
+# taken from the search only while the fit is ready (compiled) and the search keeps SEARCH_FIRST_S (≈ 7 evaluations;
+# with the default budget it keeps ≈ 18 s, which lost little against ≈ 33 s: docs/voice-quality.md, "More steps,
+# less search"): with a small budget (the tests' 20 s) the search has it all, as before the fit.
+SEARCH_FIRST_S = 14.0
 MAX_EVALUATIONS = 24
 # Intelligibility (issue: similarity *and* intelligibility): GE2E, which the search climbs, does not hear words, and
 # extrapolated mixtures can win on it while slurring (a real Czech speaker's clone: pocketsphinx WER 40 % on

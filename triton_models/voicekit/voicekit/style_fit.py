@@ -751,7 +751,12 @@ class FitSettings:
 # Kokoro's reading 1.2-1.6 s, alignment and first render 1.6-1.8 s, a step 2.3 s.
 # The speaker term at 4 (session 20, 12 real speakers, half the offset kept): held-out GE2E 0.733 → 0.749, ECAPA
 # 0.271 → 0.292, CAM++ 0.330 → 0.353 (neither in the objective), WER 27.7 → 30.7 % (stock voices 35.2 %).
-CPU_SETTINGS = FitSettings(frames=120, steps=6, learning_rate=0.2, segment_s=6.0, reserve_s=18.0, min_s=9.0,
+# Session 21 (bench.style_inversion, 12 real speakers, half the offset): more steps beat more search. Steps 6 → 9 → 12
+# took held-out GE2E 0.762 → 0.773 → 0.782 (ECAPA 0.303 → 0.310 → 0.307, CAM++ 0.356 → 0.366 → 0.372) at the same
+# WER and DNSMOS, and a search cut from ≈ 33 s to ≈ 17 s (9 evaluations instead of 17) lost 0.007 GE2E and nothing on
+# ECAPA or CAM++. So the fit's reserve is 28 s (≈ 8 steps of 2.9 s after transcription and alignment) and the search
+# keeps ≈ 18 s; the steps stop at the budget's end, 12 at most.
+CPU_SETTINGS = FitSettings(frames=120, steps=12, learning_rate=0.2, segment_s=6.0, reserve_s=28.0, min_s=9.0,
                            after_transcript_s=5.5, speaker_weight=4.0)
 # A GPU (an H200: bench/gpu_style_fit.py, docs/voice-quality.md "The style fit on a GPU"): a step costs 18-20 ms for
 # a 3 or a 6 s window, so 80 steps at 0.1 on 6 s (≈ 1.6 s; 300 steps at 0.05 gained no more) with 12 s transcribed.
