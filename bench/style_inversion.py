@@ -8,10 +8,12 @@ fit runs to the largest of ``--steps`` (no deadline), keeping the best offset af
 (weight, steps, scale) arm says the held-out sentences, scored by ``bench.voice_quality_real.score_all`` (GE2E,
 which the speaker term optimises; ECAPA and CAM++, which only measure), pocketsphinx WER and DNSMOS OVRL.
 ``--speaker-band both`` fits each weight twice: the speaker term hearing the reference's band and the whole band
-(shipped).
+(shipped). ``--campplus-weights`` adds a second speaker term, CAM++'s (each pair of weights is one fit); with it
+CAM++ is optimised too and ECAPA alone only measures.
 
 ``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
-[--speaker-band on|off|both] [--frames 120] [--learning-rate 0.2] [--no-dnsmos] [--json out.json]``
+[--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 120] [--learning-rate 0.2] [--no-dnsmos]
+[--json out.json]``
 """
 from __future__ import annotations
 
@@ -28,10 +30,17 @@ class Arm:
     steps: int
     scale: float
     band: bool = False  # the speaker term hears the reference's band (False: the whole band)
+    campplus: float = 0.0  # the CAM++ term's weight
+
+    @property
+    def fit(self) -> tuple[float, float, bool]:
+        """What one fit serves: the arms differing only in steps and scale share it."""
+        return self.weight, self.campplus, self.band
 
     @property
     def label(self) -> str:
-        return f"w={self.weight:g}{'' if self.band else ' whole band'}, {self.steps} steps, scale {self.scale:g}"
+        return f"w={self.weight:g}{f' + CAM++ {self.campplus:g}' if self.campplus else ''}" \
+               f"{'' if self.band else ' whole band'}, {self.steps} steps, scale {self.scale:g}"
 
 
 def floats(text: str) -> list[float]:
@@ -49,7 +58,7 @@ def main(argv=None) -> int:
 
     from bench import dnsmos, real_speakers, voice_speakers
     from bench.voice_quality_real import RATE, run_speaker, score_all, summary
-    from voicekit import decode, enrolment, exemplar_match, kokoro, kokoro_enrol, style_fit
+    from voicekit import campplus, decode, enrolment, exemplar_match, kokoro, kokoro_enrol, style_fit
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
     from voicekit.pcm import join_segments, write_wav
@@ -61,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--speakers", help="comma-separated subset of real speaker names")
     parser.add_argument("--sentences", type=int, default=3)
     parser.add_argument("--weights", default=f"{cpu.speaker_weight:g}", help="speaker-term weights, one fit each")
+    parser.add_argument("--campplus-weights", default=f"{cpu.campplus_weight:g}",
+                        help="CAM++-term weights, one fit for each with each GE2E weight")
     parser.add_argument("--steps", default=f"{cpu.steps}", help="step counts kept from each fit")
     parser.add_argument("--scales", default=f"{cpu.scale:g}", help="fractions of the fitted offset applied")
     parser.add_argument("--speaker-band", choices=("on", "off", "both"), default="off",
@@ -76,8 +87,8 @@ def main(argv=None) -> int:
 
     step_counts = sorted({int(s) for s in floats(args.steps)})
     bands = {"on": [True], "off": [False], "both": [True, False]}[args.speaker_band]
-    arms = [Arm(w, k, s, b) for w in floats(args.weights) for b in bands for k in step_counts
-            for s in floats(args.scales)]
+    arms = [Arm(w, k, s, b, c) for w in floats(args.weights) for c in floats(args.campplus_weights) for b in bands
+            for k in step_counts for s in floats(args.scales)]
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
                 if not s.short]
@@ -87,12 +98,13 @@ def main(argv=None) -> int:
     recogniser = Recogniser()
     spread = style_fit.timbre_spread(style_fit.stock_timbres(engine))
     inverters = {}
-    for weight in sorted({a.weight for a in arms}):
+    for weight, campplus_weight in sorted({a.fit[:2] for a in arms}):
         inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=args.frames,
                                  steps=step_counts[-1], learning_rate=args.learning_rate, pull=style_fit.PULL,
-                                 match_quantile=style_fit.MATCH_QUANTILE, keep=style_fit.KEEP, speaker_weight=weight)
-        log(f"fit w={weight:g} compiled in {inverter.warm_up():.1f} s")
-        inverters[weight] = inverter   # one compiled fit serves both bands (the band is an argument)
+                                 match_quantile=style_fit.MATCH_QUANTILE, keep=style_fit.KEEP, speaker_weight=weight,
+                                 campplus_weight=campplus_weight)
+        log(f"fit w={weight:g}, CAM++ {campplus_weight:g} compiled in {inverter.warm_up():.1f} s")
+        inverters[weight, campplus_weight] = inverter   # one compiled fit serves both bands (an argument)
     sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
     results, clips = [], {}
     twins = {arm: [] for arm in arms}
@@ -112,20 +124,24 @@ def main(argv=None) -> int:
         band = exemplar_match.band_edge(screened.speech, screened.rate)
         offsets: dict[Arm, np.ndarray] = {}
         fits[sp.name] = {}
-        for weight, matched in sorted({(a.weight, a.band) for a in arms}):
-            inverter = inverters[weight]
+        campplus_target = campplus.default_encoder().embed(screened.speech, screened.rate) \
+            if any(a.campplus for a in arms) else None
+        for weight, campplus_weight, matched in sorted({a.fit for a in arms}):
+            inverter = inverters[weight, campplus_weight]
             inverter.speaker_band = matched
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
                                     engine.infer(tokens, pack), speaker=np.asarray(screened.embedding, np.float32),
-                                    snapshots=step_counts) if tokens else None
-            key = f"{weight:g}" + ("" if matched else " whole band")
+                                    snapshots=step_counts, campplus=campplus_target) if tokens else None
+            key = f"{weight:g}" + (f"+c{campplus_weight:g}" if campplus_weight else "") \
+                + ("" if matched else " whole band")
             fits[sp.name][key] = found.report() if found is not None else None
             log(f"  w={key} (band {band:.0f} Hz): "
                 + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f}, speaker {found.speaker_start} -> "
-                   f"{found.speaker_end} in {found.steps} steps, {found.seconds:.1f} s" if found
+                   f"{found.speaker_end}, CAM++ {found.campplus_start} -> {found.campplus_end} in {found.steps} "
+                   f"steps, {found.seconds:.1f} s" if found
                    else f"not fitted (heard '{text}')"))
             for arm in arms:
-                if (arm.weight, arm.band) == (weight, matched):
+                if arm.fit == (weight, campplus_weight, matched):
                     kept = found.snapshots.get(arm.steps, found.offset) if found is not None else None
                     offsets[arm] = arm.scale * kept if kept is not None else np.zeros(style_fit.STYLE_HALF,
                                                                                       np.float32)

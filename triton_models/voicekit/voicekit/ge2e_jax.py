@@ -19,13 +19,34 @@ def partial_starts(samples_16k: int) -> list[int]:
     return [start for start, _ in se.partial_slices(samples_16k)]
 
 
+def resampler(samples: int, rate: int, target_rate: int):
+    """(the resampled length, a JAX function: (audio [>= samples] at ``rate``, ``band_hz`` — traced, or None for
+    the whole band) → its first ``samples`` resampled to ``target_rate`` by an FFT brick wall, nothing above
+    ``band_hz`` kept). Shared by the encoders the fit follows (GE2E here, CAM++ in :mod:`campplus_jax`)."""
+    import jax.numpy as jnp
+
+    size = int(round(samples * target_rate / rate))
+    bins = np.fft.rfftfreq(size, 1.0 / target_rate).astype(np.float32)
+
+    def resample(audio, band_hz=None):
+        x = audio.reshape(-1)[:samples]
+        if rate == target_rate and band_hz is None:
+            return x
+        spectrum = jnp.fft.rfft(x)[: size // 2 + 1]
+        if band_hz is not None:
+            spectrum = jnp.where(bins <= band_hz, spectrum, 0.0)
+        return jnp.fft.irfft(spectrum, n=size) * (size / samples)
+
+    return size, resample
+
+
 def embedder(weights: se.Ge2eWeights, samples: int, rate: int):
     """A JAX function: (audio [samples] float32 at ``rate`` Hz, ``band_hz`` — a scalar, traced: nothing above it
     is heard; None for the whole band) → its GE2E embedding [256] (L2-normed)."""
     import jax
     import jax.numpy as jnp
 
-    size = int(round(samples * se.SAMPLE_RATE / rate))
+    size, resample = resampler(samples, rate, se.SAMPLE_RATE)
     starts = partial_starts(size)
     end = (starts[-1] + se.PARTIAL_FRAMES) * se.MEL_HOP
     padded_size = max(size, end)
@@ -57,15 +78,8 @@ def embedder(weights: se.Ge2eWeights, samples: int, rate: int):
         raw = jnp.maximum(h @ linear_w + linear_b, 0.0)
         return raw / jnp.maximum(jnp.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
 
-    bins = np.fft.rfftfreq(size, 1.0 / se.SAMPLE_RATE).astype(np.float32)
-
     def embed(audio, band_hz=None):
-        x = audio.reshape(-1)[:samples]
-        if rate != se.SAMPLE_RATE or band_hz is not None:   # brick-wall resampling: keep the bins below 8 kHz
-            spectrum = jnp.fft.rfft(x)[: size // 2 + 1]
-            if band_hz is not None:
-                spectrum = jnp.where(bins <= band_hz, spectrum, 0.0)
-            x = jnp.fft.irfft(spectrum, n=size) * (size / samples)
+        x = resample(audio, band_hz)   # brick-wall resampling: keep the bins below 8 kHz
         rms = jnp.sqrt(jnp.mean((x * se.INT16_MAX) ** 2) + 1e-6)
         x = x * (10.0 ** (se.AUDIO_NORM_TARGET_DBFS / 20.0) * se.INT16_MAX / rms)
         x = jnp.pad(x, (se.MEL_WINDOW // 2, se.MEL_WINDOW // 2 + padded_size - size))

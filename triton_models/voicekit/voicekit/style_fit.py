@@ -45,6 +45,7 @@ from .kokoro_enrol import STYLE_HALF  # the timbre half of a style row
 SAMPLE_RATE = 24000
 FRAME = 600           # output samples per decoder input frame (Kokoro: 24 kHz, 40 frames a second)
 WHOLE_BAND_HZ = SAMPLE_RATE / 2   # the speaker term's band when the reference's is not used: nothing cut
+CAMPPLUS_SIZE = 192   # CAM++'s embedding (campplus.EMBEDDING_SIZE; not imported: the fit loads it only when used)
 HOP = 300             # cepstral analysis hop: the decoder's F0 rate
 NFFT = 1024
 MELS = 80
@@ -448,6 +449,7 @@ class FitProblem:
     targets: np.ndarray
     weights: np.ndarray
     speaker: np.ndarray | None = None   # the reference's GE2E embedding [256]: the speaker term's target
+    campplus: np.ndarray | None = None  # the reference's CAM++ embedding [192], L2-normed: the second encoder's target
     band_hz: float | None = None        # the reference's band: what the speaker term hears (None: the whole band)
 
 
@@ -467,12 +469,17 @@ class Inversion:
     # GE2E cosine of the window's audio to the reference, at the start and at the kept step (with a speaker term)
     speaker_start: float | None = None
     speaker_end: float | None = None
+    # the same for CAM++'s cosine (with a CAM++ term)
+    campplus_start: float | None = None
+    campplus_end: float | None = None
 
     def report(self) -> dict:
         out = {"fitStart": round(self.fit_start, 4), "fitEnd": round(self.fit_end, 4), "steps": self.steps,
                "seconds": round(self.seconds, 1), "prepareS": round(self.prepare_s, 1)}
         if self.speaker_start is not None and self.speaker_end is not None:
             out.update(speakerStart=round(self.speaker_start, 4), speakerEnd=round(self.speaker_end, 4))
+        if self.campplus_start is not None and self.campplus_end is not None:
+            out.update(campplusStart=round(self.campplus_start, 4), campplusEnd=round(self.campplus_end, 4))
         return out
 
 
@@ -482,18 +489,22 @@ class StyleInverter:
     def __init__(self, model: DecoderGraph | str | Path, spread: np.ndarray, *, frames: int = 120, steps: int = 30,
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
                  keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
-                 encoder=None, speaker_band: bool = False) -> None:
+                 encoder=None, speaker_band: bool = False, campplus_weight: float = 0.0,
+                 campplus_encoder=None) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
         window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
         ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
         ``speaker``; 0: none), ``encoder`` its weights (``speaker_encoder.Ge2eWeights``; default the installed),
-        ``speaker_band``: the term hears the window's audio in the reference's band (False: the whole band)."""
+        ``speaker_band``: the term hears the window's audio in the reference's band (False: the whole band);
+        ``campplus_weight``: the weight of a second speaker term, 1 − the CAM++ cosine to the problem's ``campplus``
+        (0: none), ``campplus_encoder`` its weights (``campplus.CampplusWeights``; default the installed)."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
         self.match_quantile, self.keep, self.speaker_weight = match_quantile, keep, speaker_weight
         self.speaker_band = speaker_band
-        self._encoder = encoder
+        self.campplus_weight = campplus_weight
+        self._encoder, self._campplus_encoder = encoder, campplus_encoder
         self._lock = threading.Lock()
         self._step = self._render = None
         self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
@@ -527,12 +538,19 @@ class StyleInverter:
 
                 weights = self._encoder if self._encoder is not None else speaker_encoder.default_encoder().weights
                 embed = ge2e_jax.embedder(weights, self.frames * FRAME, SAMPLE_RATE)
+            embed_campplus = None
+            if self.campplus_weight > 0:
+                from . import campplus, campplus_jax
+
+                weights = self._campplus_encoder if self._campplus_encoder is not None \
+                    else campplus.default_encoder().weights
+                embed_campplus = campplus_jax.embedder(weights, self.frames * FRAME, SAMPLE_RATE)
 
             def render(style, static, filters):
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 return cepstra(audio, filters, dct, jnp)[0]
 
-            def loss(z, base, static, filters, targets, weights, original, speaker, band_hz):
+            def loss(z, base, static, filters, targets, weights, original, speaker, campplus_target, band_hz):
                 style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * z, base[:, STYLE_HALF:]], axis=1)
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 ceps = cepstra(audio, filters, dct, jnp)[0]
@@ -542,11 +560,16 @@ class StyleInverter:
                 moves = ceps[1: targets.shape[0], 1:] - ceps[: targets.shape[0] - 1, 1:]
                 drift = jnp.abs(moves - (original[1:, 1:] - original[:-1, 1:])).mean(axis=1)
                 kept = jnp.sum(drift * weights[1:]) / jnp.maximum(jnp.sum(weights[1:]), 1.0)
-                # the speaker term: the envelope match alone hears no identity (GE2E is the encoder optimised;
-                # ECAPA and CAM++ only measure: docs/voice-quality.md, "A speaker term in the style fit")
+                # the speaker terms: the envelope match alone hears no identity. Two encoders of unlike
+                # architectures (an LSTM, a 2-D conv + dense TDNN) so that neither is fooled alone; ECAPA only
+                # measures (docs/voice-quality.md, "A speaker term in the style fit", "Two encoders in the fit")
                 similarity = jnp.dot(embed(audio, band_hz), speaker) if embed is not None else jnp.zeros(())
-                objective = fit + self.speaker_weight * (1.0 - similarity)
-                return objective + self.keep * kept + self.pull * jnp.mean(z ** 2), (objective, similarity)
+                campplus_similarity = jnp.dot(embed_campplus(audio), campplus_target) \
+                    if embed_campplus is not None else jnp.zeros(())
+                objective = fit + self.speaker_weight * (1.0 - similarity) \
+                    + self.campplus_weight * (1.0 - campplus_similarity)
+                return objective + self.keep * kept + self.pull * jnp.mean(z ** 2), \
+                    (objective, similarity, campplus_similarity)
 
             self._render = jax.jit(render)
             self._step = jax.jit(jax.value_and_grad(loss, has_aux=True))
@@ -578,17 +601,18 @@ class StyleInverter:
             render(np.zeros((1, 256), np.float32), static, mel_matrix(7600.0)).block_until_ready()
             step(np.zeros((1, STYLE_HALF), np.float32), np.zeros((1, 256), np.float32), static,
                  mel_matrix(7600.0), targets, weights, targets, np.zeros(256, np.float32),
-                 np.float32(WHOLE_BAND_HZ))[1].block_until_ready()
+                 np.zeros(CAMPPLUS_SIZE, np.float32), np.float32(WHOLE_BAND_HZ))[1].block_until_ready()
         return time.monotonic() - started
 
     def invert(self, reference: np.ndarray, rate: int, text: str, tokens, style: np.ndarray, band_hz: float,
                reading: np.ndarray, deadline: float | None = None,
                progress: Callable[[str], None] | None = None, speaker: np.ndarray | None = None,
-               snapshots: Sequence[int] = ()) -> Inversion | None:
+               snapshots: Sequence[int] = (), campplus: np.ndarray | None = None) -> Inversion | None:
         """Fit the timbre to ``reference`` (mono float audio at ``rate``), whose words are ``text`` and phonemes
         ``tokens``, starting from ``style`` [1, 256]; ``band_hz`` the reference's bandwidth; ``reading`` Kokoro's
         24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference); ``speaker`` the reference's
-        GE2E embedding (the speaker term's target; without it the term is off). Stops before a step would overrun
+        GE2E embedding (the speaker term's target; without it the term is off), ``campplus`` its CAM++ embedding
+        (the second term's; likewise). Stops before a step would overrun
         ``deadline`` (time.monotonic()); ``snapshots`` as :meth:`descend`'s. None when the reference and the reading
         cannot be paired."""
         started = time.monotonic()
@@ -597,6 +621,9 @@ class StyleInverter:
             return None
         if speaker is not None:
             problem.speaker = np.asarray(speaker, np.float32).reshape(-1)
+        if campplus is not None:
+            target = np.asarray(campplus, np.float32).reshape(-1)
+            problem.campplus = target / max(float(np.linalg.norm(target)), 1e-12)   # the JAX side is L2-normed
         found = self.descend(problem, deadline=deadline, progress=progress, snapshots=snapshots)
         found.text = text
         found.prepare_s += time.monotonic() - started - found.seconds
@@ -647,9 +674,10 @@ class StyleInverter:
             problem.style, problem.static, problem.filters, problem.targets, problem.weights
         # no target, no speaker term: a zero target makes its gradient zero (the objective only shifts)
         speaker = problem.speaker if problem.speaker is not None else np.zeros(256, np.float32)
+        campplus_target = problem.campplus if problem.campplus is not None else np.zeros(CAMPPLUS_SIZE, np.float32)
         band_hz = np.float32(problem.band_hz if self.speaker_band and problem.band_hz is not None
                              else WHOLE_BAND_HZ)
-        history, similarities, best, kept = [], [], (np.inf, np.zeros((1, STYLE_HALF), np.float32), None), {}
+        history, similarities, best, kept = [], [], (np.inf, np.zeros((1, STYLE_HALF), np.float32), (None, None)), {}
         with self._lock:
             step, render = self._compiled()
             original = np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
@@ -661,10 +689,10 @@ class StyleInverter:
             # the reading and alignment may have taken the time: not even one step (at the last fit's step cost)
             room = deadline is None or self.step_s is None or looping + self.step_s <= deadline
             for k in range(1, self.steps + 1 if room else 1):
-                (_, (fit, similarity)), gradient = step(z, style, static, filters, targets, weights, original,
-                                                         speaker, band_hz)
+                (_, (fit, similarity, campplus_similarity)), gradient = step(
+                    z, style, static, filters, targets, weights, original, speaker, campplus_target, band_hz)
                 history.append(float(fit))
-                similarities.append(float(similarity))
+                similarities.append((float(similarity), float(campplus_similarity)))
                 if history[-1] < best[0]:
                     best = (history[-1], np.asarray(z), similarities[-1])
                 if k in snapshots:
@@ -683,7 +711,9 @@ class StyleInverter:
         found = Inversion(offset, start, best[0], len(history), time.monotonic() - started, "", history,
                           prepared, kept)
         if problem.speaker is not None and self.speaker_weight > 0 and similarities:
-            found.speaker_start, found.speaker_end = similarities[0], best[2]
+            found.speaker_start, found.speaker_end = similarities[0][0], best[2][0]
+        if problem.campplus is not None and self.campplus_weight > 0 and similarities:
+            found.campplus_start, found.campplus_end = similarities[0][1], best[2][1]
         return found
 
 
@@ -743,6 +773,7 @@ class FitSettings:
     after_transcript_s: float  # what the fit needs once the transcript is in: Kokoro's reading, alignment, a step
     scale: float = SCALE   # fraction of the fitted offset stored in the profile
     speaker_weight: float = 0.0  # the speaker term's weight (StyleInverter); 0: the envelope match alone
+    campplus_weight: float = 0.0  # the CAM++ term's weight (StyleInverter); 0: none
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
@@ -829,7 +860,8 @@ class Fitter:
             inverter = StyleInverter(self.engine.directory / MODEL_FILE, timbre_spread(stock_timbres(self.engine)),
                                      frames=settings.frames, steps=settings.steps,
                                      learning_rate=settings.learning_rate, pull=PULL, match_quantile=MATCH_QUANTILE,
-                                     keep=KEEP, speaker_weight=settings.speaker_weight)
+                                     keep=KEEP, speaker_weight=settings.speaker_weight,
+                                     campplus_weight=settings.campplus_weight)
             self.compile_s = inverter.warm_up()
             self.settings, self.inverter = settings, inverter
             self._log(f"style fit ready on {backend}: compiled in {self.compile_s:.1f} s; {settings}")
@@ -874,8 +906,14 @@ class Fitter:
         tokens = english_tokens(self.engine, text)
         if not tokens:
             return None, {"skipped": "no words heard in the reference"}
+        campplus_target = None
+        if self.settings.campplus_weight > 0:   # the second encoder's target: the whole screened reference
+            from .campplus import default_encoder
+
+            campplus_target = default_encoder().embed(speech, rate)
         found = self.inverter.invert(segment, rate, text, tokens, kokoro.style_row(pack, len(tokens)), band_hz,
-                                     self.engine.infer(tokens, pack), deadline=deadline, speaker=speaker)
+                                     self.engine.infer(tokens, pack), deadline=deadline, speaker=speaker,
+                                     campplus=campplus_target)
         if found is None:
             return None, {"skipped": "too little speech aligned"}
         if found.steps == 0:
