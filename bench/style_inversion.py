@@ -58,10 +58,10 @@ def main(argv=None) -> int:
 
     from bench import dnsmos, real_speakers, voice_speakers
     from bench.voice_quality_real import RATE, run_speaker, score_all, summary
-    from voicekit import campplus, decode, enrolment, exemplar_match, kokoro, kokoro_enrol, style_fit
+    from voicekit import exemplar_match, kokoro, kokoro_enrol, style_fit
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
-    from voicekit.pcm import join_segments, write_wav
+    from voicekit.pcm import join_segments
     from voicekit.style_fit import StyleInverter, reference_text
     from voicekit.tts import Synthesizer
 
@@ -116,15 +116,13 @@ def main(argv=None) -> int:
                                             args.search_budget, log)
         profile = result.profile
         pack = np.asarray(synthesizer.recipe_style(profile))
-        samples, _ = decode.decode(write_wav(sp.reference, RATE), rate=enrolment.RATE,
-                                   max_seconds=enrolment.MAX_DURATION_S)
-        screened = enrolment.screen(samples, enrolment.RATE)   # what enrolment hands the fit
+        screened = result.screened   # what enrolment handed the enroller, and hands the fit
         segment, text = reference_text(screened.speech, screened.rate, recogniser, args.segment_s)
         tokens = style_fit.english_tokens(engine, text)
         band = exemplar_match.band_edge(screened.speech, screened.rate)
         offsets: dict[Arm, np.ndarray] = {}
         fits[sp.name] = {}
-        campplus_target = campplus.default_encoder().embed(screened.speech, screened.rate) \
+        campplus_target = style_fit.campplus_target(screened.speech, screened.rate) \
             if any(a.campplus for a in arms) else None
         for weight, campplus_weight, matched in sorted({a.fit for a in arms}):
             inverter = inverters[weight, campplus_weight]

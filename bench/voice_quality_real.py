@@ -40,7 +40,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -110,6 +110,7 @@ class RealResult:
     audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
     refused: str = ""
     profile: dict = field(default_factory=dict, repr=False)  # the parsed profile synthesis used (not in --json)
+    screened: Any = field(default=None, repr=False)  # the enrolment.Screened the enroller got (not in --json)
 
     @property
     def cross_language(self) -> bool:
@@ -141,7 +142,7 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     profile_json = enrolment.Enrolment(profile, screened.duration_s, profile["engineVoice"]).profile_json
     profile = voice_profile.parse(profile_json)          # what synthesize receives
     result.base_voice = profile["engineVoice"]
-    result.profile = profile
+    result.profile, result.screened = profile, screened
     result.proxy_similarity, result.confidence = float(found.similarity), found.confidence
     result.evaluations, result.start = int(found.evaluations), str(found.start)
     result.profile_bytes = len(profile_json.encode())
@@ -416,7 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"refused: {', '.join(refused)}")
     print(f"{len(results)} speakers, {len(sentences)} sentences each, in {time.perf_counter() - started:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "profile"},
+        unsaved = ("profile", "screened")
+        Path(args.json).write_text(json.dumps([{**{k: v for k, v in r.__dict__.items() if k not in unsaved},
                                                 "cross_language": r.cross_language} for r in results],
                                               default=float, indent=1))
     return 0

@@ -377,6 +377,7 @@ def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
     assert si.settings_for("cuda") == si.settings_for("rocm") == gpu and cpu == si.CPU_SETTINGS
     assert (cpu.frames, cpu.learning_rate, cpu.segment_s) == (120, 0.2, 6.0)   # session 13's
     assert cpu.steps == 12 and cpu.reserve_s == 28.0 and cpu.speaker_weight == 4.0   # session 21's: more steps
+    assert cpu.campplus_weight == 2.0 and gpu.campplus_weight == 0.0   # session 22's; never measured on a GPU
     assert gpu.steps > cpu.steps and gpu.frames > cpu.frames and gpu.segment_s >= gpu.frames / 40 * 2
     assert cpu.min_s <= cpu.reserve_s and gpu.min_s <= gpu.reserve_s
     assert cpu.scale == si.SCALE == 0.5 and 0 < gpu.scale < cpu.scale   # the longer fit moves further: less of it

@@ -18,7 +18,12 @@ analysis-by-synthesis (docs/voice-quality.md, "Style inversion through Kokoro's 
    audio to the reference's embedding, GE2E run in JAX (:mod:`ge2e_jax`); with ``speaker_band`` on the window's
    audio cut to the reference's band (what the clone is compared with: a telephone recording has nothing above
    4 kHz). The envelope match alone hears no identity;
-   GE2E is the encoder enrolment already optimises, ECAPA and CAM++ stay independent checks.
+   GE2E is the encoder enrolment already optimises.
+5. with ``campplus_weight`` (CPU settings: 2), a second speaker term: 1 − the CAM++ cosine of the window's audio to
+   the reference's CAM++ embedding (:mod:`campplus_jax`), whole band. Two encoders of unlike architectures pull the
+   style where both hear the speaker, not where one is fooled: on 12 real speakers it raised ECAPA — which no part
+   of enrolment sees — by +0.03 (docs/voice-quality.md, "Two encoders in the fit"). ECAPA stays the independent
+   check.
 
 Everything not depending on the
 style (text features, F0 and energy paths, the harmonic source) is computed by ONNX Runtime on the graph's static
@@ -46,6 +51,7 @@ SAMPLE_RATE = 24000
 FRAME = 600           # output samples per decoder input frame (Kokoro: 24 kHz, 40 frames a second)
 WHOLE_BAND_HZ = SAMPLE_RATE / 2   # the speaker term's band when the reference's is not used: nothing cut
 CAMPPLUS_SIZE = 192   # CAM++'s embedding (campplus.EMBEDDING_SIZE; not imported: the fit loads it only when used)
+CAMPPLUS_TARGET_S = 60.0   # the CAM++ term's target hears this much of the reference at most (0.8 s of CPU for 30 s)
 HOP = 300             # cepstral analysis hop: the decoder's F0 rate
 NFFT = 1024
 MELS = 80
@@ -787,8 +793,12 @@ class FitSettings:
 # WER and DNSMOS, and a search cut from ≈ 33 s to ≈ 17 s (9 evaluations instead of 17) lost 0.007 GE2E and nothing on
 # ECAPA or CAM++. So the fit's reserve is 28 s (≈ 8 steps of 2.9 s after transcription and alignment) and the search
 # keeps ≈ 18 s; the steps stop at the budget's end, 12 at most.
+# Session 22 (bench.style_inversion, 12 real speakers, 9 steps, half the offset): a CAM++ term at 2 beside GE2E's
+# took held-out ECAPA — in no objective — 0.314 → 0.343 and the clones beating every other speaker on it 7 → 9 of 12,
+# GE2E 0.771 → 0.776, CAM++ 0.372 → 0.430, WER 31.4 → 28.0 % at the same OVRL (3.33 → 3.34), for ≈ 0.1 s a step
+# (and 0.8 s for the target of a 30 s reference); at 6 ECAPA 0.351, but GE2E 0.765 and 7 of 12.
 CPU_SETTINGS = FitSettings(frames=120, steps=12, learning_rate=0.2, segment_s=6.0, reserve_s=28.0, min_s=9.0,
-                           after_transcript_s=5.5, speaker_weight=4.0)
+                           after_transcript_s=5.5, speaker_weight=4.0, campplus_weight=2.0)
 # A GPU (an H200: bench/gpu_style_fit.py, docs/voice-quality.md "The style fit on a GPU"): a step costs 18-20 ms for
 # a 3 or a 6 s window, so 80 steps at 0.1 on 6 s (≈ 1.6 s; 300 steps at 0.05 gained no more) with 12 s transcribed.
 # The reserve is for the part that stays on the CPU — transcription (pocketsphinx), Kokoro's reading of ≈ 12 s and
@@ -804,6 +814,15 @@ GPU_SETTINGS = FitSettings(frames=240, steps=80, learning_rate=0.1, segment_s=12
 def settings_for(backend: str) -> FitSettings:
     """The settings for JAX's default backend (``jax.default_backend()``: "cpu", "gpu", "cuda", "rocm", "tpu")."""
     return CPU_SETTINGS if backend == "cpu" else GPU_SETTINGS
+
+
+def campplus_target(speech: np.ndarray, rate: int) -> np.ndarray:
+    """The CAM++ term's target: the embedding (numpy CAM++) of the screened reference's first
+    :data:`CAMPPLUS_TARGET_S`, L2-normed."""
+    from .campplus import default_encoder
+
+    embedding = default_encoder().embed(np.asarray(speech)[: int(CAMPPLUS_TARGET_S * rate)], rate)
+    return (embedding / max(float(np.linalg.norm(embedding)), 1e-12)).astype(np.float32)
 
 
 def english_tokens(engine, text: str) -> list[int]:
@@ -906,14 +925,10 @@ class Fitter:
         tokens = english_tokens(self.engine, text)
         if not tokens:
             return None, {"skipped": "no words heard in the reference"}
-        campplus_target = None
-        if self.settings.campplus_weight > 0:   # the second encoder's target: the whole screened reference
-            from .campplus import default_encoder
-
-            campplus_target = default_encoder().embed(speech, rate)
+        target = campplus_target(speech, rate) if self.settings.campplus_weight > 0 else None
         found = self.inverter.invert(segment, rate, text, tokens, kokoro.style_row(pack, len(tokens)), band_hz,
                                      self.engine.infer(tokens, pack), deadline=deadline, speaker=speaker,
-                                     campplus=campplus_target)
+                                     campplus=target)
         if found is None:
             return None, {"skipped": "too little speech aligned"}
         if found.steps == 0:
