@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     import json
 
     from bench import dnsmos, real_speakers, voice_speakers
-    from bench.voice_quality_real import RATE, run_speaker, score_all, summary
+    from bench.voice_quality_real import RATE, optimised_by_the_fit, run_speaker, score_all, summary
     from voicekit import exemplar_match, kokoro, kokoro_enrol, style_fit
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
@@ -169,29 +169,29 @@ def main(argv=None) -> int:
         for twin in twins[arm]:
             twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
         score_all(twins[arm], speakers, {n: {**c, "clone": arm_clips[arm][n]} for n, c in clips.items()}, log)
-    groups = [("no fit (the searched voice, EQ and exemplar step)", results)] + \
-             [(arm.label, twins[arm]) for arm in arms]
+    groups = [("no fit (the searched voice, EQ and exemplar step)", results, {"ge2e"})] + \
+             [(arm.label, twins[arm], optimised_by_the_fit(arm.campplus)) for arm in arms]
     print("| fit | GE2E clone | ECAPA clone | CAM++ clone | beats GE2E / ECAPA / CAM++ / MFCC | WER clone "
           f"(stock {100 * sum(r.errors['base'] for r in results) / max(1, sum(r.words for r in results)):.1f} %) "
           "| OVRL clone |")
     print("|---|---|---|---|---|---|---|")
-    for label, group in groups:
+    for label, group, _ in groups:
         n, words = len(group), sum(r.words for r in group)
         ovrl = f"{np.mean([r.dnsmos['clone']['ovrl'] for r in group]):.2f}" if with_dnsmos else "—"
         print(f"| {label} | " + " | ".join(f"{np.mean([getattr(r, e)['clone'] for r in group]):.3f}"
                                           for e in ("ge2e", "ecapa", "campplus"))
               + " | " + " / ".join(str(sum(r.beats[e] for r in group)) for e in ("ge2e", "ecapa", "campplus", "mfcc"))
               + f" of {n} | {100 * sum(r.errors['clone'] for r in group) / max(1, words):.1f} % | {ovrl} |")
-    for label, group in groups:
+    for label, group, optimised in groups:
         print(label + ":")
-        for line in summary(group, True):
+        for line in summary(group, True, optimised):
             print("  " + line)
     if args.json:
         rows = [{"speaker": r.name, "fits": fits[r.name], "words": r.words,
                  "arms": {label: {"ge2e": g.ge2e["clone"], "ecapa": g.ecapa["clone"], "campplus": g.campplus["clone"],
                                   "mfcc": g.mfcc["clone"], "beats": g.beats, "errors": g.errors["clone"],
                                   "ovrl": g.dnsmos.get("clone", {}).get("ovrl")}
-                          for label, group in groups for g in group if g.name == r.name}}
+                          for label, group, _ in groups for g in group if g.name == r.name}}
                 for r in results]
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -16,8 +16,9 @@ three ``short`` ones are skipped unless ``--include-short``). For each speaker, 
 3. **score** against the speaker's held-out real clips (**own**: other utterances of the same person, the ceiling):
    GE2E (Resemblyzer d-vector, the encoder enrolment optimises) cosine to the reference's embedding; the same with
    **ECAPA-TDNN** (SpeechBrain's VoxCeleb speaker-verification model, ``voicekit/ecapa.py``) and **CAM++**
-   (3D-Speaker's Chinese + English model, ``voicekit/campplus.py``): other architectures and training sets, **never
-   optimised** — the independent encoders; and MFCC statistics
+   (3D-Speaker's Chinese + English model, ``voicekit/campplus.py``): other architectures and training sets. ECAPA
+   is **never optimised** — the independent encoder; CAM++ is, since session 22, by the style fit's second speaker
+   term (``FitSettings.campplus_weight``; the output says which); and MFCC statistics
    (``bench/mfcc_speaker.py``, never optimised) z-scored against every clip of the run, cosine to the reference's
    statistics. **Channel**: the real recordings are mostly 8 kHz telephone prompts, so every clip
    compared with a speaker's reference first passes through that speaker's band limit (``band_limit``: resampled
@@ -46,7 +47,7 @@ import numpy as np
 
 RATE = 16000
 CONDITIONS = ("own", "base", "clone")
-NEURAL = ("ge2e", "ecapa", "campplus")   # speaker encoders scored by embedding cosine; only GE2E is optimised
+NEURAL = ("ge2e", "ecapa", "campplus")   # speaker encoders scored by embedding cosine
 LABEL = {"ge2e": "GE2E", "ecapa": "ECAPA", "campplus": "CAM++", "mfcc": "MFCC"}
 
 
@@ -294,14 +295,27 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
     return "\n".join(lines)
 
 
-def summary(results: list[RealResult], with_wer: bool) -> list[str]:
+def optimised_by_the_fit(campplus_weight: float | None = None) -> set[str]:
+    """The encoders in enrolment's objectives: GE2E always (the search), CAM++ when the style fit has its term
+    (``campplus_weight``; None: the CPU settings')."""
+    from voicekit import style_fit
+
+    weight = style_fit.CPU_SETTINGS.campplus_weight if campplus_weight is None else campplus_weight
+    return {"ge2e", "campplus"} if weight > 0 else {"ge2e"}
+
+
+def summary(results: list[RealResult], with_wer: bool, optimised: set[str] | None = None) -> list[str]:
+    """The run's summary lines; ``optimised``: which encoders enrolment optimised (default
+    :func:`optimised_by_the_fit`), so that each line says whether it is an independent check."""
+    optimised = optimised_by_the_fit() if optimised is None else optimised
     n = len(results)
     x = [r for r in results if r.cross_language]
     en = [r for r in results if not r.cross_language]
     out = [f"GE2E (optimised): clone {np.mean([r.ge2e['clone'] for r in results]):.3f}, base "
            f"{np.mean([r.ge2e['base'] for r in results]):.3f}, own {np.mean([r.ge2e['own'] for r in results]):.3f}; "
            f"clone without the band limit {np.mean([r.ge2e_unmatched for r in results]):.3f}",
-           *(f"{LABEL[e]} (never optimised): clone {np.mean([getattr(r, e)['clone'] for r in results]):.3f}, base "
+           *(f"{LABEL[e]} ({'optimised' if e in optimised else 'never optimised'}): clone "
+             f"{np.mean([getattr(r, e)['clone'] for r in results]):.3f}, base "
              f"{np.mean([getattr(r, e)['base'] for r in results]):.3f}, own "
              f"{np.mean([getattr(r, e)['own'] for r in results]):.3f}" for e in NEURAL if e != "ge2e"),
            "beats every other speaker — clone: " + ", ".join(
