@@ -521,6 +521,24 @@ def test_the_jax_campplus_is_the_numpy_encoder_on_speech(name):
     assert float(numpy_campplus(clip[::-1].copy(), weights) @ got) < float(expected @ got) - 0.05
 
 
+def test_the_jax_campplus_in_a_band_hears_nothing_above_it():
+    """With ``band_hz`` what lies above the band cannot change the embedding (so a fit toward a telephone recording has
+    nothing to gain from muffling the clone), while the whole-band embedding hears it."""
+    from scipy.signal import resample_poly
+
+    from voicekit import campplus_jax
+
+    samples, rate = read_ge2e_clip("flite_slt_check.wav")
+    clip = resample_poly(np.asarray(samples, np.float32), 24000, rate).astype(np.float32)[:48000]
+    hiss = np.fft.rfft(np.random.default_rng(4).normal(0, 0.05, len(clip)))
+    hiss[np.fft.rfftfreq(len(clip), 1 / 24000) <= 4000] = 0
+    hissed = clip + np.fft.irfft(hiss, n=len(clip)).astype(np.float32)   # noise above 4 kHz only
+    embed = jax.jit(campplus_jax.embedder(campplus_weights(), len(clip), 24000))
+    band = np.float32(3400)
+    assert float(np.asarray(embed(jnp.asarray(clip), band)) @ np.asarray(embed(jnp.asarray(hissed), band))) > 0.999
+    assert float(np.asarray(embed(jnp.asarray(clip))) @ np.asarray(embed(jnp.asarray(hissed)))) < 0.98
+
+
 def test_the_campplus_term_moves_the_style_toward_the_target_voice():
     """With no envelope targets and no GE2E term, the CAM++ term alone pulls: the window's CAM++ similarity to a
     speaker's embedding rises and is reported; without a target nothing moves."""

@@ -3,10 +3,11 @@
 The same arithmetic as :func:`campplus.fbank` and :func:`campplus.network` (the weights, BatchNorms folded, are
 :class:`campplus.CampplusWeights`' own), in float32 throughout (the numpy front end frames in float64), with the
 resampling to 16 kHz an FFT brick wall at 8 kHz (:func:`ge2e_jax.resampler`; the numpy path uses soxr, whose
-filter rolls off earlier: cosine 0.987-0.999 between the two on test clips). It always hears the whole band: cut
-at a lower band, the empty bins' log energies are the floor here and the filter's leakage in numpy, and the two
-embeddings part (cosine 0.82 at 3.4 kHz). The input length is fixed at trace time, so the frame count and the CAM
-layers' segments are static.
+filter rolls off earlier: cosine 0.987-0.999 between the two on test clips). A traced ``band_hz`` cuts what it
+hears, as the GE2E one's: the style cannot move what is above it, so a fit toward a telephone recording is not drawn
+to imitate the channel (the empty bins' log energies are the floor here and the filter's leakage in numpy: the two
+embeddings of a clip cut at 3.4 kHz part, cosine 0.82). The input length is fixed at trace time, so the frame count
+and the CAM layers' segments are static.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from .ge2e_jax import resampler
 
 
 def embedder(weights: cp.CampplusWeights, samples: int, rate: int):
-    """A JAX function: audio [samples] float32 at ``rate`` Hz → its CAM++ embedding [192], L2-normed (cosines are
-    dot products)."""
+    """A JAX function: (audio [samples] float32 at ``rate`` Hz, ``band_hz`` — a scalar, traced: nothing above it is
+    heard; None for the whole band) → its CAM++ embedding [192], L2-normed (cosines are dot products)."""
     import jax
     import jax.numpy as jnp
 
@@ -93,8 +94,8 @@ def embedder(weights: cp.CampplusWeights, samples: int, rate: int):
         pooled = jnp.concatenate([x.mean(axis=1), spread])[:, None]
         return conv1d(weights.dense, pooled)[:, 0]
 
-    def embed(audio):
-        raw = network(features(resample(audio)))
+    def embed(audio, band_hz=None):
+        raw = network(features(resample(audio, band_hz)))
         return raw / jnp.linalg.norm(raw)
 
     return embed

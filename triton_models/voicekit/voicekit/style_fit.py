@@ -20,10 +20,10 @@ analysis-by-synthesis (docs/voice-quality.md, "Style inversion through Kokoro's 
    4 kHz). The envelope match alone hears no identity;
    GE2E is the encoder enrolment already optimises.
 5. with ``campplus_weight`` (CPU settings: 2), a second speaker term: 1 − the CAM++ cosine of the window's audio to
-   the reference's CAM++ embedding (:mod:`campplus_jax`), whole band. Two encoders of unlike architectures pull the
-   style where both hear the speaker, not where one is fooled: on 12 real speakers it raised ECAPA — which no part
-   of enrolment sees — by +0.03 (docs/voice-quality.md, "Two encoders in the fit"). ECAPA stays the independent
-   check.
+   the reference's CAM++ embedding (:mod:`campplus_jax`; ``speaker_band`` as for GE2E's). Two encoders of unlike
+   architectures pull the style where both hear the speaker, not where one is fooled: on 12 real speakers it raised
+   ECAPA — which no part of enrolment sees — by +0.03 (docs/voice-quality.md, "Two encoders in the fit"). ECAPA
+   stays the independent check.
 
 Everything not depending on the
 style (text features, F0 and energy paths, the harmonic source) is computed by ONNX Runtime on the graph's static
@@ -570,7 +570,7 @@ class StyleInverter:
                 # architectures (an LSTM, a 2-D conv + dense TDNN) so that neither is fooled alone; ECAPA only
                 # measures (docs/voice-quality.md, "A speaker term in the style fit", "Two encoders in the fit")
                 similarity = jnp.dot(embed(audio, band_hz), speaker) if embed is not None else jnp.zeros(())
-                campplus_similarity = jnp.dot(embed_campplus(audio), campplus_target) \
+                campplus_similarity = jnp.dot(embed_campplus(audio, band_hz), campplus_target) \
                     if embed_campplus is not None else jnp.zeros(())
                 objective = fit + self.speaker_weight * (1.0 - similarity) \
                     + self.campplus_weight * (1.0 - campplus_similarity)
@@ -847,9 +847,9 @@ def timbre_spread(timbres: np.ndarray) -> np.ndarray:
 
 
 class Fitter:
-    """The style fit as enrolment runs it: built and compiled in a background thread (21-26 s on 2 cores) so that
-    loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A failure to build
-    (no JAX, no float-convolution model) leaves :attr:`error` set and enrolment unaffected."""
+    """The style fit as enrolment runs it: built and compiled in a background thread (34-37 s on 2 cores with both
+    speaker terms) so that loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A
+    failure to build (no JAX, no float-convolution model) leaves :attr:`error` set and enrolment unaffected."""
 
     def __init__(self, engine, *, settings: FitSettings | None = None, log: Callable[[str], None] | None = None,
                  background: bool = True) -> None:
