@@ -54,7 +54,7 @@ def main(argv=None) -> int:
 
     from bench import dnsmos, real_speakers, voice_speakers
     from bench.voice_quality import embed
-    from bench.voice_quality_real import RATE, run_speaker, score_all
+    from bench.voice_quality_real import RATE, run_speaker, score_all, score_twins
     from voicekit import kokoro_enrol
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
@@ -119,9 +119,7 @@ def main(argv=None) -> int:
         return 1
     score_all(results, speakers, clips, log)
     for name in chosen:
-        for twin in twins[name]:
-            twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
-        score_all(twins[name], speakers, {n: {**c, "clone": twin_clips[name][n]} for n, c in clips.items()}, log)
+        score_twins(twins[name], speakers, clips, twin_clips[name], log)
     print("| variant | GE2E | ECAPA | CAM++ | beats GE2E / ECAPA / CAM++ | WER | OVRL | proxy OVRL | proxy GE2E |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in chosen:

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     import json
 
     from bench import dnsmos, real_speakers, voice_speakers
-    from bench.voice_quality_real import RATE, optimised_by_the_fit, run_speaker, score_all, summary
+    from bench.voice_quality_real import RATE, optimised_by_the_fit, run_speaker, score_all, score_twins, summary
     from voicekit import exemplar_match, kokoro, kokoro_enrol, style_fit
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
@@ -166,9 +166,7 @@ def main(argv=None) -> int:
         return 1
     score_all(results, speakers, clips, log)
     for arm in arms:
-        for twin in twins[arm]:
-            twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
-        score_all(twins[arm], speakers, {n: {**c, "clone": arm_clips[arm][n]} for n, c in clips.items()}, log)
+        score_twins(twins[arm], speakers, clips, arm_clips[arm], log)
     groups = [("no fit (the searched voice, EQ and exemplar step)", results, {"ge2e"})] + \
              [(arm.label, twins[arm], optimised_by_the_fit(arm.campplus)) for arm in arms]
     print("| fit | GE2E clone | ECAPA clone | CAM++ clone | beats GE2E / ECAPA / CAM++ / MFCC | WER clone "

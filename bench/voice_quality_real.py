@@ -174,6 +174,15 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     return result, clips
 
 
+def score_twins(twins: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]],
+                clone_clips: dict[str, list[np.ndarray]], log) -> None:
+    """:func:`score_all` for copies of scored results whose clone said other clips (an A/B arm's: ``clone_clips``
+    by speaker name), the other conditions' clips and scores kept."""
+    for twin in twins:
+        twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
+    score_all(twins, speakers, {n: {**c, "clone": clone_clips[n]} for n, c in clips.items()}, log)
+
+
 def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]], log) -> None:
     """GE2E, ECAPA and MFCC similarities with the band limit of the speaker compared against, and beats-every-other."""
     from bench import mfcc_speaker
