@@ -9,7 +9,6 @@ quality).
 """
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 
@@ -54,11 +53,10 @@ def main(argv=None) -> int:
 
     from bench import dnsmos, real_speakers, voice_speakers
     from bench.voice_quality import embed
-    from bench.voice_quality_real import RATE, run_speaker, score_all, score_twins
+    from bench.voice_quality_real import RATE, run_speaker, say_twin, score_arms
     from voicekit import kokoro_enrol
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
-    from voicekit.pcm import join_segments
     from voicekit.tts import Synthesizer
 
     parser = argparse.ArgumentParser(description="Clone ablation on the real speakers")
@@ -95,14 +93,8 @@ def main(argv=None) -> int:
         proxy[sp.name] = {}
         for name, change in chosen.items():
             profile = variant(result.profile, change)
-            twin = copy.copy(result)
-            twin.errors, twin.dnsmos = dict(result.errors, clone=0), dict(result.dnsmos)
-            said = []
-            for sentence in sentences:
-                audio, rate = synthesizer.speak(sentence, result.base_voice, profile=profile)
-                said.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
-                twin.errors["clone"] += recogniser.word_errors(sentence, said[-1])
-            twin.dnsmos["clone"] = dnsmos.score(join_segments(said, RATE, gap_s=0.3), RATE)
+            twin, said = say_twin(result, sentences, lambda text, v=result.base_voice, p=profile: synthesizer.speak(
+                text, v, profile=p), recogniser, True)
             audio, rate = synthesizer.speak(proxy_text, result.base_voice, profile=profile)
             heard = voice_speakers._resample(np.asarray(audio, np.float32), rate)
             e = np.asarray(embed(heard), np.float64)
@@ -117,9 +109,7 @@ def main(argv=None) -> int:
         clips[sp.name] = speaker_clips
     if not results:
         return 1
-    score_all(results, speakers, clips, log)
-    for name in chosen:
-        score_twins(twins[name], speakers, clips, twin_clips[name], log)
+    score_arms(results, speakers, clips, twins, twin_clips, log)
     print("| variant | GE2E | ECAPA | CAM++ | beats GE2E / ECAPA / CAM++ | WER | OVRL | proxy OVRL | proxy GE2E |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in chosen:

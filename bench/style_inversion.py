@@ -53,15 +53,13 @@ def log(message: str) -> None:
 
 def main(argv=None) -> int:
     import argparse
-    import copy
     import json
 
     from bench import dnsmos, real_speakers, voice_speakers
-    from bench.voice_quality_real import RATE, optimised_by_the_fit, run_speaker, score_all, score_twins, summary
+    from bench.voice_quality_real import optimised_by_the_fit, run_speaker, say_twin, score_arms, summary
     from voicekit import exemplar_match, kokoro, kokoro_enrol, style_fit
     from voicekit.intelligibility import Recogniser
     from voicekit.kokoro import KokoroEngine
-    from voicekit.pcm import join_segments
     from voicekit.style_fit import StyleInverter, reference_text
     from voicekit.tts import Synthesizer
 
@@ -146,27 +144,18 @@ def main(argv=None) -> int:
         for arm in arms:
             fitted_pack = kokoro_enrol.with_offset(pack, offsets[arm])
             synthesizer.recipe_style = lambda _profile, p=fitted_pack: p  # this speaker's clone with the offset
-            twin = copy.copy(result)
-            twin.errors, twin.dnsmos, twin.profile = dict(result.errors, clone=0), dict(result.dnsmos), {}
-            said = []
             try:
-                for sentence in sentences:
-                    audio, rate = synthesizer.speak(sentence, result.base_voice, profile=profile)
-                    said.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
-                    twin.errors["clone"] += recogniser.word_errors(sentence, said[-1])
+                twin, said = say_twin(result, sentences, lambda text, v=result.base_voice, p=profile: synthesizer.speak(
+                    text, v, profile=p), recogniser, with_dnsmos)
             finally:
                 del synthesizer.recipe_style
-            if with_dnsmos:
-                twin.dnsmos["clone"] = dnsmos.score(join_segments(said, RATE, gap_s=0.3), RATE)
             twins[arm].append(twin)
             arm_clips[arm][sp.name] = said
         results.append(result)
         clips[sp.name] = speaker_clips
     if not results:
         return 1
-    score_all(results, speakers, clips, log)
-    for arm in arms:
-        score_twins(twins[arm], speakers, clips, arm_clips[arm], log)
+    score_arms(results, speakers, clips, twins, arm_clips, log)
     groups = [("no fit (the searched voice, EQ and exemplar step)", results, {"ge2e"})] + \
              [(arm.label, twins[arm], optimised_by_the_fit(arm.campplus)) for arm in arms]
     print("| fit | GE2E clone | ECAPA clone | CAM++ clone | beats GE2E / ECAPA / CAM++ / MFCC | WER clone "

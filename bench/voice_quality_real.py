@@ -174,13 +174,36 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     return result, clips
 
 
-def score_twins(twins: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]],
-                clone_clips: dict[str, list[np.ndarray]], log) -> None:
-    """:func:`score_all` for copies of scored results whose clone said other clips (an A/B arm's: ``clone_clips``
-    by speaker name), the other conditions' clips and scores kept."""
-    for twin in twins:
-        twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
-    score_all(twins, speakers, {n: {**c, "clone": clone_clips[n]} for n, c in clips.items()}, log)
+def say_twin(result: RealResult, sentences: Sequence[str], speak, recogniser,
+             with_dnsmos: bool) -> tuple[RealResult, list[np.ndarray]]:
+    """A copy of ``result`` whose clone said ``sentences`` with ``speak(sentence) -> (audio, rate)`` (an A/B arm's
+    clone), with that clone's word errors and DNSMOS; returns (the copy, its clips at :data:`RATE`)."""
+    import copy
+
+    from bench import dnsmos, voice_speakers
+    from voicekit.pcm import join_segments
+
+    twin = copy.copy(result)
+    twin.errors, twin.dnsmos, twin.profile = dict(result.errors, clone=0), dict(result.dnsmos), {}
+    said = []
+    for sentence in sentences:
+        audio, rate = speak(sentence)
+        said.append(voice_speakers._resample(np.asarray(audio, np.float32), rate))
+        twin.errors["clone"] += recogniser.word_errors(sentence, said[-1])
+    if with_dnsmos:
+        twin.dnsmos["clone"] = dnsmos.score(join_segments(said, RATE, gap_s=0.3), RATE)
+    return twin, said
+
+
+def score_arms(results: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]],
+               twins: dict, arm_clips: dict, log) -> None:
+    """:func:`score_all` for ``results``, then for each A/B arm's copies of them (``twins[arm]``, from
+    :func:`say_twin`) with that arm's clone clips (``arm_clips[arm][speaker name]``), the other conditions kept."""
+    score_all(results, speakers, clips, log)
+    for arm, group in twins.items():
+        for twin in group:
+            twin.ge2e, twin.ecapa, twin.campplus, twin.mfcc, twin.beats = {}, {}, {}, {}, {}
+        score_all(group, speakers, {n: {**c, "clone": arm_clips[arm][n]} for n, c in clips.items()}, log)
 
 
 def score_all(results: list[RealResult], speakers, clips: dict[str, dict[str, list[np.ndarray]]], log) -> None:
