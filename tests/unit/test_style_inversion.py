@@ -313,6 +313,45 @@ def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
     assert early.steps == 1
 
 
+def test_a_fit_confined_to_a_basis_moves_only_along_it():
+    frames = 4
+    graph = linear_voice(frames)
+    rng = np.random.default_rng(9)
+    basis = np.linalg.qr(rng.normal(0, 1, (128, 5)))[0].T.astype(np.float32)   # 5 orthonormal directions
+    spread = rng.uniform(0.5, 2.0, (1, 128)).astype(np.float32)
+    inverter = si.StyleInverter(graph, spread, frames=frames, steps=8, learning_rate=0.1, pull=0.0, fixed={},
+                                basis=basis)
+    assert inverter.dims == 5
+    filters, dct = si.mel_matrix(7600.0), si.dct_matrix()
+    start = rng.normal(0, 1, (1, 256)).astype(np.float32)
+    wanted = start + np.concatenate([spread * (rng.normal(0, 1, (1, 5)) @ basis), np.zeros((1, 128))],
+                                    axis=1).astype(np.float32)
+    targets, _ = si.cepstra(np.asarray(graph.audio(wanted, {})).reshape(-1), filters, dct)
+    problem = si.FitProblem(start, {}, filters, targets[: inverter.cepstral_frames].astype(np.float32),
+                            np.ones(inverter.cepstral_frames, np.float32))
+    found = inverter.descend(problem, snapshots=(3,))
+    assert found.fit_end < 0.9 * found.fit_start
+    for offset in (found.offset, found.snapshots[3]):
+        moved = offset / spread.reshape(-1)                  # back in spread units: within the basis's span
+        assert np.abs(moved).max() > 0
+        assert np.linalg.norm(moved - (moved @ basis.T) @ basis) < 1e-4 * np.linalg.norm(moved)
+
+
+def test_the_timbre_basis_spans_how_the_voices_differ():
+    rng = np.random.default_rng(10)
+    directions = np.linalg.qr(rng.normal(0, 1, (128, 3)))[0].T            # the voices differ along 3 directions
+    timbres = (rng.normal(0, 1, (1, 20, 128)) * 0.1                        # a voice all share, per row
+               + rng.normal(0, 1, (6, 20, 3)) @ directions).astype(np.float32) + 0.5
+    spread = si.timbre_spread(timbres).reshape(-1)
+    basis = si.timbre_basis(timbres, 3)
+    assert basis.shape == (3, 128)
+    np.testing.assert_allclose(basis @ basis.T, np.eye(3), atol=1e-5)
+    deviations = ((timbres - timbres.mean(axis=0)) / spread).reshape(-1, 128)
+    residual = deviations - (deviations @ basis.T) @ basis
+    assert np.linalg.norm(residual) < 1e-3 * np.linalg.norm(deviations)
+    assert np.linalg.norm(deviations - (deviations @ basis[:2].T) @ basis[:2]) > 0.1 * np.linalg.norm(deviations)
+
+
 class Clock:
     """A stand-in for the module's ``time``: only :meth:`monotonic`, advanced by hand."""
 

@@ -496,14 +496,16 @@ class StyleInverter:
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
                  keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
                  encoder=None, speaker_band: bool = False, campplus_weight: float = 0.0,
-                 campplus_encoder=None) -> None:
+                 campplus_encoder=None, basis: np.ndarray | None = None) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
         window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
         ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
         ``speaker``; 0: none), ``encoder`` its weights (``speaker_encoder.Ge2eWeights``; default the installed),
         ``speaker_band``: the term hears the window's audio in the reference's band (False: the whole band);
         ``campplus_weight``: the weight of a second speaker term, 1 − the CAM++ cosine to the problem's ``campplus``
-        (0: none), ``campplus_encoder`` its weights (``campplus.CampplusWeights``; default the installed)."""
+        (0: none), ``campplus_encoder`` its weights (``campplus.CampplusWeights``; default the installed);
+        ``basis``: [k, 128] orthonormal directions (:func:`timbre_basis`, in spread units) the offset is confined to
+        (None: every timbre dim moves on its own)."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
@@ -511,6 +513,7 @@ class StyleInverter:
         self.speaker_band = speaker_band
         self.campplus_weight = campplus_weight
         self._encoder, self._campplus_encoder = encoder, campplus_encoder
+        self.basis = None if basis is None else np.asarray(basis, np.float32).reshape(-1, STYLE_HALF)
         self._lock = threading.Lock()
         self._step = self._render = None
         self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
@@ -526,6 +529,16 @@ class StyleInverter:
                                              rng.standard_normal((1, 2 * frames)).astype(np.float32))
                     for _ in range(2))
         return {name: value for name, value in one.items() if np.array_equal(value, two[name])}
+
+    @property
+    def dims(self) -> int:
+        """How many numbers the fit moves: the basis's directions, or every timbre dim."""
+        return STYLE_HALF if self.basis is None else self.basis.shape[0]
+
+    def _offset(self, z) -> np.ndarray:
+        """The timbre offset [128] (style units) for the fit's variables ``z``."""
+        moved = np.asarray(z, np.float32) if self.basis is None else np.asarray(z, np.float32) @ self.basis
+        return (self.spread * moved).reshape(-1).astype(np.float32)
 
     @property
     def cepstral_frames(self) -> int:
@@ -557,7 +570,8 @@ class StyleInverter:
                 return cepstra(audio, filters, dct, jnp)[0]
 
             def loss(z, base, static, filters, targets, weights, original, speaker, campplus_target, band_hz):
-                style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * z, base[:, STYLE_HALF:]], axis=1)
+                moved = z if self.basis is None else z @ self.basis
+                style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * moved, base[:, STYLE_HALF:]], axis=1)
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 ceps = cepstra(audio, filters, dct, jnp)[0]
                 error = jnp.abs(ceps[: targets.shape[0], 1:] - targets[:, 1:]).mean(axis=1)
@@ -574,7 +588,7 @@ class StyleInverter:
                     if embed_campplus is not None else jnp.zeros(())
                 objective = fit + self.speaker_weight * (1.0 - similarity) \
                     + self.campplus_weight * (1.0 - campplus_similarity)
-                return objective + self.keep * kept + self.pull * jnp.mean(z ** 2), \
+                return objective + self.keep * kept + self.pull * jnp.sum(z ** 2) / STYLE_HALF, \
                     (objective, similarity, campplus_similarity)
 
             self._render = jax.jit(render)
@@ -605,7 +619,7 @@ class StyleInverter:
         with self._lock:
             step, render = self._compiled()
             render(np.zeros((1, 256), np.float32), static, mel_matrix(7600.0)).block_until_ready()
-            step(np.zeros((1, STYLE_HALF), np.float32), np.zeros((1, 256), np.float32), static,
+            step(np.zeros((1, self.dims), np.float32), np.zeros((1, 256), np.float32), static,
                  mel_matrix(7600.0), targets, weights, targets, np.zeros(256, np.float32),
                  np.zeros(CAMPPLUS_SIZE, np.float32), np.float32(WHOLE_BAND_HZ))[1].block_until_ready()
         return time.monotonic() - started
@@ -683,12 +697,12 @@ class StyleInverter:
         campplus_target = problem.campplus if problem.campplus is not None else np.zeros(CAMPPLUS_SIZE, np.float32)
         band_hz = np.float32(problem.band_hz if self.speaker_band and problem.band_hz is not None
                              else WHOLE_BAND_HZ)
-        history, similarities, best, kept = [], [], (np.inf, np.zeros((1, STYLE_HALF), np.float32), (None, None)), {}
+        history, similarities, best, kept = [], [], (np.inf, np.zeros((1, self.dims), np.float32), (None, None)), {}
         with self._lock:
             step, render = self._compiled()
             original = np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
             prepared = time.monotonic() - started
-            z = jnp.zeros((1, STYLE_HALF), jnp.float32)
+            z = jnp.zeros((1, self.dims), jnp.float32)
             first, second = jnp.zeros_like(z), jnp.zeros_like(z)
             beta1, beta2 = 0.9, 0.999
             looping = time.monotonic()
@@ -702,7 +716,7 @@ class StyleInverter:
                 if history[-1] < best[0]:
                     best = (history[-1], np.asarray(z), similarities[-1])
                 if k in snapshots:
-                    kept[k] = (self.spread * best[1]).reshape(-1).astype(np.float32)
+                    kept[k] = self._offset(best[1])
                 first = beta1 * first + (1 - beta1) * gradient
                 second = beta2 * second + (1 - beta2) * gradient * gradient
                 z = z - self.learning_rate * (first / (1 - beta1 ** k)) / (jnp.sqrt(second / (1 - beta2 ** k)) + 1e-8)
@@ -712,7 +726,7 @@ class StyleInverter:
                 self.step_s = (now - looping) / k
                 if deadline is not None and now + self.step_s > deadline:
                     break   # one more step (at the mean cost so far) would overrun
-        offset = (self.spread * best[1]).reshape(-1).astype(np.float32)
+        offset = self._offset(best[1])
         start = history[0] if history else float("nan")
         found = Inversion(offset, start, best[0], len(history), time.monotonic() - started, "", history,
                           prepared, kept)
@@ -838,6 +852,16 @@ def stock_timbres(engine) -> np.ndarray:
     """The timbre halves of the English stock voices' packs [voices, 510, 128]: their spread is the fit's unit."""
     names = [name for name in engine.voices if name[:2] in ("af", "am", "bf", "bm")]
     return np.stack([engine.voice_pack(name)[:, :STYLE_HALF] for name in names])
+
+
+def timbre_basis(timbres: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` principal directions [count, 128] (orthonormal, in :func:`timbre_spread` units) along which the
+    stock voices' timbres differ from one another (:func:`stock_timbres`; every row of every pack): the span of real
+    voices the fit can be confined to (``StyleInverter(basis=…)``)."""
+    timbres = np.asarray(timbres, np.float32)
+    deviations = (timbres - timbres.mean(axis=0, keepdims=True)) / timbre_spread(timbres)
+    _, _, directions = np.linalg.svd(deviations.reshape(-1, STYLE_HALF).astype(np.float64), full_matrices=False)
+    return directions[:count].astype(np.float32)
 
 
 def timbre_spread(timbres: np.ndarray) -> np.ndarray:
