@@ -9,12 +9,13 @@ fit runs to the largest of ``--steps`` (no deadline), keeping the best offset af
 which the speaker term optimises; ECAPA and CAM++, which only measure), pocketsphinx WER and DNSMOS OVRL.
 ``--speaker-band both`` fits each weight twice: the speaker term hearing the reference's band and the whole band
 (shipped). ``--campplus-weights`` adds a second speaker term, CAM++'s (each pair of weights is one fit); with it
-CAM++ is optimised too and ECAPA alone only measures.
+CAM++ is optimised too and ECAPA alone only measures. ``--frames`` (windows) and ``--bases`` (the offset confined to
+that many principal directions of the stock timbres, ``style_fit.timbre_basis``; 0: free) take lists too, one
+compiled fit each (docs/voice-quality.md, "What a fit step costs").
 
 ``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
 [--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 80,120] [--bases 0,32] [--learning-rate 0.2]
-[--no-dnsmos]
-[--json out.json]``
+[--no-dnsmos] [--json out.json]``
 """
 from __future__ import annotations
 
@@ -107,9 +108,9 @@ def main(argv=None) -> int:
     enroller = kokoro_enrol.Enroller(engine, style_fit=False)   # the fits run below, with the CLI's settings
     synthesizer = Synthesizer(kokoro=engine)
     recogniser = Recogniser()
-    spread = style_fit.timbre_spread(style_fit.stock_timbres(engine))
-    inverters = {}
     timbres = style_fit.stock_timbres(engine)
+    spread = style_fit.timbre_spread(timbres)
+    inverters = {}
     for weight, campplus_weight, frames, count in sorted({a.fit[:4] for a in arms}):
         inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=frames, steps=step_counts[-1],
                                  learning_rate=args.learning_rate * (np.sqrt(style_fit.STYLE_HALF / count) if count
