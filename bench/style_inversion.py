@@ -14,7 +14,7 @@ that many principal directions of the stock timbres, ``style_fit.timbre_basis``;
 compiled fit each (docs/voice-quality.md, "What a fit step costs").
 
 ``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
-[--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 80,120] [--bases 0,32] [--learning-rate 0.2]
+[--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 80,120] [--bases 0,32] [--learning-rates 0.2,0.3]
 [--no-dnsmos] [--json out.json]``
 """
 from __future__ import annotations
@@ -35,17 +35,18 @@ class Arm:
     campplus: float = 0.0  # the CAM++ term's weight
     frames: int = 120  # the window fitted, decoder frames (one compiled fit each)
     basis: int = 0  # the offset confined to this many principal directions of the stock timbres (0: every dim)
+    rate: float = 0.2  # Adam's learning rate (before the basis's √(128 / count))
 
     @property
-    def fit(self) -> tuple[float, float, int, int, bool]:
+    def fit(self) -> tuple[float, float, int, int, float, bool]:
         """What one fit serves: the arms differing only in steps and scale share it."""
-        return self.weight, self.campplus, self.frames, self.basis, self.band
+        return self.weight, self.campplus, self.frames, self.basis, self.rate, self.band
 
     @property
     def label(self) -> str:
         return f"w={self.weight:g}{f' + CAM++ {self.campplus:g}' if self.campplus else ''}" \
                f"{'' if self.band else ' whole band'}, {self.frames} frames" \
-               f"{f', {self.basis} directions' if self.basis else ''}, " \
+               f"{f', {self.basis} directions' if self.basis else ''}, learning rate {self.rate:g}, " \
                f"{self.steps} steps, scale {self.scale:g}"
 
 
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
     parser.add_argument("--bases", default="0", help="offsets confined to this many principal directions of the "
                         "stock timbres (0: every dim), one fit each; the learning rate grows by √(128 / count) so "
                         "that an Adam step is as long")
-    parser.add_argument("--learning-rate", type=float, default=cpu.learning_rate)
+    parser.add_argument("--learning-rates", default=f"{cpu.learning_rate:g}", help="Adam's, one fit each")
     parser.add_argument("--segment-s", type=float, default=cpu.segment_s, help="seconds of reference transcribed")
     parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
                         help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
@@ -98,9 +99,9 @@ def main(argv=None) -> int:
     bases = [int(d) for d in floats(args.bases)]
     if any(not 0 <= d <= style_fit.STYLE_HALF for d in bases):
         parser.error(f"--bases: counts from 0 to {style_fit.STYLE_HALF}")
-    arms = [Arm(w, k, s, b, c, int(f), d) for w in floats(args.weights) for c in floats(args.campplus_weights)
-            for f in floats(args.frames) for d in bases for b in bands for k in step_counts
-            for s in floats(args.scales)]
+    arms = [Arm(w, k, s, b, c, int(f), d, r) for w in floats(args.weights) for c in floats(args.campplus_weights)
+            for f in floats(args.frames) for d in bases for r in floats(args.learning_rates) for b in bands
+            for k in step_counts for s in floats(args.scales)]
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
                 if not s.short]
@@ -111,16 +112,16 @@ def main(argv=None) -> int:
     timbres = style_fit.stock_timbres(engine)
     spread = style_fit.timbre_spread(timbres)
     inverters = {}
-    for weight, campplus_weight, frames, count in sorted({a.fit[:4] for a in arms}):
+    for weight, campplus_weight, frames, count, rate in sorted({a.fit[:5] for a in arms}):
         inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=frames, steps=step_counts[-1],
-                                 learning_rate=args.learning_rate * (np.sqrt(style_fit.STYLE_HALF / count) if count
+                                 learning_rate=rate * (np.sqrt(style_fit.STYLE_HALF / count) if count
                                                                      else 1.0), pull=style_fit.PULL,
                                  basis=style_fit.timbre_basis(timbres, count) if count else None,
                                  match_quantile=style_fit.MATCH_QUANTILE, keep=style_fit.KEEP, speaker_weight=weight,
                                  campplus_weight=campplus_weight)
-        log(f"fit w={weight:g}, CAM++ {campplus_weight:g}, {frames} frames, basis {count or 'none'} compiled in "
-            f"{inverter.warm_up():.1f} s")
-        inverters[weight, campplus_weight, frames, count] = inverter   # one compiled fit serves both bands
+        log(f"fit w={weight:g}, CAM++ {campplus_weight:g}, {frames} frames, basis {count or 'none'}, learning rate "
+            f"{rate:g} compiled in {inverter.warm_up():.1f} s")
+        inverters[weight, campplus_weight, frames, count, rate] = inverter   # one compiled fit serves both bands
     sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
     results, clips = [], {}
     twins = {arm: [] for arm in arms}
@@ -140,15 +141,15 @@ def main(argv=None) -> int:
         fits[sp.name] = {}
         campplus_target = style_fit.campplus_target(screened.speech, screened.rate) \
             if any(a.campplus for a in arms) else None
-        for weight, campplus_weight, frames, count, matched in sorted({a.fit for a in arms}):
-            inverter = inverters[weight, campplus_weight, frames, count]
+        for weight, campplus_weight, frames, count, rate, matched in sorted({a.fit for a in arms}):
+            inverter = inverters[weight, campplus_weight, frames, count, rate]
             inverter.speaker_band = matched
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
                                     engine.infer(tokens, pack), speaker=np.asarray(screened.embedding, np.float32),
                                     snapshots=step_counts, campplus=campplus_target) if tokens else None
             key = f"{weight:g}" + (f"+c{campplus_weight:g}" if campplus_weight else "") \
                 + ("" if matched else " whole band") + ("" if frames == cpu.frames else f" {frames} frames") \
-                + (f" basis {count}" if count else "")
+                + (f" basis {count}" if count else "") + ("" if rate == cpu.learning_rate else f" lr {rate:g}")
             fits[sp.name][key] = found.report() if found is not None else None
             log(f"  w={key} (band {band:.0f} Hz): "
                 + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f}, speaker {found.speaker_start} -> "
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
                    "step)" if found
                    else f"not fitted (heard '{text}')"))
             for arm in arms:
-                if arm.fit == (weight, campplus_weight, frames, count, matched):
+                if arm.fit == (weight, campplus_weight, frames, count, rate, matched):
                     kept = found.snapshots.get(arm.steps, found.offset) if found is not None else None
                     offsets[arm] = arm.scale * kept if kept is not None else np.zeros(style_fit.STYLE_HALF,
                                                                                       np.float32)
