@@ -112,7 +112,8 @@ def main(argv=None) -> int:
     timbres = style_fit.stock_timbres(engine)
     spread = style_fit.timbre_spread(timbres)
     inverters = {}
-    for weight, campplus_weight, frames, count, rate in sorted({a.fit[:5] for a in arms}):
+    for compiled in sorted({a.fit[:-1] for a in arms}):   # one compiled fit serves both bands (an argument)
+        weight, campplus_weight, frames, count, rate = compiled
         inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=frames, steps=step_counts[-1],
                                  learning_rate=rate * (np.sqrt(style_fit.STYLE_HALF / count) if count
                                                                      else 1.0), pull=style_fit.PULL,
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
                                  campplus_weight=campplus_weight)
         log(f"fit w={weight:g}, CAM++ {campplus_weight:g}, {frames} frames, basis {count or 'none'}, learning rate "
             f"{rate:g} compiled in {inverter.warm_up():.1f} s")
-        inverters[weight, campplus_weight, frames, count, rate] = inverter   # one compiled fit serves both bands
+        inverters[compiled] = inverter
     sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
     results, clips = [], {}
     twins = {arm: [] for arm in arms}
@@ -141,8 +142,9 @@ def main(argv=None) -> int:
         fits[sp.name] = {}
         campplus_target = style_fit.campplus_target(screened.speech, screened.rate) \
             if any(a.campplus for a in arms) else None
-        for weight, campplus_weight, frames, count, rate, matched in sorted({a.fit for a in arms}):
-            inverter = inverters[weight, campplus_weight, frames, count, rate]
+        for fit in sorted({a.fit for a in arms}):
+            weight, campplus_weight, frames, count, rate, matched = fit
+            inverter = inverters[fit[:-1]]
             inverter.speaker_band = matched
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
                                     engine.infer(tokens, pack), speaker=np.asarray(screened.embedding, np.float32),
@@ -158,7 +160,7 @@ def main(argv=None) -> int:
                    "step)" if found
                    else f"not fitted (heard '{text}')"))
             for arm in arms:
-                if arm.fit == (weight, campplus_weight, frames, count, rate, matched):
+                if arm.fit == fit:
                     kept = found.snapshots.get(arm.steps, found.offset) if found is not None else None
                     offsets[arm] = arm.scale * kept if kept is not None else np.zeros(style_fit.STYLE_HALF,
                                                                                       np.float32)
