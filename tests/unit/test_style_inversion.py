@@ -288,18 +288,24 @@ def linear_voice(frames: int) -> si.DecoderGraph:
     return split_graph(helper.make_model(graph))
 
 
-def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
+def linear_fit(seed: int):
+    """(an 8-step inverter over :func:`linear_voice`, the start style, the mel filters, the cepstra of a timbre
+    off the start): a fit whose answer is known."""
     frames = 4
     graph = linear_voice(frames)
     inverter = si.StyleInverter(graph, np.ones((1, 128), np.float32), frames=frames, steps=8, learning_rate=0.1,
                                 pull=0.0, fixed={})
     filters, dct = si.mel_matrix(7600.0), si.dct_matrix()
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(seed)
     start = rng.normal(0, 1, (1, 256)).astype(np.float32)
     wanted = start + np.concatenate([rng.normal(0, 1, (1, 128)), np.zeros((1, 128))], axis=1).astype(np.float32)
     targets, _ = si.cepstra(np.asarray(graph.audio(wanted, {})).reshape(-1), filters, dct)
-    problem = si.FitProblem(start, {}, filters, targets[: inverter.cepstral_frames].astype(np.float32),
-                            np.ones(inverter.cepstral_frames, np.float32))
+    return inverter, start, filters, targets[: inverter.cepstral_frames].astype(np.float32)
+
+
+def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
+    inverter, start, filters, targets = linear_fit(8)
+    problem = si.FitProblem(start, {}, filters, targets, np.ones(inverter.cepstral_frames, np.float32))
     found = inverter.descend(problem, snapshots=(2, 5))
     assert found.steps == 8 and len(found.history) == 8
     assert found.fit_end < 0.9 * found.fit_start
@@ -311,6 +317,21 @@ def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
     inverter.step_s = None
     early = inverter.descend(problem, deadline=0.0)       # the cost not yet known: one step, no more
     assert early.steps == 1
+
+
+def test_the_steps_take_the_windows_in_turn_and_keep_what_improved_on_its_own_window():
+    inverter, start, filters, targets = linear_fit(11)
+    unweighted = np.zeros(inverter.cepstral_frames, np.float32)   # a window that pairs nothing: no gradient
+    alone = inverter.descend(si.FitProblem(start, {}, filters, targets, unweighted))
+    assert not alone.offset.any()                                  # one such window: nothing to fit
+    problem = si.FitProblem(start, {}, filters, targets, unweighted,
+                            more=[({}, targets, np.ones(inverter.cepstral_frames, np.float32))])
+    found = inverter.descend(problem)
+    assert found.steps == 8
+    assert all(found.history[k] == 0.0 for k in range(0, 8, 2))    # steps 1, 3, … scored the first window
+    second = found.history[1::2]                                    # steps 2, 4, … the second, which pairs
+    assert second[-1] < 0.9 * second[0]
+    assert found.offset.any() and found.fit_end == min(second)
 
 
 def test_a_fit_confined_to_a_basis_moves_only_along_it():

@@ -457,6 +457,9 @@ class FitProblem:
     speaker: np.ndarray | None = None   # the reference's GE2E embedding [256]: the speaker term's target
     campplus: np.ndarray | None = None  # the reference's CAM++ embedding [192], L2-normed: the second encoder's target
     band_hz: float | None = None        # the reference's band: what the speaker term hears (None: the whole band)
+    # further windows of the same reading, (static, targets, weights) each like the three above: the steps take the
+    # windows in turn, so that the offset is fitted to more of the reference's speech than one window holds
+    more: list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -496,7 +499,7 @@ class StyleInverter:
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
                  keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
                  encoder=None, speaker_band: bool = False, campplus_weight: float = 0.0,
-                 campplus_encoder=None, basis: np.ndarray | None = None) -> None:
+                 campplus_encoder=None, basis: np.ndarray | None = None, windows: int = 1) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
         window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
         ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
@@ -505,7 +508,9 @@ class StyleInverter:
         ``campplus_weight``: the weight of a second speaker term, 1 − the CAM++ cosine to the problem's ``campplus``
         (0: none), ``campplus_encoder`` its weights (``campplus.CampplusWeights``; default the installed);
         ``basis``: [k, 128] orthonormal directions (:func:`timbre_basis`, in spread units) the offset is confined to
-        (None: every timbre dim moves on its own)."""
+        (None: every timbre dim moves on its own); ``windows``: how many consecutive windows of the reading
+        :meth:`prepare` pairs with the reference (the steps take them in turn; those with under half a window of text
+        are left out)."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
@@ -514,6 +519,7 @@ class StyleInverter:
         self.campplus_weight = campplus_weight
         self._encoder, self._campplus_encoder = encoder, campplus_encoder
         self.basis = None if basis is None else np.asarray(basis, np.float32).reshape(-1, STYLE_HALF)
+        self.windows = max(1, int(windows))
         self._lock = threading.Lock()
         self._step = self._render = None
         self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
@@ -657,10 +663,12 @@ class StyleInverter:
         from scipy.signal import resample_poly
 
         style = np.asarray(style, np.float32).reshape(1, -1)
-        features, f0, energy = self.graph.text_features(tokens, style)
-        if features.shape[2] < self.frames // 2:
+        text_features, text_f0, text_energy = self.graph.text_features(tokens, style)
+        # window w starts at decoder frame w * frames; one with under half a window of text is not fitted
+        starts = [w * self.frames for w in range(self.windows)
+                  if text_features.shape[2] - w * self.frames >= self.frames // 2]
+        if not starts:
             return None   # too little text for the fit's window
-        features, f0, energy, kept = _fixed_length(features, f0, energy, self.frames)
         reference = np.asarray(reference, np.float32)
         if rate != SAMPLE_RATE:
             divisor = np.gcd(rate, SAMPLE_RATE)
@@ -674,13 +682,22 @@ class StyleInverter:
         distance = np.sqrt(((a[path[:, 0]] - b[path[:, 1]]) ** 2).sum(-1))
         usable = distance <= np.quantile(distance, self.match_quantile)
         loud = log_mel.max(axis=1)
-        targets, weights = aligned_targets(path, target, self.cepstral_frames, loud, float(np.percentile(loud, 30)),
-                                           usable)
-        weights[kept * FRAME // HOP:] = 0.0   # frames past the text's end (padding) are not fitted
-        if weights.sum() < self.cepstral_frames // 4:
+        windows = []
+        for start in starts:
+            features, f0, energy, kept = _fixed_length(text_features[:, :, start:], text_f0[:, 2 * start:],
+                                                       text_energy[:, 2 * start:], self.frames)
+            first = start * FRAME // HOP   # the window's first cepstral frame in the reading
+            shifted = path - np.array([first, 0])
+            targets, weights = aligned_targets(shifted, target, self.cepstral_frames, loud,
+                                               float(np.percentile(loud, 30)), usable & (shifted[:, 0] >= 0))
+            weights[kept * FRAME // HOP:] = 0.0   # frames past the text's end (padding) are not fitted
+            if weights.sum() >= self.cepstral_frames // 4:
+                windows.append((self._varying(self.graph.static_values(features, f0, energy)),
+                                targets.astype(np.float32), weights.astype(np.float32)))
+        if not windows:
             return None
-        return FitProblem(style, self._varying(self.graph.static_values(features, f0, energy)), filters,
-                          targets.astype(np.float32), weights.astype(np.float32), band_hz=float(band_hz))
+        (static, targets, weights), more = windows[0], windows[1:]
+        return FitProblem(style, static, filters, targets, weights, band_hz=float(band_hz), more=more)
 
     def descend(self, problem: FitProblem, deadline: float | None = None,
                 progress: Callable[[str], None] | None = None, snapshots: Sequence[int] = ()) -> Inversion:
@@ -690,17 +707,19 @@ class StyleInverter:
         import jax.numpy as jnp
 
         started = time.monotonic()
-        style, static, filters, targets, weights = \
-            problem.style, problem.static, problem.filters, problem.targets, problem.weights
+        style, filters = problem.style, problem.filters
+        windows = [(problem.static, problem.targets, problem.weights), *problem.more]
         # no target, no speaker term: a zero target makes its gradient zero (the objective only shifts)
         speaker = problem.speaker if problem.speaker is not None else np.zeros(256, np.float32)
         campplus_target = problem.campplus if problem.campplus is not None else np.zeros(CAMPPLUS_SIZE, np.float32)
         band_hz = np.float32(problem.band_hz if self.speaker_band and problem.band_hz is not None
                              else WHOLE_BAND_HZ)
         history, similarities, best, kept = [], [], (np.inf, np.zeros((1, self.dims), np.float32), (None, None)), {}
+        lowest = [np.inf] * len(windows)   # each window's lowest objective so far
         with self._lock:
             step, render = self._compiled()
-            original = np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
+            originals = [np.asarray(render(style, static, filters))[: self.cepstral_frames].astype(np.float32)
+                         for static, _, _ in windows]
             prepared = time.monotonic() - started
             z = jnp.zeros((1, self.dims), jnp.float32)
             first, second = jnp.zeros_like(z), jnp.zeros_like(z)
@@ -709,11 +728,17 @@ class StyleInverter:
             # the reading and alignment may have taken the time: not even one step (at the last fit's step cost)
             room = deadline is None or self.step_s is None or looping + self.step_s <= deadline
             for k in range(1, self.steps + 1 if room else 1):
+                window = (k - 1) % len(windows)
+                static, targets, weights = windows[window]
                 (_, (fit, similarity, campplus_similarity)), gradient = step(
-                    z, style, static, filters, targets, weights, original, speaker, campplus_target, band_hz)
+                    z, style, static, filters, targets, weights, originals[window], speaker, campplus_target,
+                    band_hz)
                 history.append(float(fit))
                 similarities.append((float(similarity), float(campplus_similarity)))
-                if history[-1] < best[0]:
+                # kept: the last offset that improved on the window it was scored on (objectives of different
+                # windows do not compare; with one window, the lowest)
+                if history[-1] < lowest[window]:
+                    lowest[window] = history[-1]
                     best = (history[-1], np.asarray(z), similarities[-1])
                 if k in snapshots:
                     kept[k] = self._offset(best[1])
@@ -794,6 +819,7 @@ class FitSettings:
     scale: float = SCALE   # fraction of the fitted offset stored in the profile
     speaker_weight: float = 0.0  # the speaker term's weight (StyleInverter); 0: the envelope match alone
     campplus_weight: float = 0.0  # the CAM++ term's weight (StyleInverter); 0: none
+    windows: int = 1       # consecutive windows of the transcribed segment, fitted in turn (StyleInverter)
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
@@ -904,7 +930,7 @@ class Fitter:
                                      frames=settings.frames, steps=settings.steps,
                                      learning_rate=settings.learning_rate, pull=PULL, match_quantile=MATCH_QUANTILE,
                                      keep=KEEP, speaker_weight=settings.speaker_weight,
-                                     campplus_weight=settings.campplus_weight)
+                                     campplus_weight=settings.campplus_weight, windows=settings.windows)
             self.compile_s = inverter.warm_up()
             self.settings, self.inverter = settings, inverter
             self._log(f"style fit ready on {backend}: compiled in {self.compile_s:.1f} s; {settings}")
