@@ -71,7 +71,7 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     # enroll ran the style fit within its budget, stored its offset, and synthesis applies it
     style_fit = profile["clone"]["styleFit"]
     assert "skipped" not in style_fit, style_fit
-    assert style_fit["steps"] >= 2 and style_fit["fitEnd"] < style_fit["fitStart"] and style_fit["scale"] == 0.5
+    assert style_fit["steps"] >= 2 and style_fit["fitEnd"] < style_fit["fitStart"] and style_fit["scale"] == 0.75
     assert style_fit["prepareS"] < style_fit["seconds"] <= style_fit["totalS"]
     assert style_fit["speakerEnd"] > style_fit["speakerStart"]    # the speaker term (GE2E in JAX) pulled toward it
     offset = kokoro_enrol.style_offset_of(profile)

@@ -440,7 +440,8 @@ def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
     assert cpu.campplus_weight == 2.0 and gpu.campplus_weight == 0.0   # session 22's; never measured on a GPU
     assert gpu.steps > cpu.steps and gpu.frames > cpu.frames and gpu.segment_s >= gpu.frames / 40 * 2
     assert cpu.min_s <= cpu.reserve_s and gpu.min_s <= gpu.reserve_s
-    assert cpu.scale == si.SCALE == 0.5 and 0 < gpu.scale < cpu.scale   # the longer fit moves further: less of it
+    assert cpu.scale == 0.75 and cpu.pull == 1.0   # session 25's: a pulled fit, more of it kept
+    assert gpu.pull == si.PULL and 0 < gpu.scale < cpu.scale   # the longer fit moves further: less of it
 
 
 # ------------------------------------------------------------------------------------------- the speaker term
