@@ -159,7 +159,7 @@ def main(argv=None) -> int:
             if any(a.campplus for a in arms) else None
         for fit in sorted({a.fit for a in arms}):
             weight, campplus_weight, frames, count, rate, pull, windows, matched = fit
-            inverter = inverters[fit[:6]]
+            inverter = inverters[next(a.compiled for a in arms if a.fit == fit)]
             inverter.speaker_band, inverter.windows = matched, windows
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
                                     engine.infer(tokens, pack), speaker=np.asarray(screened.embedding, np.float32),
