@@ -61,3 +61,52 @@ def _forget_gaps(self: Any, tp: Any) -> None:
 def install() -> None:
     """Patch Faust's consumer (idempotent); streams/app.py calls it before the app starts."""
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+
+
+class StalledCommit:
+    """A partition whose commit has not moved for a while although later offsets are acked: what Faust holds."""
+
+    def __init__(self, tp: Any, committed: int, head: int, acked: int, in_flight: list[int], read: int | None):
+        self.tp, self.committed, self.head, self.acked = tp, committed, head, acked
+        self.in_flight, self.read = in_flight, read
+
+    @property
+    def missing(self) -> range:
+        """The offsets neither acked nor committed that hold the commit back."""
+        return range(self.committed, self.head)
+
+    def describe(self) -> str:
+        flight = ", ".join(map(str, self.in_flight[:5])) or "none"
+        return (f"{self.tp.topic}[{self.tp.partition}] committed at {self.committed}, {self.acked} offset(s) acked "
+                f"from {self.head}; offsets {self.committed}-{self.head - 1} are not acked (being handled here: "
+                f"{flight}; fetched up to {self.read})")
+
+
+class CommitWatch:
+    """Notices partitions whose commit has been held back by an unacked head for `after_s` seconds.
+
+    A head held by a message still being handled (a long clone) is normal; one held by a message nobody handles
+    (dropped by Faust and not read back) holds the commit until the next restart, which then redelivers everything
+    past it. Reported once per stall, so an operator (and streams/ledger_agent.py) can see which offsets."""
+
+    def __init__(self, after_s: float = 30.0):
+        self.after_s = after_s
+        self._since: dict[Any, tuple[int, float]] = {}
+
+    def look(self, consumer: Any, now: float) -> list[StalledCommit]:
+        stalled = []
+        for tp, acked in list(consumer._acked.items()):
+            committed = consumer._committed_offset.get(tp)
+            if not acked or committed is None or min(acked) <= committed:
+                self._since.pop(tp, None)
+                continue
+            since = self._since.get(tp)
+            if since is None or since[0] != committed:
+                self._since[tp] = (committed, now)
+                continue
+            if now - since[1] >= self.after_s:
+                self._since[tp] = (committed, float("inf"))  # reported: not again until the commit moves
+                in_flight = sorted(m.offset for m in list(consumer._unacked_messages) if m.tp == tp)
+                stalled.append(StalledCommit(tp, committed, min(acked), len(acked), in_flight,
+                                             consumer._read_offset.get(tp)))
+        return stalled

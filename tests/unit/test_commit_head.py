@@ -20,6 +20,7 @@ class ConsumerState:
         self._acked_index = defaultdict(set, {TP: set(acked)})
         self._gap = defaultdict(IntervalTree)
         self._unacked_messages: set = set()
+        self._read_offset = defaultdict(lambda: None)
 
     def with_gap(self, first: int, end: int) -> ConsumerState:
         """Faust's fetcher jumped over offsets first..end-1 (Consumer._add_gap)."""
@@ -55,9 +56,16 @@ def test_before_any_commit_faust_s_rule_applies():
     assert commit_head._new_offset(ConsumerState(10, []), TP) is None
 
 
+class TopicPartition(tuple):
+    """Faust's TP: a named tuple (topic, partition)."""
+
+    topic = property(lambda self: self[0])
+    partition = property(lambda self: self[1])
+
+
 class Message:
-    def __init__(self, offset: int):
-        self.tp, self.offset = TP, offset
+    def __init__(self, offset: int, tp=TP):
+        self.tp, self.offset = tp, offset
 
 
 def test_with_nothing_committed_yet_a_message_still_being_handled_holds_the_commit_back():
@@ -116,3 +124,34 @@ def test_a_gap_does_not_let_the_commit_pass_an_unacked_head():
     for offset in range(143, 150):
         state.ack(offset)
     assert commit_head._new_offset(state, TP) == 160
+
+
+def test_a_head_held_past_the_watch_s_time_is_reported_once_with_what_holds_it():
+    tp = TopicPartition(TP)
+    state = ConsumerState(89, [])
+    state._committed_offset = defaultdict(lambda: None, {tp: 89})
+    state._acked = defaultdict(list, {tp: [96, 97, 98]})
+    state._unacked_messages = {Message(92, tp), Message(5, TopicPartition(("jobs", 1)))}
+    state._read_offset[tp] = 120
+    watch = commit_head.CommitWatch(after_s=30)
+    assert watch.look(state, now=0) == []
+    assert watch.look(state, now=29) == []
+    [stall] = watch.look(state, now=30)
+    assert (stall.committed, stall.head, stall.acked, stall.in_flight, stall.read) == (89, 96, 3, [92], 120)
+    assert stall.missing == range(89, 96)
+    assert "jobs[0] committed at 89" in stall.describe() and "offsets 89-95 are not acked" in stall.describe()
+    assert watch.look(state, now=300) == []  # reported already: once per stall
+    state._committed_offset[tp] = 100  # the commit moved, and is held again: a new stall, its own clock
+    state._acked[tp] = [102]
+    assert watch.look(state, now=301) == []
+    assert [s.committed for s in watch.look(state, now=331)] == [100]
+
+
+def test_a_head_acked_or_nothing_acked_is_no_stall():
+    tp = TopicPartition(TP)
+    state = ConsumerState(None, [])
+    state._committed_offset = defaultdict(lambda: None, {tp: 10})
+    watch = commit_head.CommitWatch(after_s=1)
+    for acked in ([10, 11, 13], [], [9]):
+        state._acked = defaultdict(list, {tp: acked})
+        assert watch.look(state, now=0) == [] and watch.look(state, now=100) == []
