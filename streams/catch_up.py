@@ -29,6 +29,7 @@ from functools import partial
 
 from adapters import kafka
 
+from . import commit_head
 from .app import app, completions_topic, jobs_topic, settings, settled
 from .job_runs import CatchUpClock, unread_range
 from .ledger_gaps import ack_handled
@@ -94,3 +95,13 @@ async def read_back_dropped_records() -> None:
         task = asyncio.ensure_future(_catch_up_all(generation))  # runs as long as its jobs do; ticks go on
         _running.add(task)
         task.add_done_callback(_running.discard)
+
+
+_commit_watch = commit_head.CommitWatch(after_s=30.0)
+
+
+@app.timer(interval=5.0)
+async def watch_commits() -> None:
+    for stall in _commit_watch.look(app.consumer, time.monotonic()):
+        log.warning("commit held back: %s. A restart of this worker hands every message from there to the agents "
+                    "again (they are idempotent), the unacked ones included", stall.describe())

@@ -37,7 +37,6 @@ from ledger import records
 from schemas import events as ev
 from schemas import messages as msg
 
-from . import commit_head
 from .app import app, dead_letter, ledger_topic, requests_topic, send, settings, settled
 from .job_runs import CatchUpClock
 from .ledger_gaps import Progress, handle_with_gaps
@@ -165,15 +164,6 @@ async def nudge_dropped_tails(generation: int) -> list[int]:
             await (await requests_topic.send(key=NUDGE_KEY, value=b"", partition=partition))
             nudged.append(partition)
     return nudged
-
-
-_commit_watch = commit_head.CommitWatch(after_s=20.0)
-
-
-@app.timer(interval=5.0)
-async def commit_watch() -> None:
-    for stall in _commit_watch.look(app.consumer, time.monotonic()):
-        log.warning("commit held back: %s", stall.describe())
 
 
 @app.timer(interval=1.0)

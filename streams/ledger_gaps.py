@@ -142,9 +142,6 @@ async def _ack_skipped_handled(message, last: int, progress: Progress, what: str
             log.warning("%s: could not read the committed offset of %s[%s]: %s", what, topic, partition, exc)
             return
         before = (low if committed is None else committed) - 1
-        log.info("DEBUG %s: first delivery of %s[%s] in generation %s at %s; group committed %s, low %s, last %s, "
-                 "faust committed %s", what, topic, partition, _generation(message), offset, committed, low, last,
-                 app.consumer._committed_offset.get(message.tp))
     skipped = range(before + 1, min(offset, last + 1))
     if skipped:
         log.warning("%s: Faust skipped %s message(s) of %s[%s] at offsets %s-%s, handled before; acking them so "

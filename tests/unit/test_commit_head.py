@@ -1,7 +1,9 @@
 """streams/commit_head.py: Faust's commit position never passes an unacked message at a partition's head."""
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from types import SimpleNamespace
 
 import pytest
 from intervaltree import IntervalTree
@@ -21,6 +23,8 @@ class ConsumerState:
         self._gap = defaultdict(IntervalTree)
         self._unacked_messages: set = set()
         self._read_offset = defaultdict(lambda: None)
+        self.app = SimpleNamespace(consumer_generation_id=1)
+        self._seeked_generation = 1  # this generation's seek to the committed offsets has ended
 
     def with_gap(self, first: int, end: int) -> ConsumerState:
         """Faust's fetcher jumped over offsets first..end-1 (Consumer._add_gap)."""
@@ -147,6 +151,18 @@ def test_a_head_held_past_the_watch_s_time_is_reported_once_with_what_holds_it()
     assert [s.committed for s in watch.look(state, now=331)] == [100]
 
 
+def test_a_head_being_handled_is_no_stall_until_nobody_handles_it():
+    tp = TopicPartition(TP)
+    state = ConsumerState(None, [])
+    state._committed_offset = defaultdict(lambda: None, {tp: 40})
+    state._acked = defaultdict(list, {tp: [41, 42]})
+    state._unacked_messages = {Message(40, tp)}  # a clone job at the head, running for minutes
+    watch = commit_head.CommitWatch(after_s=30)
+    assert watch.look(state, now=0) == [] and watch.look(state, now=100) == []
+    state._unacked_messages = set()  # its message gone, never acked (dropped)
+    assert [s.head for s in watch.look(state, now=101)] == [41]
+
+
 def test_a_head_acked_or_nothing_acked_is_no_stall():
     tp = TopicPartition(TP)
     state = ConsumerState(None, [])
@@ -155,3 +171,34 @@ def test_a_head_acked_or_nothing_acked_is_no_stall():
     for acked in ([10, 11, 13], [], [9]):
         state._acked = defaultdict(list, {tp: acked})
         assert watch.look(state, now=0) == [] and watch.look(state, now=100) == []
+
+
+def test_nothing_is_committed_in_a_generation_before_its_seek_to_the_committed_offsets_has_ended():
+    # The CI case: a restarted worker, flow resumed before the seek; Faust's position unknown, 89-95 handled again
+    # and acked. Committed now, they leave the acked list; the seek then puts the position back at 89 (what Kafka
+    # held) and Faust drops the refetched messages: nothing ever acks 89 again.
+    state = ConsumerState(None, list(range(89, 96)))
+    state.app.consumer_generation_id = 3
+    assert commit_head._new_offset(state, TP) is None
+    assert state._acked[TP] == list(range(89, 96))  # kept for the first commit after the seek
+    state._seeked_generation, state._committed_offset[TP] = 3, 89  # the seek ended: Kafka's 89
+    assert commit_head._new_offset(state, TP) == 96
+    # A rebalance starts generation 4: no commit until its own seek.
+    state.app.consumer_generation_id = 4
+    state.ack(96)
+    assert commit_head._new_offset(state, TP) is None
+
+
+def test_the_seek_marks_the_generation_it_began_in(monkeypatch):
+    seen = []
+
+    async def faust_seek(consumer):
+        seen.append(consumer.app.consumer_generation_id)
+        consumer.app.consumer_generation_id = 8  # a rebalance while the seek ran: that generation seeks again
+
+    monkeypatch.setattr(commit_head, "_faust_perform_seek", faust_seek)
+    state = ConsumerState(10, [10])
+    state.app.consumer_generation_id, state._seeked_generation = 7, 6
+    asyncio.run(commit_head._perform_seek(state))
+    assert seen == [7] and state._seeked_generation == 7
+    assert commit_head._new_offset(state, TP) is None  # generation 8 has not sought yet
