@@ -5,7 +5,7 @@ to the reference: what enrolment itself could measure, so whether a check at enr
 quality).
 
 ``.venv/bin/python -m bench.clone_ablation [--speakers a,b] [--sentences 3] [--variants shipped,"no EQ"]
-[--json out.json]``
+[--json out.json]``; ``--tracking out.json`` reads a saved run and prints only how the proxy tracked each change.
 """
 from __future__ import annotations
 
@@ -43,6 +43,30 @@ def variant(profile: dict, change: dict) -> dict:
     return out
 
 
+def proxy_tracking(rows: list[dict], name: str, baseline: str = "shipped") -> tuple[int, float | None]:
+    """How well enrolment's proxy sees what a change does to the held-out OVRL: over the speakers of a saved run
+    (``--json`` rows) holding both variants, the Pearson r of the (``name`` − ``baseline``) proxy OVRL differences
+    with the held-out OVRL ones. Returns (speakers, r); r is None for fewer than 3 speakers or no spread."""
+    pairs = [(r["variants"][name]["proxy"]["ovrl"] - r["variants"][baseline]["proxy"]["ovrl"],
+              r["variants"][name]["ovrl"] - r["variants"][baseline]["ovrl"])
+             for r in rows if name in r["variants"] and baseline in r["variants"]]
+    if len(pairs) < 3:
+        return len(pairs), None
+    proxy, held = np.array(pairs).T
+    if proxy.std() == 0 or held.std() == 0:
+        return len(pairs), None
+    return len(pairs), float(np.corrcoef(proxy, held)[0, 1])
+
+
+def print_tracking(rows: list[dict], names) -> None:
+    for name in names:
+        if name == "shipped":
+            continue
+        n, r = proxy_tracking(rows, name)
+        print(f"proxy OVRL tracking held-out OVRL, {name} − shipped: r = "
+              f"{'n/a' if r is None else f'{r:.2f}'} over {n} speakers")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -65,7 +89,12 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                         help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--json", help="write the per-speaker figures here")
+    parser.add_argument("--tracking", metavar="JSON", help="a saved run: print how the proxy tracked each change")
     args = parser.parse_args(argv)
+    if args.tracking:
+        rows = json.loads(Path(args.tracking).read_text())
+        print_tracking(rows, sorted({name for r in rows for name in r["variants"]}))
+        return 0
     names = [name.strip() for name in args.variants.split(",") if name.strip()]
     unknown = [name for name in names if name not in VARIANTS]
     if unknown or not names:
@@ -130,6 +159,7 @@ def main(argv=None) -> int:
                               for name in chosen for g in twins[name] if g.name == r.name}}
                 for r in results]
         Path(args.json).write_text(json.dumps(rows, indent=1))
+        print_tracking(rows, chosen)
     return 0
 
 
