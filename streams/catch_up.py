@@ -102,6 +102,11 @@ _commit_watch = commit_head.CommitWatch(after_s=30.0)
 
 @app.timer(interval=5.0)
 async def watch_commits() -> None:
-    for stall in _commit_watch.look(app.consumer, time.monotonic()):
+    now = time.monotonic()
+    if (generation := _commit_watch.seek_overdue(app.consumer, now)) is not None:
+        log.warning("Faust's seek to the committed offsets has not ended in consumer generation %s: nothing is "
+                    "committed until it does. Check the worker's access to Kafka; a restart of the worker, or the "
+                    "next rebalance, seeks again", generation)
+    for stall in _commit_watch.look(app.consumer, now):
         log.warning("commit held back: %s. A restart of this worker hands every message from there to the agents "
                     "again (they are idempotent), the unacked ones included", stall.describe())

@@ -33,7 +33,9 @@ went back behind it, and the commit stayed there for good: nothing would ack tha
 tests/integration/test_ledger_crash.py; with the seek delayed 2 s to widen the window, 3 of 16 runs stuck without
 this gate, 0 of 18 with it). The acks wait for the first commit after the seek instead.
 
-`CommitWatch` reports a commit held back by a head nobody is handling, should another way to strand one appear.
+`CommitWatch` reports a commit held back by a head nobody is handling, should another way to strand one appear,
+and a generation whose seek never ended (Faust gives it `broker_request_timeout`, then goes on without it, and
+this gate then commits nothing until the next generation).
 """
 from __future__ import annotations
 
@@ -113,6 +115,22 @@ class CommitWatch:
     def __init__(self, after_s: float = 30.0):
         self.after_s = after_s
         self._since: dict[Any, tuple[int, float]] = {}
+        self._unseeked: tuple[int, float] | None = None  # (generation, since) while its seek has not ended
+
+    def seek_overdue(self, consumer: Any, now: float) -> int | None:
+        """The consumer generation, once, when acked offsets have waited `after_s` for its seek to end: Faust gives
+        the seek `broker_request_timeout` and goes on without it, and then this module commits nothing in that
+        generation (see `_new_offset`)."""
+        generation = consumer.app.consumer_generation_id
+        if getattr(consumer, "_seeked_generation", None) == generation or not any(consumer._acked.values()):
+            self._unseeked = None
+            return None
+        if self._unseeked is None or self._unseeked[0] != generation:
+            self._unseeked = (generation, now)
+        elif now - self._unseeked[1] >= self.after_s:
+            self._unseeked = (generation, float("inf"))  # reported: not again in this generation
+            return generation
+        return None
 
     def look(self, consumer: Any, now: float) -> list[StalledCommit]:
         stalled = []

@@ -202,3 +202,23 @@ def test_the_seek_marks_the_generation_it_began_in(monkeypatch):
     asyncio.run(commit_head._perform_seek(state))
     assert seen == [7] and state._seeked_generation == 7
     assert commit_head._new_offset(state, TP) is None  # generation 8 has not sought yet
+
+
+def test_a_seek_that_never_ends_is_reported_once_per_generation():
+    state = ConsumerState(None, [5, 6])
+    state.app.consumer_generation_id = 2  # generation 2's seek has not ended (Faust timed it out and went on)
+    watch = commit_head.CommitWatch(after_s=30)
+    assert watch.seek_overdue(state, now=0) is None and watch.seek_overdue(state, now=29) is None
+    assert watch.seek_overdue(state, now=30) == 2
+    assert watch.seek_overdue(state, now=500) is None  # once
+    state.app.consumer_generation_id = 3
+    assert watch.seek_overdue(state, now=501) is None and watch.seek_overdue(state, now=531) == 3
+    state._seeked_generation = 3
+    assert watch.seek_overdue(state, now=600) is None
+
+
+def test_a_seek_not_ended_with_nothing_acked_yet_is_not_reported():
+    state = ConsumerState(None, [])
+    state.app.consumer_generation_id = 2
+    watch = commit_head.CommitWatch(after_s=1)
+    assert watch.seek_overdue(state, now=0) is None and watch.seek_overdue(state, now=100) is None
