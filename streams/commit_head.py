@@ -40,6 +40,7 @@ this gate then commits nothing until the next generation).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from faust.transport.consumer import Consumer
@@ -50,9 +51,14 @@ _faust_new_offset = Consumer._new_offset
 _faust_perform_seek = Consumer.perform_seek
 
 
+def _seek_ended(consumer: Any) -> bool:
+    """Whether the current consumer generation's seek to the committed offsets has ended (see _perform_seek)."""
+    return getattr(consumer, "_seeked_generation", None) == consumer.app.consumer_generation_id
+
+
 def _new_offset(self: Any, tp: Any) -> int | None:
-    if getattr(self, "_seeked_generation", None) != self.app.consumer_generation_id:
-        return None  # this generation's seek to the committed offsets has not ended: see _perform_seek
+    if not _seek_ended(self):
+        return None  # the position is not known yet: see _perform_seek
     acked = self._acked[tp]
     if self._gap[tp]:
         _forget_gaps(self, tp)
@@ -86,12 +92,16 @@ def install() -> None:
     Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
 
 
+@dataclass(frozen=True)
 class StalledCommit:
     """A partition whose commit has not moved for a while although later offsets are acked: what Faust holds."""
 
-    def __init__(self, tp: Any, committed: int, head: int, acked: int, in_flight: list[int], read: int | None):
-        self.tp, self.committed, self.head, self.acked = tp, committed, head, acked
-        self.in_flight, self.read = in_flight, read
+    tp: Any
+    committed: int
+    head: int              # the first acked offset
+    acked: int             # how many offsets are acked
+    in_flight: list[int]   # offsets being handled here
+    read: int | None       # the last offset fetched
 
     @property
     def missing(self) -> range:
@@ -101,7 +111,7 @@ class StalledCommit:
     def describe(self) -> str:
         flight = ", ".join(map(str, self.in_flight[:5])) or "none"
         return (f"{self.tp.topic}[{self.tp.partition}] committed at {self.committed}, {self.acked} offset(s) acked "
-                f"from {self.head}; offsets {self.committed}-{self.head - 1} are not acked (being handled here: "
+                f"from {self.head}; offsets {self.missing[0]}-{self.missing[-1]} are not acked (being handled here: "
                 f"{flight}; fetched up to {self.read})")
 
 
@@ -122,7 +132,7 @@ class CommitWatch:
         the seek `broker_request_timeout` and goes on without it, and then this module commits nothing in that
         generation (see `_new_offset`)."""
         generation = consumer.app.consumer_generation_id
-        if getattr(consumer, "_seeked_generation", None) == generation or not any(consumer._acked.values()):
+        if _seek_ended(consumer) or not any(consumer._acked.values()):
             self._unseeked = None
             return None
         if self._unseeked is None or self._unseeked[0] != generation:
