@@ -15,7 +15,10 @@ compiled fit each (docs/voice-quality.md, "What a fit step costs").
 
 ``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
 [--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 80,120] [--bases 0,32] [--learning-rates 0.2,0.3]
-[--windows 1,2] [--pulls 0.01,0.5] [--no-dnsmos] [--json out.json]``
+[--windows 1,2] [--pulls 0.01,0.5] [--centres 0,1] [--no-dnsmos] [--json out.json]``
+
+``--centres``: the share of each side's mean cepstrum taken out of the envelope match (``StyleInverter(centre=…)``),
+one compiled fit each.
 """
 from __future__ import annotations
 
@@ -38,16 +41,18 @@ class Arm:
     rate: float = 0.2  # Adam's learning rate (before the basis's √(128 / count))
     windows: int = 1  # consecutive windows of the transcribed segment, fitted in turn
     pull: float = 0.01  # the weight of the offset's size in the objective (style_fit.PULL)
+    centre: float = 0.0  # the share of the mean cepstrum taken out of the envelope match (style_fit centre)
 
     @property
-    def fit(self) -> tuple[float, float, int, int, float, float, int, bool]:
+    def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool]:
         """What one fit serves: the arms differing only in steps and scale share it."""
-        return self.weight, self.campplus, self.frames, self.basis, self.rate, self.pull, self.windows, self.band
+        return self.weight, self.campplus, self.frames, self.basis, self.rate, self.pull, self.centre, self.windows, \
+            self.band
 
     @property
-    def compiled(self) -> tuple[float, float, int, int, float, float]:
+    def compiled(self) -> tuple[float, float, int, int, float, float, float]:
         """What one compiled fit serves: the window count and the band are set per fit."""
-        return self.fit[:6]
+        return self.fit[:7]
 
     @property
     def label(self) -> str:
@@ -55,7 +60,8 @@ class Arm:
                f"{'' if self.band else ' whole band'}, {self.frames} frames" \
                f"{f', {self.basis} directions' if self.basis else ''}, learning rate {self.rate:g}" \
                f"{f', {self.windows} windows' if self.windows > 1 else ''}" \
-               f"{f', pull {self.pull:g}' if self.pull != 0.01 else ''}, " \
+               f"{f', pull {self.pull:g}' if self.pull != 0.01 else ''}" \
+               f"{f', centred {self.centre:g}' if self.centre else ''}, " \
                f"{self.steps} steps, scale {self.scale:g}"
 
 
@@ -101,6 +107,9 @@ def main(argv=None) -> int:
                              "--segment-s with it)")
     parser.add_argument("--pulls", default=f"{style_fit.PULL:g}",
                         help="weights of the offset's size (mean square, spread units) in the objective, one fit each")
+    parser.add_argument("--centres", default=f"{cpu.centre:g}",
+                        help="shares of the mean cepstrum taken out of the envelope match (0: absolute cepstra, "
+                             "1: the recording's long-term colour left to the EQ), one fit each")
     parser.add_argument("--segment-s", type=float, default=cpu.segment_s, help="seconds of reference transcribed")
     parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
                         help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
@@ -113,9 +122,10 @@ def main(argv=None) -> int:
     bases = [int(d) for d in floats(args.bases)]
     if any(not 0 <= d <= style_fit.STYLE_HALF for d in bases):
         parser.error(f"--bases: counts from 0 to {style_fit.STYLE_HALF}")
-    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q) for w in floats(args.weights)
+    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e) for w in floats(args.weights)
             for c in floats(args.campplus_weights) for f in floats(args.frames) for d in bases
-            for r in floats(args.learning_rates) for q in floats(args.pulls) for n in floats(args.windows)
+            for r in floats(args.learning_rates) for q in floats(args.pulls) for e in floats(args.centres)
+            for n in floats(args.windows)
             for b in bands for k in step_counts for s in floats(args.scales)]
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
@@ -128,15 +138,15 @@ def main(argv=None) -> int:
     spread = style_fit.timbre_spread(timbres)
     inverters = {}
     for compiled in sorted({a.compiled for a in arms}):   # one compiled fit serves both bands and window counts
-        weight, campplus_weight, frames, count, rate, pull = compiled
+        weight, campplus_weight, frames, count, rate, pull, centre = compiled
         inverter = StyleInverter(engine.directory / kokoro.MODEL_FILE, spread, frames=frames, steps=step_counts[-1],
                                  learning_rate=rate * (np.sqrt(style_fit.STYLE_HALF / count) if count
                                                                      else 1.0), pull=pull,
                                  basis=style_fit.timbre_basis(timbres, count) if count else None,
                                  match_quantile=style_fit.MATCH_QUANTILE, keep=style_fit.KEEP, speaker_weight=weight,
-                                 campplus_weight=campplus_weight)
+                                 campplus_weight=campplus_weight, centre=centre)
         log(f"fit w={weight:g}, CAM++ {campplus_weight:g}, {frames} frames, basis {count or 'none'}, learning rate "
-            f"{rate:g}, pull {pull:g} compiled in {inverter.warm_up():.1f} s")
+            f"{rate:g}, pull {pull:g}, centred {centre:g} compiled in {inverter.warm_up():.1f} s")
         inverters[compiled] = inverter
     sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
     results, clips = [], {}
@@ -158,7 +168,7 @@ def main(argv=None) -> int:
         campplus_target = style_fit.campplus_target(screened.speech, screened.rate) \
             if any(a.campplus for a in arms) else None
         for fit in sorted({a.fit for a in arms}):
-            weight, campplus_weight, frames, count, rate, pull, windows, matched = fit
+            weight, campplus_weight, frames, count, rate, pull, centre, windows, matched = fit
             inverter = inverters[next(a.compiled for a in arms if a.fit == fit)]
             inverter.speaker_band, inverter.windows = matched, windows
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
@@ -168,7 +178,7 @@ def main(argv=None) -> int:
                 + ("" if matched else " whole band") + ("" if frames == cpu.frames else f" {frames} frames") \
                 + (f" basis {count}" if count else "") + ("" if rate == cpu.learning_rate else f" lr {rate:g}") \
                 + ("" if windows == cpu.windows else f" {windows} windows") \
-                + ("" if pull == style_fit.PULL else f" pull {pull:g}")
+                + ("" if pull == style_fit.PULL else f" pull {pull:g}") + (f" centred {centre:g}" if centre else "")
             fits[sp.name][key] = found.report() if found is not None else None
             log(f"  w={key} (band {band:.0f} Hz): "
                 + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f}, speaker {found.speaker_start} -> "

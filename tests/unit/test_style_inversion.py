@@ -319,6 +319,27 @@ def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
     assert early.steps == 1
 
 
+def test_a_centred_fit_does_not_hear_the_recordings_long_term_colour_and_still_fits_the_envelope():
+    inverter, start, filters, targets = linear_fit(12)
+    centred = si.StyleInverter(inverter.graph, np.ones((1, 128), np.float32), frames=inverter.frames, steps=8,
+                               learning_rate=0.1, pull=0.0, fixed={}, centre=1.0)
+    weights = np.ones(inverter.cepstral_frames, np.float32)
+    weights[::3] = 0.0                                   # the means are over the fitted frames only
+    coloured = targets.copy()
+    coloured[:, 1:] += np.random.default_rng(13).normal(0, 1.0, 29).astype(np.float32)  # a channel's tilt
+    coloured[::3] += 5.0                                 # frames not fitted: nothing of theirs counts
+
+    def fitted(fit, wanted):
+        return fit.descend(si.FitProblem(start, {}, filters, wanted, weights))
+
+    plain_start = fitted(inverter, targets).fit_start
+    assert fitted(inverter, coloured).fit_start > plain_start + 0.2     # absolute cepstra: the colour is an error
+    clean, tinted = fitted(centred, targets), fitted(centred, coloured)
+    assert tinted.fit_start == pytest.approx(clean.fit_start, rel=1e-4)  # centred: the colour is not heard
+    assert tinted.fit_end < 0.9 * tinted.fit_start                       # and the envelope's shape is still fitted
+    np.testing.assert_allclose(tinted.offset, clean.offset, atol=1e-3)
+
+
 def test_the_steps_take_the_windows_in_turn_and_keep_what_improved_on_its_own_window():
     inverter, start, filters, targets = linear_fit(11)
     unweighted = np.zeros(inverter.cepstral_frames, np.float32)   # a window that pairs nothing: no gradient

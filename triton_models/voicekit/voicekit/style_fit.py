@@ -499,7 +499,8 @@ class StyleInverter:
                  learning_rate: float = 0.05, pull: float = 0.01, match_quantile: float = 1.0,
                  keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
                  encoder=None, speaker_band: bool = False, campplus_weight: float = 0.0,
-                 campplus_encoder=None, basis: np.ndarray | None = None, windows: int = 1) -> None:
+                 campplus_encoder=None, basis: np.ndarray | None = None, windows: int = 1,
+                 centre: float = 0.0) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
         window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
         ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
@@ -510,7 +511,9 @@ class StyleInverter:
         ``basis``: [k, 128] orthonormal directions (:func:`timbre_basis`, in spread units) the offset is confined to
         (None: every timbre dim moves on its own); ``windows``: how many consecutive windows of the reading
         :meth:`prepare` pairs with the reference (the steps take them in turn; those with under half a window of text
-        are left out)."""
+        are left out); ``centre``: the share of each side's mean cepstrum (over the fitted frames) taken out before
+        the envelope match (1: only the envelope's shape over time is matched, not the recording's long-term colour —
+        its channel and room, which the EQ and the exemplar step already move toward; 0: absolute cepstra)."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
@@ -520,6 +523,7 @@ class StyleInverter:
         self._encoder, self._campplus_encoder = encoder, campplus_encoder
         self.basis = None if basis is None else np.asarray(basis, np.float32).reshape(-1, STYLE_HALF)
         self.windows = max(1, int(windows))
+        self.centre = float(centre)
         self._lock = threading.Lock()
         self._step = self._render = None
         self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
@@ -580,8 +584,13 @@ class StyleInverter:
                 style = jnp.concatenate([base[:, :STYLE_HALF] + self.spread * moved, base[:, STYLE_HALF:]], axis=1)
                 audio = self.graph.audio(style, {**static, **self.fixed}).reshape(-1)
                 ceps = cepstra(audio, filters, dct, jnp)[0]
-                error = jnp.abs(ceps[: targets.shape[0], 1:] - targets[:, 1:]).mean(axis=1)
-                fit = jnp.sum(error * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+                ours, theirs = ceps[: targets.shape[0], 1:], targets[:, 1:]
+                total = jnp.maximum(jnp.sum(weights), 1.0)
+                if self.centre:   # a constant of the compiled fit
+                    ours = ours - self.centre * jnp.sum(ours * weights[:, None], axis=0) / total
+                    theirs = theirs - self.centre * jnp.sum(theirs * weights[:, None], axis=0) / total
+                error = jnp.abs(ours - theirs).mean(axis=1)
+                fit = jnp.sum(error * weights) / total
                 # articulation kept: the frame-to-frame change of the envelope stays that of the searched voice
                 moves = ceps[1: targets.shape[0], 1:] - ceps[: targets.shape[0] - 1, 1:]
                 drift = jnp.abs(moves - (original[1:, 1:] - original[:-1, 1:])).mean(axis=1)
@@ -821,6 +830,7 @@ class FitSettings:
     campplus_weight: float = 0.0  # the CAM++ term's weight (StyleInverter); 0: none
     windows: int = 1       # consecutive windows of the transcribed segment, fitted in turn (StyleInverter)
     pull: float = PULL     # the weight of the offset's size (mean square, in spreads) in the objective
+    centre: float = 0.0    # the share of the mean cepstrum taken out of both sides of the envelope match
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
@@ -937,7 +947,8 @@ class Fitter:
                                      learning_rate=settings.learning_rate, pull=settings.pull,
                                      match_quantile=MATCH_QUANTILE,
                                      keep=KEEP, speaker_weight=settings.speaker_weight,
-                                     campplus_weight=settings.campplus_weight, windows=settings.windows)
+                                     campplus_weight=settings.campplus_weight, windows=settings.windows,
+                                     centre=settings.centre)
             self.compile_s = inverter.warm_up()
             self.settings, self.inverter = settings, inverter
             self._log(f"style fit ready on {backend}: compiled in {self.compile_s:.1f} s; {settings}")
