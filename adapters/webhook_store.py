@@ -1,12 +1,14 @@
 """MongoDB storage of webhooks: the accounts' endpoints (with their signing secrets) and the delivery log.
 
 Collections: ``webhook_endpoints`` (one document per endpoint; deleting sets ``deletedAt``, so the log keeps its
-endpoint), ``webhook_endpoint_slots`` (each endpoint's attempts in flight: WEBHOOK_ENDPOINT_CONCURRENCY slots) and
-``webhook_deliveries`` (one document per event and endpoint, ``_id`` = "<event id>.<endpoint id>",
-with every attempt). The log is also the retry schedule: a pending delivery's ``nextRetryAt`` says when its next
-attempt is due, ``queuedUntil`` that an attempt message is on the Kafka topic (not queued again before then), and
-``attemptingUntil`` that a worker is POSTing it. An attempt is taken up (``claim_attempt``) by one worker only,
-and recorded under a guard on ``attemptCount``: a redelivered or duplicated attempt message is a no-op.
+endpoint; ``disabledAt`` is set while it is disabled; ``failedInARow`` and ``failingSince`` count its deliveries
+that failed since the last one that succeeded), ``webhook_endpoint_slots`` (each endpoint's attempts in flight:
+WEBHOOK_ENDPOINT_CONCURRENCY slots) and ``webhook_deliveries`` (one document per event and endpoint, ``_id`` =
+"<event id>.<endpoint id>", with every attempt). The log is also the retry schedule: a pending delivery's
+``nextRetryAt`` says when its next attempt is due, ``queuedUntil`` that an attempt message is on the Kafka topic (not
+queued again before then), and ``attemptingUntil`` that a worker is POSTing it. An attempt is taken up
+(``claim_attempt``) by one worker only, and recorded under a guard on ``attemptCount``: a redelivered or duplicated
+attempt message is a no-op.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ Doc = Mapping[str, Any]
 
 PENDING, SUCCEEDED, FAILED, CANCELLED = "pending", "succeeded", "failed", "cancelled"
 WEBHOOK_DELETED = "webhook deleted"
+WEBHOOK_DISABLED = "webhook disabled"
 
 # Any MongoDB failure, for callers that retry without importing pymongo.
 DatabaseError = PyMongoError
@@ -65,10 +68,54 @@ def delete_endpoint(db: Database, account_id: str, endpoint_id: str, now: dateti
                                              {"$set": {"deletedAt": now}})
     if result.modified_count != 1:
         return False
-    db.webhook_deliveries.update_many({"endpointId": endpoint_id, "status": PENDING, **_not_in_flight(now)},
-                                      {"$set": {"status": CANCELLED, "nextRetryAt": None, "error": WEBHOOK_DELETED,
-                                                "updatedAt": now}})
+    _cancel_pending(db, endpoint_id, WEBHOOK_DELETED, now)
     return True
+
+
+def _cancel_pending(db: Database, endpoint_id: str, reason: str, now: datetime) -> None:
+    """Cancel the endpoint's pending deliveries that are not in flight (a worker cancels those at their next
+    attempt, so the log keeps the attempt the receiver saw)."""
+    db.webhook_deliveries.update_many({"endpointId": endpoint_id, "status": PENDING, **_not_in_flight(now)},
+                                      {"$set": {"status": CANCELLED, "nextRetryAt": None, "error": reason,
+                                                "updatedAt": now}})
+
+
+def note_outcome(db: Database, endpoint_id: str, succeeded: bool, now: datetime) -> Doc | None:
+    """Count a delivery that has ended: a success ends the endpoint's run of failures (None returned); a failure
+    lengthens it (atomically, so deliveries ending at once on several workers all count) and returns the endpoint
+    as it now is."""
+    if succeeded:
+        db.webhook_endpoints.update_one({"_id": endpoint_id, "failedInARow": {"$gt": 0}},
+                                        {"$set": {"failedInARow": 0, "failingSince": None}})
+        return None
+    return db.webhook_endpoints.find_one_and_update(
+        {"_id": endpoint_id},
+        [{"$set": {"failedInARow": {"$add": [{"$ifNull": ["$failedInARow", 0]}, 1]},
+                   "failingSince": {"$ifNull": ["$failingSince", now]}}}],
+        return_document=ReturnDocument.AFTER)
+
+
+def disable_endpoint(db: Database, endpoint_id: str, reason: str, now: datetime,
+                     account_id: str | None = None) -> Doc | None:
+    """Disable an enabled endpoint (``account_id``: the account's own only) and cancel its pending deliveries; the
+    endpoint as it now is, or None when it is deleted, already disabled or not there."""
+    query: dict[str, Any] = {"_id": endpoint_id, "deletedAt": None, "disabledAt": None}
+    if account_id is not None:
+        query["accountId"] = account_id
+    done = db.webhook_endpoints.find_one_and_update(query, {"$set": {"disabledAt": now, "disabledReason": reason}},
+                                                    return_document=ReturnDocument.AFTER)
+    if done is not None:
+        _cancel_pending(db, endpoint_id, WEBHOOK_DISABLED, now)
+    return done
+
+
+def enable_endpoint(db: Database, account_id: str, endpoint_id: str) -> Doc | None:
+    """Enable the account's endpoint (a no-op for an enabled one), its run of failures forgotten; the endpoint as it
+    now is, or None when it is deleted or not the account's."""
+    return db.webhook_endpoints.find_one_and_update(
+        {"_id": endpoint_id, "accountId": account_id, "deletedAt": None},
+        {"$set": {"disabledAt": None, "disabledReason": None, "failedInARow": 0, "failingSince": None}},
+        return_document=ReturnDocument.AFTER)
 
 
 def rotate_secret(db: Database, account_id: str, endpoint_id: str, current: str, secret: str, previous: str | None,
@@ -83,10 +130,14 @@ def rotate_secret(db: Database, account_id: str, endpoint_id: str, current: str,
 
 # --- deliveries ------------------------------------------------------------------------------------------------------
 
-def create_delivery(db: Database, doc: Doc) -> bool:
-    """Insert a delivery (status pending, no attempt yet); False when it already exists (a redelivered event)."""
+def create_delivery(db: Database, doc: Doc, cancelled: str | None = None) -> bool:
+    """Insert a delivery (status pending, no attempt yet; ``cancelled``: logged cancelled for this reason, not to be
+    made — an event for a disabled endpoint, which can be redelivered once it is enabled); False when it already
+    exists (a redelivered event)."""
+    ended = {} if cancelled is None else {"status": CANCELLED, "error": cancelled, "nextRetryAt": None,
+                                          "queuedUntil": None}
     try:
-        db.webhook_deliveries.insert_one({**doc, "status": PENDING, "attempts": [], "attemptCount": 0})
+        db.webhook_deliveries.insert_one({**doc, "status": PENDING, "attempts": [], "attemptCount": 0, **ended})
     except DuplicateKeyError:
         return False
     return True
@@ -250,6 +301,12 @@ class MongoWebhookStore:
 
     def delete_endpoint(self, account_id: str, endpoint_id: str, now: datetime) -> bool:
         return delete_endpoint(self.db, account_id, endpoint_id, now)
+
+    def disable_endpoint(self, account_id: str, endpoint_id: str, reason: str, now: datetime) -> Doc | None:
+        return disable_endpoint(self.db, endpoint_id, reason, now, account_id)
+
+    def enable_endpoint(self, account_id: str, endpoint_id: str) -> Doc | None:
+        return enable_endpoint(self.db, account_id, endpoint_id)
 
     def rotate_secret(self, account_id: str, endpoint_id: str, current: str, secret: str, previous: str | None,
                       previous_until: datetime | None) -> Doc | None:

@@ -31,7 +31,9 @@ def _iso(value) -> str | None:
 def webhook_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], "url": doc["url"], "description": doc.get("description"),
             "events": list(doc.get("events") or []), "createdAt": _iso(doc.get("createdAt")),
-            "previousSecretExpiresAt": _previous_secret_until(doc)}
+            "previousSecretExpiresAt": _previous_secret_until(doc), "enabled": doc.get("disabledAt") is None,
+            "disabledAt": _iso(doc.get("disabledAt")), "disabledReason": doc.get("disabledReason"),
+            "failedDeliveriesInARow": int(doc.get("failedInARow") or 0)}
 
 
 def _previous_secret_until(doc: Mapping[str, Any]) -> str | None:
@@ -82,6 +84,38 @@ class Webhook(MethodView):
         return {"success": True}
 
 
+DISABLE_DOC = ("Stop deliveries to the webhook without deleting it: its pending deliveries are cancelled and events "
+               "meanwhile are logged cancelled. The service disables a webhook itself when its deliveries keep "
+               "failing (WEBHOOK_DISABLE_AFTER_FAILURES in a row, the first at least WEBHOOK_DISABLE_AFTER_S ago; "
+               "disabledReason says so).")
+ENABLE_DOC = ("Deliver to a disabled webhook again; its count of failed deliveries starts over. What it missed while "
+              "disabled stays cancelled in its delivery log: redeliver each one you want.")
+
+
+@blp.route("/<string:webhook_id>/disable")
+class Disabling(MethodView):
+    @blp.response(200, wh.WebhookResponseSchema)
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    @blp.doc(description=DISABLE_DOC)
+    def post(self, webhook_id):
+        """Disable a webhook."""
+        return {"success": True, "webhook": webhook_view(webhook_cases.disable_webhook(ports(), authenticate(),
+                                                                                      webhook_id))}
+
+
+@blp.route("/<string:webhook_id>/enable")
+class Enabling(MethodView):
+    @blp.response(200, wh.WebhookResponseSchema)
+    @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    @blp.doc(description=ENABLE_DOC)
+    def post(self, webhook_id):
+        """Enable a webhook again."""
+        return {"success": True, "webhook": webhook_view(webhook_cases.enable_webhook(ports(), authenticate(),
+                                                                                     webhook_id))}
+
+
 ROTATE_DOC = ("Replace the webhook's signing secret; the new one is shown only in this response. For "
               "previousSecretValidFor seconds (default 24 h) every delivery also carries a signature with the old "
               "secret, so a receiver that still checks the old one accepts them while you deploy the new one.")
@@ -117,13 +151,14 @@ class Deliveries(MethodView):
 REDELIVER_DOC = ("Send one delivery again — one that succeeded, or failed after its last attempt (say, once your "
                  "receiver is fixed). It is pending again and its next attempt is due now; that attempt counts like "
                  "any other (retried while the delivery has attempts left). A pending delivery is a 400: its next "
-                 "attempt is already scheduled.")
+                 "attempt is already scheduled; so is one of a disabled webhook: enable it first.")
 
 
 @blp.route("/<string:webhook_id>/deliveries/<string:delivery_id>/redeliver")
 class Redelivery(MethodView):
     @blp.response(202, wh.RedeliveryResponseSchema)
-    @blp.alt_response(400, schema=api.ErrorBodySchema, description="The delivery is still pending")
+    @blp.alt_response(400, schema=api.ErrorBodySchema,
+                      description="The delivery is still pending, or the webhook is disabled")
     @blp.alt_response(401, schema=api.ErrorBodySchema, description="Missing or invalid API key")
     @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook or delivery of yours")
     @blp.doc(description=REDELIVER_DOC)

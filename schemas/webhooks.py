@@ -8,6 +8,11 @@ EVENT_NAMES = ("speech.completed", "speech.failed", "voice.ready", "voice.failed
 _URL_DOC = ("Where events are POSTed: an http(s) URL whose host resolves to public addresses only (loopback, "
             "private, link-local and metadata addresses are refused unless the operator allows them).")
 _EVENTS_DOC = "The events to send (default: all of them)."
+_ENABLED_DOC = ("false: nothing is sent to it — disabled on request, or by the service after its deliveries kept "
+                "failing (20 in a row over at least 24 h by default); events meanwhile are logged cancelled. "
+                "POST …/enable to deliver again, then redeliver what it missed.")
+_REASON_DOC = "Why it is disabled (null while enabled)"
+_FAILED_DOC = "Deliveries that failed after their last attempt since the last one that succeeded"
 _SECRET_DOC = ("The signing secret: shown only in this response. Each delivery carries X-VoiceForge-Timestamp and "
                "X-VoiceForge-Signature = \"v1=\" + hex HMAC-SHA256(secret, timestamp + \".\" + body); refuse "
                "a timestamp more than 300 s from your clock.")
@@ -68,11 +73,20 @@ class WebhookSchema(Schema):
     createdAt = fields.String(metadata={"example": "2024-01-01T00:00:00.000Z"})
     previousSecretExpiresAt = fields.String(allow_none=True, metadata={
         "description": "After a secret rotation: until when deliveries are signed with the previous secret too"})
+    enabled = fields.Boolean(metadata={"description": _ENABLED_DOC})
+    disabledAt = fields.String(allow_none=True, metadata={"example": None})
+    disabledReason = fields.String(allow_none=True, metadata={"description": _REASON_DOC})
+    failedDeliveriesInARow = fields.Integer(metadata={"description": _FAILED_DOC})
 
 
 class WebhookCreatedResponseSchema(Schema):
     success = fields.Boolean()
     secret = fields.String(metadata={"description": _SECRET_DOC, "example": "whsec_..."})
+    webhook = fields.Nested(WebhookSchema)
+
+
+class WebhookResponseSchema(Schema):
+    success = fields.Boolean()
     webhook = fields.Nested(WebhookSchema)
 
 
@@ -95,7 +109,7 @@ class DeliverySchema(Schema):
     eventName = fields.String()
     jobId = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "pending, succeeded, failed (no attempt left) or cancelled "
-                                                    "(webhook deleted)"})
+                                                    "(webhook deleted or disabled)"})
     attemptCount = fields.Integer()
     nextRetryAt = fields.String(allow_none=True, metadata={"description": "When the next attempt is due"})
     attempts = fields.List(fields.Nested(DeliveryAttemptSchema))
@@ -122,6 +136,10 @@ class V1WebhookSchema(Schema):
     events = fields.List(fields.String())
     created_at = fields.String()
     previous_secret_expires_at = fields.String(allow_none=True)
+    enabled = fields.Boolean(metadata={"description": _ENABLED_DOC})
+    disabled_at = fields.String(allow_none=True)
+    disabled_reason = fields.String(allow_none=True, metadata={"description": _REASON_DOC})
+    failed_deliveries_in_a_row = fields.Integer(metadata={"description": _FAILED_DOC})
 
 
 class V1WebhookCreatedSchema(V1WebhookSchema):

@@ -119,6 +119,11 @@ class Settings:
     # this many of the delivery actors (64 per worker; an account has at most 10 endpoints) and its account's other
     # endpoints and other accounts do not wait for it.
     webhook_endpoint_concurrency: int = field(default_factory=lambda: _env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 3))
+    # A webhook is disabled once this many deliveries in a row have failed after their last attempt, the first at
+    # least WEBHOOK_DISABLE_AFTER_S ago (service_layer.webhook_logic.DisablePolicy; 0 failures: never).
+    webhook_disable_after_failures: int = field(
+        default_factory=lambda: _env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20))
+    webhook_disable_after_s: float = field(default_factory=lambda: _env_float("WEBHOOK_DISABLE_AFTER_S", 86400.0))
     demo_credits: int = field(default_factory=lambda: _env_int("DEMO_CREDITS", 100000))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 

@@ -100,6 +100,32 @@ def succeeded(status_code: int | None) -> bool:
     return status_code is not None and 200 <= status_code < 300
 
 
+# --- webhooks that keep failing --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DisablePolicy:
+    """When a webhook is disabled for failing: ``after_failures`` deliveries in a row have failed (each after its
+    last attempt, none succeeding in between) and the first of them failed at least ``after_s`` ago. So a receiver
+    that is gone for good stops costing attempts and log, while one down for an afternoon, or one that failed a
+    burst of events at once, keeps its webhook. ``after_failures`` 0: never."""
+    after_failures: int = 20
+    after_s: float = 86400.0
+
+    def disables(self, failed_in_a_row: int, failing_since: datetime | None, now: datetime) -> bool:
+        return (self.after_failures > 0 and failed_in_a_row >= self.after_failures and failing_since is not None
+                and (now - failing_since).total_seconds() >= self.after_s)
+
+
+def disabled_reason(failed_in_a_row: int, failing_since: datetime) -> str:
+    """What the webhook's ``disabledReason`` says when it was disabled for failing (times in UTC)."""
+    return (f"{failed_in_a_row} deliveries in a row failed after their last attempt, the first at "
+            f"{failing_since.strftime('%Y-%m-%dT%H:%M:%SZ')}; fix the receiver, enable the webhook again and "
+            "redeliver what it missed")
+
+
+DISABLED_BY_REQUEST = "disabled through the API"
+
+
 # A receiver that answers 429 or 503 with Retry-After is not asked again sooner, up to this long (then the retry
 # schedule goes on as before: the attempts left are not spent any faster).
 RETRY_AFTER_STATUSES = (429, 503)

@@ -1,5 +1,6 @@
 """Webhook use cases: an account registers, lists and deletes the endpoints its completion events are POSTed to,
-rotates an endpoint's signing secret, reads each endpoint's delivery log, and asks for one delivery to be made
+disables and enables them (the delivery agent disables one whose deliveries keep failing: DisablePolicy), rotates an
+endpoint's signing secret, reads each endpoint's delivery log, and asks for one delivery to be made
 again. Deliveries themselves: streams/webhooks.py; rules: webhook_logic.py.
 
 A target must resolve to public addresses only (checked here after DNS resolution, and again at every delivery),
@@ -16,7 +17,7 @@ from schemas import messages as msg
 
 from . import webhook_logic
 from .errors import InvalidInput, NotFound, ServiceUnavailable
-from .ports import Doc, Ports, WebhookPorts
+from .ports import Doc, Ports, WebhookPorts, WebhookStore
 
 MAX_ENDPOINTS = 10          # per account
 MAX_DESCRIPTION = 200
@@ -87,6 +88,33 @@ def delete_webhook(ports: Ports, account_id: str, webhook_id: str) -> None:
         raise NotFound("Webhook not found")
 
 
+def disable_webhook(ports: Ports, account_id: str, webhook_id: str) -> Doc:
+    """Stop deliveries to the webhook without deleting it (its pending ones are cancelled; events meanwhile are
+    logged cancelled, to be redelivered once it is enabled again). A disabled one is returned as it is."""
+    store = _webhooks(ports).store
+    done = store.disable_endpoint(account_id, webhook_id, webhook_logic.DISABLED_BY_REQUEST, ports.clock())
+    if done is not None:
+        return done
+    return _live_endpoint(store, account_id, webhook_id)   # already disabled (by the service or a request)
+
+
+def enable_webhook(ports: Ports, account_id: str, webhook_id: str) -> Doc:
+    """Deliver to the webhook again (its count of failed deliveries starts over); what it missed while disabled
+    stays cancelled in its log, each to be redelivered on request. An enabled one is returned as it is."""
+    done = _webhooks(ports).store.enable_endpoint(account_id, webhook_id)
+    if done is None:
+        raise NotFound("Webhook not found")
+    return done
+
+
+def _live_endpoint(store: WebhookStore, account_id: str, webhook_id: str) -> Doc:
+    """The account's webhook, NotFound when it is not the account's or deleted."""
+    endpoint = store.find_endpoint(webhook_id, account_id)
+    if endpoint is None or endpoint.get("deletedAt") is not None:
+        raise NotFound("Webhook not found")
+    return endpoint
+
+
 MAX_PREVIOUS_SECRET_S = 7 * 86400
 
 
@@ -97,9 +125,7 @@ def rotate_secret(ports: Ports, account_id: str, webhook_id: str, previous_valid
         raise InvalidInput(f"previous secret validity must be between 0 and {MAX_PREVIOUS_SECRET_S} seconds")
     store = _webhooks(ports).store
     for _ in range(3):  # another rotation in between: rotate from the secret it left
-        endpoint = store.find_endpoint(webhook_id, account_id)
-        if endpoint is None or endpoint.get("deletedAt") is not None:
-            raise NotFound("Webhook not found")
+        endpoint = _live_endpoint(store, account_id, webhook_id)
         secret = webhook_logic.new_secret()
         now = ports.clock()
         previous = endpoint["secret"] if previous_valid_for_s else None
@@ -125,9 +151,8 @@ def redeliver(ports: Ports, account_id: str, webhook_id: str, delivery_id: str) 
     attempt is due now (the delivery agent makes it within a second or so). The attempt counts like any other: a
     failure is retried while the delivery has attempts left (WEBHOOK_MAX_ATTEMPTS in all), else it fails again."""
     store = _webhooks(ports).store
-    endpoint = store.find_endpoint(webhook_id, account_id)
-    if endpoint is None or endpoint.get("deletedAt") is not None:
-        raise NotFound("Webhook not found")
+    if _live_endpoint(store, account_id, webhook_id).get("disabledAt") is not None:
+        raise InvalidInput("the webhook is disabled: enable it first (POST …/webhooks/{id}/enable), then redeliver")
     again = store.redeliver(account_id, webhook_id, delivery_id, ports.clock())
     if again is not None:
         return again

@@ -20,7 +20,7 @@ from typing import Any
 from adapters import webhook_http, webhook_store
 from schemas import events as ev
 from schemas import messages as msg
-from service_layer.webhook_logic import RetryPolicy, retry_after_s, signing_secrets
+from service_layer.webhook_logic import DisablePolicy, RetryPolicy, disabled_reason, retry_after_s, signing_secrets
 
 from . import clients
 from .app import app, completions_topic, dead_letter, read_record, settings, topic
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 deliveries_topic = topic(ev.TOPIC_WEBHOOKS)
 POLICY = RetryPolicy(base_s=settings.webhook_retry_base_s, cap_s=settings.webhook_retry_cap_s,
                      max_attempts=settings.webhook_max_attempts)
+DISABLE = DisablePolicy(after_failures=settings.webhook_disable_after_failures,
+                        after_s=settings.webhook_disable_after_s)
 # Attempts in flight each hold one actor (for at most WEBHOOK_TIMEOUT_S); one endpoint holds at most
 # WEBHOOK_ENDPOINT_CONCURRENCY (3) of them, an account (10 endpoints at most) 30: receivers that hang stall no other.
 DELIVERY_ACTORS = 64
@@ -97,6 +99,9 @@ async def _fan_out_one(envelope: ev.Event, completion: msg.Message, body: str) -
         if not subscribed(endpoint, envelope):
             continue
         doc, first = plan_delivery(envelope, completion, body, endpoint, ev.utc_now())  # body: as on the topic
+        if endpoint.get("disabledAt") is not None:  # logged, so it can be redelivered once the endpoint is enabled
+            await asyncio.to_thread(webhook_store.create_delivery, db, doc, webhook_store.WEBHOOK_DISABLED)
+            continue
         await asyncio.to_thread(webhook_store.create_delivery, db, doc)
         await _queue(first)  # again for a redelivered event: the log's guard makes the copy a no-op
 
@@ -164,9 +169,10 @@ async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, 
         await asyncio.to_thread(webhook_store.keep_body, db, due.delivery_id, due.body)  # an older version's log
         return
     endpoint = await asyncio.to_thread(webhook_store.find_endpoint, db, due.endpoint_id)
-    if endpoint is None or endpoint.get("deletedAt") is not None:
-        await asyncio.to_thread(webhook_store.cancel_delivery, db, due.delivery_id, webhook_store.WEBHOOK_DELETED,
-                                ev.utc_now())
+    if endpoint is None or endpoint.get("deletedAt") is not None or endpoint.get("disabledAt") is not None:
+        reason = webhook_store.WEBHOOK_DISABLED if endpoint is not None and endpoint.get("deletedAt") is None \
+            else webhook_store.WEBHOOK_DELETED
+        await asyncio.to_thread(webhook_store.cancel_delivery, db, due.delivery_id, reason, ev.utc_now())
         return
     body = due.body.encode("utf-8")
     headers = signed_headers(signing_secrets(endpoint, now), body, event_id=delivery["eventId"],
@@ -182,6 +188,20 @@ async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, 
     log.info("webhook %s attempt %d -> %s (%s)%s%s", due.delivery_id, due.attempt,
              outcome.status_code or outcome.error, status,
              f", next due {ev.iso_millis(next_at)}" if next_at else "", "" if won else " [already recorded]")
+    if won and status in (webhook_store.SUCCEEDED, webhook_store.FAILED):
+        await _count_outcome(db, due.endpoint_id, status == webhook_store.SUCCEEDED, now)
+
+
+async def _count_outcome(db: Any, endpoint_id: str, succeeded: bool, now: datetime) -> None:
+    """A delivery has ended: count it in its endpoint's run of failures, and disable an endpoint that has failed
+    long enough (DisablePolicy): its pending deliveries are cancelled, later events logged cancelled."""
+    endpoint = await asyncio.to_thread(webhook_store.note_outcome, db, endpoint_id, succeeded, now)
+    if endpoint is None or not DISABLE.disables(int(endpoint.get("failedInARow") or 0), endpoint.get("failingSince"),
+                                                now):
+        return
+    reason = disabled_reason(int(endpoint["failedInARow"]), endpoint["failingSince"])
+    if await asyncio.to_thread(webhook_store.disable_endpoint, db, endpoint_id, reason, now) is not None:
+        log.warning("webhook %s of account %s disabled: %s", endpoint_id, endpoint.get("accountId"), reason)
 
 
 async def deliver_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:

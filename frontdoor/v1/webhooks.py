@@ -12,7 +12,7 @@ from service_layer import webhooks as webhook_cases
 from ..auth import authenticate
 from ..blueprint import Blueprint
 from ..context import ports
-from ..webhooks import DESCRIPTION, REDELIVER_DOC, ROTATE_DOC, delivery_view, webhook_view
+from ..webhooks import DESCRIPTION, DISABLE_DOC, ENABLE_DOC, REDELIVER_DOC, ROTATE_DOC, delivery_view, webhook_view
 from .common import ERROR_401, SECURITY
 
 blp = Blueprint("v1-webhooks", __name__, url_prefix="/v1/webhooks", description=DESCRIPTION + " (X-API-Key)")
@@ -58,6 +58,28 @@ class Webhook(MethodView):
         return {"id": webhook_id, "deleted": True}
 
 
+@blp.route("/<string:webhook_id>/disable")
+class Disabling(MethodView):
+    @blp.doc(security=SECURITY, description=DISABLE_DOC.replace("disabledReason", "disabled_reason"))
+    @blp.response(200, wh.V1WebhookSchema)
+    @blp.alt_response(401, schema=api.ErrorBodySchema, **ERROR_401)
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    def post(self, webhook_id):
+        """Disable a webhook."""
+        return _snake(webhook_view(webhook_cases.disable_webhook(ports(), authenticate(), webhook_id)))
+
+
+@blp.route("/<string:webhook_id>/enable")
+class Enabling(MethodView):
+    @blp.doc(security=SECURITY, description=ENABLE_DOC)
+    @blp.response(200, wh.V1WebhookSchema)
+    @blp.alt_response(401, schema=api.ErrorBodySchema, **ERROR_401)
+    @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook of yours")
+    def post(self, webhook_id):
+        """Enable a webhook again."""
+        return _snake(webhook_view(webhook_cases.enable_webhook(ports(), authenticate(), webhook_id)))
+
+
 @blp.route("/<string:webhook_id>/rotate-secret")
 class SecretRotation(MethodView):
     @blp.doc(security=SECURITY, description=ROTATE_DOC.replace("previousSecretValidFor", "previous_secret_valid_for"))
@@ -90,7 +112,8 @@ class Deliveries(MethodView):
 class Redelivery(MethodView):
     @blp.doc(security=SECURITY, description=REDELIVER_DOC)
     @blp.response(202, wh.V1DeliverySchema)
-    @blp.alt_response(400, schema=api.ErrorBodySchema, description="The delivery is still pending")
+    @blp.alt_response(400, schema=api.ErrorBodySchema,
+                      description="The delivery is still pending, or the webhook is disabled")
     @blp.alt_response(401, schema=api.ErrorBodySchema, **ERROR_401)
     @blp.alt_response(404, schema=api.ErrorBodySchema, description="No such webhook or delivery of yours")
     def post(self, webhook_id, delivery_id):

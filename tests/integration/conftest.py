@@ -94,6 +94,9 @@ def session_env(infra):
         "WEBHOOK_RETRY_CAP_S": "2",
         "WEBHOOK_MAX_ATTEMPTS": "6",
         "WEBHOOK_TIMEOUT_S": "5",
+        # A webhook is disabled at its third delivery in a row that failed (default: 20, over at least a day).
+        "WEBHOOK_DISABLE_AFTER_FAILURES": "3",
+        "WEBHOOK_DISABLE_AFTER_S": "0",
     }
     os.environ.update(env)  # the in-process helpers (seeding, direct Mongo reads) see the same settings
     return env

@@ -121,6 +121,58 @@ def test_deleting_an_endpoint_cancels_its_pending_deliveries_except_one_in_fligh
     assert not webhook_store.delete_endpoint(db, "acct", endpoint["_id"], T0)  # once
 
 
+def test_an_endpoint_s_failed_deliveries_are_counted_atomically_until_one_succeeds(db):
+    endpoint = _endpoint(db)
+    counted = _race(8, lambda: webhook_store.note_outcome(db, endpoint["_id"], False, T0))   # 8 workers at once
+    assert sorted(e["failedInARow"] for e in counted) == list(range(1, 9))
+    later = webhook_store.note_outcome(db, endpoint["_id"], False, T0 + timedelta(hours=1))
+    assert later["failedInARow"] == 9 and later["failingSince"] == T0    # the run's first failure is kept
+    assert webhook_store.note_outcome(db, endpoint["_id"], True, T0) is None
+    stored = webhook_store.find_endpoint(db, endpoint["_id"])
+    assert stored["failedInARow"] == 0 and stored["failingSince"] is None
+    again = webhook_store.note_outcome(db, endpoint["_id"], False, T0 + timedelta(hours=2))
+    assert again["failedInARow"] == 1 and again["failingSince"] == T0 + timedelta(hours=2)
+
+
+def test_disabling_an_endpoint_cancels_its_pending_deliveries_and_enabling_forgets_its_failures(db):
+    endpoint, other = _endpoint(db), _endpoint(db)
+    waiting, in_flight, others = _delivery(db, endpoint), _delivery(db, endpoint), _delivery(db, other)
+    _fail(db, waiting, 1, next_at=T0 + timedelta(hours=1))
+    assert webhook_store.claim_attempt(db, in_flight, 1, T0, T0 + timedelta(hours=1)) is not None
+    webhook_store.note_outcome(db, endpoint["_id"], False, T0)
+    now = T0 + timedelta(minutes=1)
+
+    assert webhook_store.disable_endpoint(db, endpoint["_id"], "why", now, account_id="another") is None
+    done = webhook_store.disable_endpoint(db, endpoint["_id"], "why", now)
+    assert done["disabledAt"] == now and done["disabledReason"] == "why"
+    assert webhook_store.disable_endpoint(db, endpoint["_id"], "again", now) is None   # once
+    status = {d: webhook_store.find_delivery(db, d)["status"] for d in (waiting, in_flight, others)}
+    assert status == {waiting: "cancelled", in_flight: "pending", others: "pending"}
+    assert webhook_store.find_delivery(db, waiting)["error"] == webhook_store.WEBHOOK_DISABLED
+
+    assert webhook_store.enable_endpoint(db, "another", endpoint["_id"]) is None   # another account's: untouched
+    enabled = webhook_store.enable_endpoint(db, "acct", endpoint["_id"])
+    assert enabled["disabledAt"] is None and enabled["disabledReason"] is None and enabled["failedInARow"] == 0
+    assert webhook_store.delete_endpoint(db, "acct", endpoint["_id"], now)
+    assert webhook_store.enable_endpoint(db, "acct", endpoint["_id"]) is None      # deleted: stays deleted
+    assert webhook_store.disable_endpoint(db, endpoint["_id"], "why", now) is None
+
+
+def test_an_event_for_a_disabled_endpoint_is_logged_cancelled_and_can_be_redelivered(db):
+    endpoint = _endpoint(db)
+    completed = msg.SpeechCompleted(job_id="cl2", speech_id="cl2", account_id="acct", api=None, voice_id="sys_slt",
+                                    credits_charged=2, timings=None, request_id=None, format="mp3", audio_key="k",
+                                    duration=1.0, mime_type="audio/mpeg")
+    envelope = completed.envelope()
+    doc, _first = logic.plan_delivery(envelope, completed, envelope.encode().decode(), endpoint, T0)
+    assert webhook_store.create_delivery(db, doc, cancelled=webhook_store.WEBHOOK_DISABLED)
+    logged = webhook_store.find_delivery(db, doc["_id"])
+    assert logged["status"] == "cancelled" and logged["nextRetryAt"] is None and logged["attemptCount"] == 0
+    assert webhook_store.claim_due(db, T0 + timedelta(hours=1), T0 + timedelta(hours=2), 10) == []   # never made
+    again = webhook_store.redeliver(db, "acct", endpoint["_id"], doc["_id"], T0)
+    assert again["status"] == "pending" and again["nextRetryAt"] == T0
+
+
 def test_an_endpoint_holds_at_most_its_cap_of_attempt_slots_over_all_workers(db):
     cap, until = 3, T0 + LEASE
     holders = [f"d{n}#1" for n in range(12)]

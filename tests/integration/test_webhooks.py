@@ -214,6 +214,68 @@ def test_a_failing_receiver_shows_the_next_retry_then_gives_up_and_can_be_sent_a
              "the second redelivery to reach the receiver")
 
 
+def test_a_webhook_whose_deliveries_keep_failing_is_disabled_until_its_account_enables_it(base_url, fresh_account,
+                                                                                         receiver):
+    """WEBHOOK_DISABLE_AFTER_FAILURES=3 and WEBHOOK_DISABLE_AFTER_S=0 (conftest): the third delivery in a row that
+    fails after its last attempt disables the webhook; an event meanwhile is logged cancelled and not sent; once
+    enabled, it can be redelivered. The account can also disable it by hand; another account can do neither."""
+    from frontdoor import admin
+
+    target = receiver(fail_first=10_000)
+    made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
+    target.secret = made["secret"]
+    hook = made["webhook"]["id"]
+    assert made["webhook"]["enabled"] is True and made["webhook"]["failedDeliveriesInARow"] == 0
+    speeches = {_speak(base_url, fresh_account, f"Nobody is home, number {n}.") for n in range(3)}
+
+    def webhook() -> dict:
+        listed = requests.get(f"{base_url}/api/v1/webhooks", headers=_headers(fresh_account), timeout=10)
+        return next(w for w in listed.json()["webhooks"] if w["id"] == hook)
+
+    disabled = wait_for(lambda: (lambda w: None if w["enabled"] else w)(webhook()), 120,
+                        "the webhook to be disabled after its third failed delivery")
+    assert disabled["failedDeliveriesInARow"] == 3 and disabled["disabledAt"]
+    assert disabled["disabledReason"].startswith("3 deliveries in a row failed")
+    failed = [d for d in _log(base_url, fresh_account, hook) if d["jobId"] in speeches]
+    assert len(failed) == 3 and all(d["status"] == "failed" and d["attemptCount"] == 6 for d in failed)
+    asked = len(target.requests)
+
+    later = _speak(base_url, fresh_account, "Said while the webhook is disabled.")
+    missed = wait_for(lambda: next((d for d in _log(base_url, fresh_account, hook) if d["jobId"] == later), None),
+                      60, "the event to be logged while the webhook is disabled")
+    assert missed["status"] == "cancelled" and missed["attemptCount"] == 0 and missed["nextRetryAt"] is None
+    refused = requests.post(f"{base_url}/api/v1/webhooks/{hook}/deliveries/{missed['id']}/redeliver",
+                            headers=_headers(fresh_account), timeout=10)
+    assert refused.status_code == 400 and refused.json()["code"] == "INVALID_PARAMETERS", refused.text
+
+    stranger = admin.create_account_with_key(name="test", credits=10)
+    for action in ("enable", "disable"):
+        other = requests.post(f"{base_url}/v1/webhooks/{hook}/{action}", headers={"X-API-Key": stranger.api_key},
+                              timeout=10)
+        assert other.status_code == 404 and other.json()["code"] == "NOT_FOUND", other.text
+    assert not webhook()["enabled"]
+
+    target.fail_first = 0   # the receiver is fixed
+    enabled = requests.post(f"{base_url}/v1/webhooks/{hook}/enable", headers={"X-API-Key": fresh_account.api_key},
+                            timeout=10)
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["enabled"] is True and enabled.json()["disabled_reason"] is None
+    assert enabled.json()["failed_deliveries_in_a_row"] == 0
+    again = requests.post(f"{base_url}/api/v1/webhooks/{hook}/deliveries/{missed['id']}/redeliver",
+                          headers=_headers(fresh_account), timeout=10)
+    assert again.status_code == 202, again.text
+    wait_for(lambda: any(d["id"] == missed["id"] and d["status"] == "succeeded"
+                         for d in _log(base_url, fresh_account, hook)), 30, "the missed event to be redelivered")
+    assert missed["eventId"] in target.events
+    assert len(target.requests) == asked + 1   # nothing reached the receiver while the webhook was disabled
+
+    by_hand = requests.post(f"{base_url}/api/v1/webhooks/{hook}/disable", headers=_headers(fresh_account), timeout=10)
+    assert by_hand.status_code == 200 and by_hand.json()["webhook"]["enabled"] is False, by_hand.text
+    assert by_hand.json()["webhook"]["disabledReason"] == "disabled through the API"
+    back = requests.post(f"{base_url}/api/v1/webhooks/{hook}/enable", headers=_headers(fresh_account), timeout=10)
+    assert back.status_code == 200 and back.json()["webhook"]["enabled"] is True
+
+
 def test_deleting_a_webhook_cancels_its_pending_retries(base_url, fresh_account, receiver):
     target = receiver(fail_first=100)
     made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()

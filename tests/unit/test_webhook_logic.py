@@ -2,6 +2,7 @@
 addresses deliveries never go to."""
 import hashlib
 import hmac
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -41,6 +42,21 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_and_stops_after_the_last_atte
     assert policy.delay(1, 0.0) == 5 and policy.delay(1, 0.999) == pytest.approx(9.995)
     assert policy.delay(6, 0.5) == 225  # capped at 300, then jittered into [150, 300)
     assert policy.delay(8, 0.5) is None and policy.delay(9, 0.0) is None
+
+
+def test_a_webhook_is_disabled_only_after_enough_failed_deliveries_in_a_row_over_long_enough():
+    policy = wh.DisablePolicy(after_failures=20, after_s=86400)
+    since = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    day = timedelta(days=1)
+    assert policy.disables(20, since, since + day)
+    assert policy.disables(31, since, since + 2 * day)
+    assert not policy.disables(19, since, since + 5 * day)                # a quiet receiver: not enough failures
+    assert not policy.disables(200, since, since + day - timedelta(seconds=1))   # a burst failed: not long enough
+    assert not policy.disables(20, None, since + day)                      # no run of failures recorded
+    assert not wh.DisablePolicy(after_failures=0, after_s=0).disables(10_000, since, since + 30 * day)  # 0: never
+    assert wh.DisablePolicy(after_failures=3, after_s=0).disables(3, since, since)
+    reason = wh.disabled_reason(20, since)
+    assert "20 deliveries in a row" in reason and "2026-06-01T12:00:00Z" in reason and "enable" in reason
 
 
 @pytest.mark.parametrize("status,ok", [(200, True), (204, True), (299, True), (301, False), (410, False),
