@@ -105,8 +105,9 @@ def main(argv=None) -> int:
     parser.add_argument("--windows", default=f"{cpu.windows}",
                         help="consecutive windows of the transcribed segment fitted in turn, one fit each (raise "
                              "--segment-s with it)")
-    parser.add_argument("--pulls", default=f"{style_fit.PULL:g}",
-                        help="weights of the offset's size (mean square, spread units) in the objective, one fit each")
+    parser.add_argument("--pulls", default=f"{cpu.pull:g}",
+                        help="weights of the offset's size (mean square, spread units) in the objective, one fit each "
+                             "(default: the CPU settings')")
     parser.add_argument("--centres", default=f"{cpu.centre:g}",
                         help="shares of the mean cepstrum taken out of the envelope match (0: absolute cepstra, "
                              "1: the recording's long-term colour left to the EQ), one fit each")
