@@ -110,10 +110,10 @@ def disable_endpoint(db: Database, endpoint_id: str, reason: str, now: datetime,
 
 
 def enable_endpoint(db: Database, account_id: str, endpoint_id: str) -> Doc | None:
-    """Enable the account's endpoint (a no-op for an enabled one), its run of failures forgotten; the endpoint as it
-    now is, or None when it is deleted or not the account's."""
+    """Enable the account's disabled endpoint, its run of failures forgotten; the endpoint as it now is, or None when
+    it is enabled already, deleted or not the account's."""
     return db.webhook_endpoints.find_one_and_update(
-        {"_id": endpoint_id, "accountId": account_id, "deletedAt": None},
+        {"_id": endpoint_id, "accountId": account_id, "deletedAt": None, "disabledAt": {"$ne": None}},
         {"$set": {"disabledAt": None, "disabledReason": None, "failedInARow": 0, "failingSince": None}},
         return_document=ReturnDocument.AFTER)
 

@@ -100,11 +100,13 @@ def disable_webhook(ports: Ports, account_id: str, webhook_id: str) -> Doc:
 
 def enable_webhook(ports: Ports, account_id: str, webhook_id: str) -> Doc:
     """Deliver to the webhook again (its count of failed deliveries starts over); what it missed while disabled
-    stays cancelled in its log, each to be redelivered on request. An enabled one is returned as it is."""
-    done = _webhooks(ports).store.enable_endpoint(account_id, webhook_id)
-    if done is None:
-        raise NotFound("Webhook not found")
-    return done
+    stays cancelled in its log, each to be redelivered on request. An enabled one is returned as it is (its count
+    of failed deliveries kept)."""
+    store = _webhooks(ports).store
+    done = store.enable_endpoint(account_id, webhook_id)
+    if done is not None:
+        return done
+    return _live_endpoint(store, account_id, webhook_id)
 
 
 def _live_endpoint(store: WebhookStore, account_id: str, webhook_id: str) -> Doc:

@@ -153,6 +153,9 @@ def test_disabling_an_endpoint_cancels_its_pending_deliveries_and_enabling_forge
     assert webhook_store.enable_endpoint(db, "another", endpoint["_id"]) is None   # another account's: untouched
     enabled = webhook_store.enable_endpoint(db, "acct", endpoint["_id"])
     assert enabled["disabledAt"] is None and enabled["disabledReason"] is None and enabled["failedInARow"] == 0
+    webhook_store.note_outcome(db, endpoint["_id"], False, now)
+    assert webhook_store.enable_endpoint(db, "acct", endpoint["_id"]) is None       # enabled: nothing reset
+    assert webhook_store.find_endpoint(db, endpoint["_id"])["failedInARow"] == 1
     assert webhook_store.delete_endpoint(db, "acct", endpoint["_id"], now)
     assert webhook_store.enable_endpoint(db, "acct", endpoint["_id"]) is None      # deleted: stays deleted
     assert webhook_store.disable_endpoint(db, endpoint["_id"], "why", now) is None
