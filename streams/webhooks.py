@@ -99,11 +99,19 @@ async def _fan_out_one(envelope: ev.Event, completion: msg.Message, body: str) -
         if not subscribed(endpoint, envelope):
             continue
         doc, first = plan_delivery(envelope, completion, body, endpoint, ev.utc_now())  # body: as on the topic
-        if endpoint.get("disabledAt") is not None:  # logged, so it can be redelivered once the endpoint is enabled
-            await asyncio.to_thread(webhook_store.create_delivery, db, doc, webhook_store.WEBHOOK_DISABLED)
+        stopped = _stopped(endpoint)
+        if stopped is not None:  # logged, so it can be redelivered once the endpoint is enabled
+            await asyncio.to_thread(webhook_store.create_delivery, db, doc, stopped)
             continue
         await asyncio.to_thread(webhook_store.create_delivery, db, doc)
         await _queue(first)  # again for a redelivered event: the log's guard makes the copy a no-op
+
+
+def _stopped(endpoint: Any) -> str | None:
+    """Why nothing is sent to this endpoint — deleted (or gone), disabled — or None."""
+    if endpoint is None or endpoint.get("deletedAt") is not None:
+        return webhook_store.WEBHOOK_DELETED
+    return webhook_store.WEBHOOK_DISABLED if endpoint.get("disabledAt") is not None else None
 
 
 async def attempt_delivery(due: msg.WebhookDeliveryDue) -> None:
@@ -169,10 +177,9 @@ async def _attempt_in_slot(db: Any, due: msg.WebhookDeliveryDue, now: datetime, 
         await asyncio.to_thread(webhook_store.keep_body, db, due.delivery_id, due.body)  # an older version's log
         return
     endpoint = await asyncio.to_thread(webhook_store.find_endpoint, db, due.endpoint_id)
-    if endpoint is None or endpoint.get("deletedAt") is not None or endpoint.get("disabledAt") is not None:
-        reason = webhook_store.WEBHOOK_DISABLED if endpoint is not None and endpoint.get("deletedAt") is None \
-            else webhook_store.WEBHOOK_DELETED
-        await asyncio.to_thread(webhook_store.cancel_delivery, db, due.delivery_id, reason, ev.utc_now())
+    stopped = _stopped(endpoint)
+    if stopped is not None:
+        await asyncio.to_thread(webhook_store.cancel_delivery, db, due.delivery_id, stopped, ev.utc_now())
         return
     body = due.body.encode("utf-8")
     headers = signed_headers(signing_secrets(endpoint, now), body, event_id=delivery["eventId"],
