@@ -15,7 +15,10 @@ compiled fit each (docs/voice-quality.md, "What a fit step costs").
 
 ``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
 [--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 80,120] [--bases 0,32] [--learning-rates 0.2,0.3]
-[--windows 1,2] [--pulls 0.01,0.5] [--centres 0,1] [--no-dnsmos] [--json out.json]``
+[--windows 1,2] [--pulls 0.01,0.5] [--centres 0,1] [--ahead on|off|both] [--no-dnsmos] [--json out.json]``
+
+``--ahead``: each step evaluates the offset before its update, so a fit of k steps keeps the best of k offsets and
+throws the last update away; with ``on`` that update is kept when the last step improved (``StyleInverter(ahead=…)``).
 
 ``--centres``: the share of each side's mean cepstrum taken out of the envelope match (``StyleInverter(centre=…)``),
 one compiled fit each.
@@ -42,6 +45,7 @@ class Arm:
     windows: int = 1  # consecutive windows of the transcribed segment, fitted in turn
     pull: float = 0.01  # the weight of the offset's size in the objective (style_fit.PULL)
     centre: float = 0.0  # the share of the mean cepstrum taken out of the envelope match (style_fit centre)
+    ahead: bool = False  # the last update kept when the last step improved (style_fit ahead; shares the fit)
 
     @property
     def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool]:
@@ -62,7 +66,7 @@ class Arm:
                f"{f', {self.windows} windows' if self.windows > 1 else ''}" \
                f"{f', pull {self.pull:g}' if self.pull != 0.01 else ''}" \
                f"{f', centred {self.centre:g}' if self.centre else ''}, " \
-               f"{self.steps} steps, scale {self.scale:g}"
+               f"{self.steps} steps{' ahead' if self.ahead else ''}, scale {self.scale:g}"
 
 
 def floats(text: str) -> list[float]:
@@ -111,6 +115,9 @@ def main(argv=None) -> int:
     parser.add_argument("--centres", default=f"{cpu.centre:g}",
                         help="shares of the mean cepstrum taken out of the envelope match (0: absolute cepstra, "
                              "1: the recording's long-term colour left to the EQ), one fit each")
+    parser.add_argument("--ahead", choices=("on", "off", "both"), default="on" if cpu.ahead else "off",
+                        help="keep the last update when the last step improved (on), the best evaluated offset (off), "
+                             "or both arms (they share each fit)")
     parser.add_argument("--segment-s", type=float, default=cpu.segment_s, help="seconds of reference transcribed")
     parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
                         help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
@@ -123,11 +130,12 @@ def main(argv=None) -> int:
     bases = [int(d) for d in floats(args.bases)]
     if any(not 0 <= d <= style_fit.STYLE_HALF for d in bases):
         parser.error(f"--bases: counts from 0 to {style_fit.STYLE_HALF}")
-    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e) for w in floats(args.weights)
+    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h) for w in floats(args.weights)
             for c in floats(args.campplus_weights) for f in floats(args.frames) for d in bases
             for r in floats(args.learning_rates) for q in floats(args.pulls) for e in floats(args.centres)
             for n in floats(args.windows)
-            for b in bands for k in step_counts for s in floats(args.scales)]
+            for b in bands for k in step_counts for s in floats(args.scales)
+            for h in {"on": [True], "off": [False], "both": [False, True]}[args.ahead]]
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
                 if not s.short]
@@ -180,7 +188,8 @@ def main(argv=None) -> int:
                 + (f" basis {count}" if count else "") + ("" if rate == cpu.learning_rate else f" lr {rate:g}") \
                 + ("" if windows == cpu.windows else f" {windows} windows") \
                 + ("" if pull == style_fit.PULL else f" pull {pull:g}") + (f" centred {centre:g}" if centre else "")
-            fits[sp.name][key] = found.report() if found is not None else None
+            fits[sp.name][key] = {**found.report(), "history": [round(h, 4) for h in found.history]} \
+                if found is not None else None
             log(f"  w={key} (band {band:.0f} Hz): "
                 + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f}, speaker {found.speaker_start} -> "
                    f"{found.speaker_end}, CAM++ {found.campplus_start} -> {found.campplus_end} in {found.steps} "
@@ -190,7 +199,8 @@ def main(argv=None) -> int:
                    else f"not fitted (heard '{text}')"))
             for arm in arms:
                 if arm.fit == fit:
-                    kept = found.snapshots.get(arm.steps, found.offset) if found is not None else None
+                    kept = (found.ahead_snapshots if arm.ahead else found.snapshots).get(arm.steps, found.offset) \
+                        if found is not None else None
                     offsets[arm] = arm.scale * kept if kept is not None else np.zeros(style_fit.STYLE_HALF,
                                                                                       np.float32)
         for arm in arms:

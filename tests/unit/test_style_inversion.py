@@ -319,6 +319,32 @@ def test_descend_lowers_the_fit_error_and_keeps_the_snapshots_asked_for():
     assert early.steps == 1
 
 
+def test_ahead_keeps_the_last_update_after_a_step_that_improved_and_the_best_evaluated_offset_otherwise():
+    inverter, start, filters, targets = linear_fit(9)
+    problem = si.FitProblem(start, {}, filters, targets, np.ones(inverter.cepstral_frames, np.float32))
+    ahead = si.StyleInverter(inverter.graph, np.ones((1, 128), np.float32), frames=inverter.frames, steps=8,
+                             learning_rate=0.1, pull=0.0, fixed={}, ahead=True)
+    plain, kept = inverter.descend(problem, snapshots=(4,)), ahead.descend(problem, snapshots=(4,))
+    assert plain.history == kept.history and kept.ahead and not plain.ahead
+    # the update after step 8 is what a ninth step evaluates: a 9-step fit scores it, lower than any of the 8
+    inverter.steps = 9
+    longer = inverter.descend(problem)
+    assert longer.history[-1] < min(plain.history)
+    np.testing.assert_allclose(kept.offset, longer.offset, atol=1e-6)
+    assert not np.allclose(kept.offset, plain.offset)
+    assert kept.history[3] < min(kept.history[:3])                        # step 4 improved too: its update is kept
+    assert not np.allclose(kept.ahead_snapshots[4], plain.snapshots[4])
+    # a step too long makes the objective worse: the best evaluated offset (the start) is kept, not the update
+    wild = si.StyleInverter(inverter.graph, np.ones((1, 128), np.float32), frames=inverter.frames, steps=2,
+                            learning_rate=50.0, pull=0.0, fixed={}, ahead=True)
+    overshot = wild.descend(problem)
+    assert overshot.history[1] > overshot.history[0] and not overshot.ahead and not overshot.offset.any()
+    # with several windows the objectives do not compare: the evaluated best is kept
+    windows = si.FitProblem(start, {}, filters, targets, np.ones(inverter.cepstral_frames, np.float32),
+                            more=[({}, targets, np.ones(inverter.cepstral_frames, np.float32))])
+    assert not ahead.descend(windows).ahead
+
+
 def test_a_centred_fit_does_not_hear_the_recordings_long_term_colour_and_still_fits_the_envelope():
     inverter, start, filters, targets = linear_fit(12)
     centred = si.StyleInverter(inverter.graph, np.ones((1, 128), np.float32), frames=inverter.frames, steps=8,

@@ -475,6 +475,9 @@ class Inversion:
     history: list[float] = field(default_factory=list)
     prepare_s: float = 0.0   # of ``seconds``: Kokoro's reading, the alignment and the first render, before any step
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)   # step → best offset then (descend's snapshots)
+    # step → the offset kept then with ``ahead`` (the update after a step that improved, else the best): benchmarks
+    ahead_snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+    ahead: bool = False      # the offset is the last update's, not an evaluated one (StyleInverter ``ahead``)
     # GE2E cosine of the window's audio to the reference, at the start and at the kept step (with a speaker term)
     speaker_start: float | None = None
     speaker_end: float | None = None
@@ -489,6 +492,8 @@ class Inversion:
             out.update(speakerStart=round(self.speaker_start, 4), speakerEnd=round(self.speaker_end, 4))
         if self.campplus_start is not None and self.campplus_end is not None:
             out.update(campplusStart=round(self.campplus_start, 4), campplusEnd=round(self.campplus_end, 4))
+        if self.ahead:
+            out["ahead"] = True
         return out
 
 
@@ -500,7 +505,7 @@ class StyleInverter:
                  keep: float = 0.0, fixed: dict[str, np.ndarray] | None = None, speaker_weight: float = 0.0,
                  encoder=None, speaker_band: bool = False, campplus_weight: float = 0.0,
                  campplus_encoder=None, basis: np.ndarray | None = None, windows: int = 1,
-                 centre: float = 0.0) -> None:
+                 centre: float = 0.0, ahead: bool = False) -> None:
         """``model``: Kokoro's ONNX file, or a graph already split (:meth:`DecoderGraph.load` elsewhere, with the
         window's ``fixed`` values saved from :attr:`fixed`); ``spread``: :func:`timbre_spread` of the stock voices;
         ``speaker_weight``: the weight of the speaker term (1 − GE2E cosine of the window's audio to the problem's
@@ -513,7 +518,10 @@ class StyleInverter:
         :meth:`prepare` pairs with the reference (the steps take them in turn; those with under half a window of text
         are left out); ``centre``: the share of each side's mean cepstrum (over the fitted frames) taken out before
         the envelope match (1: only the envelope's shape over time is matched, not the recording's long-term colour —
-        its channel and room, which the EQ and the exemplar step already move toward; 0: absolute cepstra)."""
+        its channel and room, which the EQ and the exemplar step already move toward; 0: absolute cepstra);
+        ``ahead``: when the last step evaluated improved on the best so far (with one window), the offset kept is
+        the update that step's gradient made — never evaluated, as a further step would — instead of the evaluated
+        one: every step evaluates the offset *before* its update, so the last update is otherwise thrown away."""
         self.graph = model if isinstance(model, DecoderGraph) else DecoderGraph(model)
         self.spread = np.asarray(spread, np.float32).reshape(1, STYLE_HALF)
         self.frames, self.steps, self.learning_rate, self.pull = frames, steps, learning_rate, pull
@@ -524,6 +532,7 @@ class StyleInverter:
         self.basis = None if basis is None else np.asarray(basis, np.float32).reshape(-1, STYLE_HALF)
         self.windows = max(1, int(windows))
         self.centre = float(centre)
+        self.ahead = bool(ahead)
         self._lock = threading.Lock()
         self._step = self._render = None
         self.step_s: float | None = None   # the last fit's mean step, seconds: whether one more fits a deadline
@@ -724,6 +733,8 @@ class StyleInverter:
         band_hz = np.float32(problem.band_hz if self.speaker_band and problem.band_hz is not None
                              else WHOLE_BAND_HZ)
         history, similarities, best, kept = [], [], (np.inf, np.zeros((1, self.dims), np.float32), (None, None)), {}
+        kept_ahead: dict[int, np.ndarray] = {}
+        improved = False   # the last step evaluated was the best so far: its update is the offset kept with ``ahead``
         lowest = [np.inf] * len(windows)   # each window's lowest objective so far
         with self._lock:
             step, render = self._compiled()
@@ -746,24 +757,27 @@ class StyleInverter:
                 similarities.append((float(similarity), float(campplus_similarity)))
                 # kept: the last offset that improved on the window it was scored on (objectives of different
                 # windows do not compare; with one window, the lowest)
-                if history[-1] < lowest[window]:
+                improved = history[-1] < lowest[window]
+                if improved:
                     lowest[window] = history[-1]
                     best = (history[-1], np.asarray(z), similarities[-1])
-                if k in snapshots:
-                    kept[k] = self._offset(best[1])
                 first = beta1 * first + (1 - beta1) * gradient
                 second = beta2 * second + (1 - beta2) * gradient * gradient
                 z = z - self.learning_rate * (first / (1 - beta1 ** k)) / (jnp.sqrt(second / (1 - beta2 ** k)) + 1e-8)
+                if k in snapshots:
+                    kept[k] = self._offset(best[1])
+                    kept_ahead[k] = self._offset(z if improved and len(windows) == 1 else best[1])
                 if progress and k % 5 == 0:
                     progress(f"style inversion: step {k}/{self.steps}, fit {history[0]:.3f} -> {min(history):.3f}")
                 now = time.monotonic()
                 self.step_s = (now - looping) / k
                 if deadline is not None and now + self.step_s > deadline:
                     break   # one more step (at the mean cost so far) would overrun
-        offset = self._offset(best[1])
+        ahead = self.ahead and improved and len(windows) == 1
+        offset = self._offset(z if ahead else best[1])
         start = history[0] if history else float("nan")
         found = Inversion(offset, start, best[0], len(history), time.monotonic() - started, "", history,
-                          prepared, kept)
+                          prepared, kept, ahead_snapshots=kept_ahead, ahead=ahead)
         if problem.speaker is not None and self.speaker_weight > 0 and similarities:
             found.speaker_start, found.speaker_end = similarities[0][0], best[2][0]
         if problem.campplus is not None and self.campplus_weight > 0 and similarities:
@@ -831,6 +845,7 @@ class FitSettings:
     windows: int = 1       # consecutive windows of the transcribed segment, fitted in turn (StyleInverter)
     pull: float = PULL     # the weight of the offset's size (mean square, in spreads) in the objective
     centre: float = 0.0    # the share of the mean cepstrum taken out of both sides of the envelope match
+    ahead: bool = False    # keep the last update when the last step improved (StyleInverter ``ahead``)
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
@@ -953,7 +968,7 @@ class Fitter:
                                      match_quantile=MATCH_QUANTILE,
                                      keep=KEEP, speaker_weight=settings.speaker_weight,
                                      campplus_weight=settings.campplus_weight, windows=settings.windows,
-                                     centre=settings.centre)
+                                     centre=settings.centre, ahead=settings.ahead)
             self.compile_s = inverter.warm_up()
             self.settings, self.inverter = settings, inverter
             self._log(f"style fit ready on {backend}: compiled in {self.compile_s:.1f} s; {settings}")
