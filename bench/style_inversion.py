@@ -15,7 +15,11 @@ compiled fit each (docs/voice-quality.md, "What a fit step costs").
 
 ``.venv/bin/python -m bench.style_inversion [--speakers a,b] [--weights 4,8] [--steps 6,12] [--scales 0.5,1]
 [--campplus-weights 0,2] [--speaker-band on|off|both] [--frames 80,120] [--bases 0,32] [--learning-rates 0.2,0.3]
-[--windows 1,2] [--pulls 0.01,0.5] [--centres 0,1] [--ahead on|off|both] [--no-dnsmos] [--json out.json]``
+[--windows 1,2] [--pulls 0.01,0.5] [--centres 0,1] [--ahead on|off|both] [--transcripts words,phones] [--no-dnsmos]
+[--json out.json]``
+
+``--transcripts``: what Kokoro reads to be aligned with the reference — the word recogniser's English words, or the
+all-phone search's phones (``style_fit.PhoneTranscriber``), one fit each.
 
 ``--ahead``: each step evaluates the offset before its update, so a fit of k steps keeps the best of k offsets and
 throws the last update away; with ``on`` that update is kept when the last step improved (``StyleInverter(ahead=…)``).
@@ -46,12 +50,13 @@ class Arm:
     pull: float = 0.01  # the weight of the offset's size in the objective (style_fit.PULL)
     centre: float = 0.0  # the share of the mean cepstrum taken out of the envelope match (style_fit centre)
     ahead: bool = False  # the last update kept when the last step improved (style_fit ahead; shares the fit)
+    transcript: str = "words"  # how the reference's segment is transcribed (style_fit.transcriber), one fit each
 
     @property
-    def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool]:
-        """What one fit serves: the arms differing only in steps and scale share it."""
+    def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool, str]:
+        """What one fit serves: the arms differing only in steps, scale and ahead share it."""
         return self.weight, self.campplus, self.frames, self.basis, self.rate, self.pull, self.centre, self.windows, \
-            self.band
+            self.band, self.transcript
 
     @property
     def compiled(self) -> tuple[float, float, int, int, float, float, float]:
@@ -65,7 +70,8 @@ class Arm:
                f"{f', {self.basis} directions' if self.basis else ''}, learning rate {self.rate:g}" \
                f"{f', {self.windows} windows' if self.windows > 1 else ''}" \
                f"{f', pull {self.pull:g}' if self.pull != 0.01 else ''}" \
-               f"{f', centred {self.centre:g}' if self.centre else ''}, " \
+               f"{f', centred {self.centre:g}' if self.centre else ''}" \
+               f"{f', {self.transcript} transcript' if self.transcript != 'words' else ''}, " \
                f"{self.steps} steps{' ahead' if self.ahead else ''}, scale {self.scale:g}"
 
 
@@ -118,6 +124,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ahead", choices=("on", "off", "both"), default="on" if cpu.ahead else "off",
                         help="keep the last update when the last step improved (on), the best evaluated offset (off), "
                              "or both arms (they share each fit)")
+    parser.add_argument("--transcripts", default=cpu.transcript,
+                        help="how the reference's segment is transcribed for Kokoro to read: words (pocketsphinx's "
+                             "recogniser), phones (its all-phone search), one fit each")
     parser.add_argument("--segment-s", type=float, default=cpu.segment_s, help="seconds of reference transcribed")
     parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
                         help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
@@ -130,7 +139,10 @@ def main(argv=None) -> int:
     bases = [int(d) for d in floats(args.bases)]
     if any(not 0 <= d <= style_fit.STYLE_HALF for d in bases):
         parser.error(f"--bases: counts from 0 to {style_fit.STYLE_HALF}")
-    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h) for w in floats(args.weights)
+    transcripts = [t.strip() for t in args.transcripts.split(",") if t.strip()]
+    if not transcripts or any(t not in ("words", "phones") for t in transcripts):
+        parser.error("--transcripts: words, phones")
+    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h, t) for t in transcripts for w in floats(args.weights)
             for c in floats(args.campplus_weights) for f in floats(args.frames) for d in bases
             for r in floats(args.learning_rates) for q in floats(args.pulls) for e in floats(args.centres)
             for n in floats(args.windows)
@@ -169,15 +181,19 @@ def main(argv=None) -> int:
         profile = result.profile
         pack = np.asarray(synthesizer.recipe_style(profile))
         screened = result.screened   # what enrolment handed the enroller, and hands the fit
-        segment, text = reference_text(screened.speech, screened.rate, recogniser, args.segment_s)
-        tokens = style_fit.english_tokens(engine, text)
+        heard = {}   # transcript → (segment, what was heard, Kokoro's tokens for it)
+        for transcript in transcripts:
+            hearer = recogniser if transcript == "words" else style_fit.transcriber(transcript)
+            segment, text = reference_text(screened.speech, screened.rate, hearer, args.segment_s)
+            heard[transcript] = segment, text, style_fit.transcript_tokens(engine, text, transcript)
         band = exemplar_match.band_edge(screened.speech, screened.rate)
         offsets: dict[Arm, np.ndarray] = {}
         fits[sp.name] = {}
         campplus_target = style_fit.campplus_target(screened.speech, screened.rate) \
             if any(a.campplus for a in arms) else None
         for fit in sorted({a.fit for a in arms}):
-            weight, campplus_weight, frames, count, rate, pull, centre, windows, matched = fit
+            weight, campplus_weight, frames, count, rate, pull, centre, windows, matched, transcript = fit
+            segment, text, tokens = heard[transcript]
             inverter = inverters[next(a.compiled for a in arms if a.fit == fit)]
             inverter.speaker_band, inverter.windows = matched, windows
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
@@ -187,7 +203,8 @@ def main(argv=None) -> int:
                 + ("" if matched else " whole band") + ("" if frames == cpu.frames else f" {frames} frames") \
                 + (f" basis {count}" if count else "") + ("" if rate == cpu.learning_rate else f" lr {rate:g}") \
                 + ("" if windows == cpu.windows else f" {windows} windows") \
-                + ("" if pull == style_fit.PULL else f" pull {pull:g}") + (f" centred {centre:g}" if centre else "")
+                + ("" if pull == style_fit.PULL else f" pull {pull:g}") + (f" centred {centre:g}" if centre else "") \
+                + ("" if transcript == "words" else f" {transcript}")
             fits[sp.name][key] = {**found.report(), "history": [round(h, 4) for h in found.history]} \
                 if found is not None else None
             log(f"  w={key} (band {band:.0f} Hz): "

@@ -107,3 +107,15 @@ def test_audio_shorter_than_a_decoder_frame_has_no_phones():
         for transcript in (None, "she sees"):
             labels = labeller.label(samples, 16000, 3, 0.01, transcript=transcript)
             assert labels.tolist() == [0, 0, 0]
+
+
+def test_the_phone_search_gives_its_segments_in_order_with_silence_at_the_ends():
+    speech, rate = voice_audio.read_wav(voice_audio.flite_wav("She sees the sea.", voice="slt"))
+    pad = np.random.default_rng(0).normal(0, 1e-3, rate // 2).astype(np.float32)
+    segments = intelligibility.shared_labeller().phones(np.concatenate([pad, speech, pad]), rate)
+    names = [name for name, _, _ in segments]
+    assert names[0] == names[-1] == "SIL"
+    assert all(a[2] < b[1] for a, b in zip(segments, segments[1:], strict=False))    # in order, not overlapping
+    spoken = [name for name in names if name in intelligibility.PHONES]
+    assert {"S", "SH"} & set(spoken) and {"IY", "IH"} & set(spoken), names
+    assert intelligibility.shared_labeller().phones(np.zeros(100, np.float32), rate) == []   # under one frame

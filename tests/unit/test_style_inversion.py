@@ -345,6 +345,31 @@ def test_ahead_keeps_the_last_update_after_a_step_that_improved_and_the_best_eva
     assert not ahead.descend(windows).ahead
 
 
+def test_phones_are_read_as_kokoros_english_words_stressed_where_held_and_split_at_silence():
+    segments = [("SIL", 0, 20), ("SH", 21, 28), ("IY", 29, 40), ("S", 41, 48), ("AH", 49, 52), ("+NSN+", 53, 60),
+                ("DH", 61, 64), ("AH", 65, 80), ("B", 81, 84), ("ER", 85, 88), ("D", 89, 92), ("AY", 93, 95),
+                ("T", 96, 99), ("OW", 100, 115), ("SIL", 116, 140)]
+    # IY and the second AH held ≥ 80 ms: stressed; the short AH and ER reduced; noise ends a word, and after a
+    # word's second vowel a consonant starting a syllable (D before AY) starts the next one
+    assert si.phones_to_ipa(segments) == "ʃˈisə ðˈʌbəɹ dItˈO"
+    assert si.phones_to_ipa([("SIL", 0, 30)]) == "" and si.phones_to_ipa([]) == ""
+
+
+def test_the_phone_transcript_is_what_kokoro_reads_and_the_word_one_goes_through_english_phonemes():
+    class Labeller:
+        def phones(self, samples, rate):
+            return [("HH", 0, 5), ("AH", 6, 20), ("L", 21, 25), ("OW", 26, 40)]
+
+    class Engine:
+        vocab = {symbol: k + 1 for k, symbol in enumerate("hʌlOˈ ")}
+
+    heard = si.PhoneTranscriber(Labeller()).transcribe(np.zeros(16000, np.float32), 16000)
+    assert heard == "hˈʌlˈO"
+    assert si.transcript_tokens(Engine(), heard, "phones") == [1, 5, 2, 3, 5, 4]
+    assert si.transcript_tokens(Engine(), "", "phones") == []
+    assert isinstance(si.transcriber("phones"), si.PhoneTranscriber)
+
+
 def test_a_centred_fit_does_not_hear_the_recordings_long_term_colour_and_still_fits_the_envelope():
     inverter, start, filters, targets = linear_fit(12)
     centred = si.StyleInverter(inverter.graph, np.ones((1, 128), np.float32), frames=inverter.frames, steps=8,

@@ -114,6 +114,16 @@ class PhoneLabeller:
                             for s in self.decoder.seg() or []]
         return _frame_labels(segments, frames, frame_s)
 
+    def phones(self, samples: np.ndarray, rate: int) -> list[tuple[str, int, int]]:
+        """The all-phone search's segments of mono float audio: (name — one of ``PHONES``, or SIL and the noise
+        fillers such as +NSN+ —, first decoder frame, last decoder frame; 10 ms frames), in order."""
+        samples = _at_rate(samples, rate)
+        if len(samples) < _MIN_SAMPLES:
+            return []
+        with self._lock:
+            _decode(self.decoder, samples, RATE)
+            return [(str(s.word), int(s.start_frame), int(s.end_frame)) for s in self.decoder.seg() or []]
+
     def _aligned(self, samples: np.ndarray, transcript: str) -> list[tuple[int, int, int]] | None:
         """(phone id, first decoder frame, last decoder frame) of ``transcript``'s phones aligned to the audio
         (two passes: words, then phones), or None."""

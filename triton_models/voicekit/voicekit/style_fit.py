@@ -846,6 +846,7 @@ class FitSettings:
     pull: float = PULL     # the weight of the offset's size (mean square, in spreads) in the objective
     centre: float = 0.0    # the share of the mean cepstrum taken out of both sides of the envelope match
     ahead: bool = False    # keep the last update when the last step improved (StyleInverter ``ahead``)
+    transcript: str = "words"  # how the reference's segment is transcribed for Kokoro to read (:func:`transcriber`)
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
@@ -899,6 +900,82 @@ def campplus_target(speech: np.ndarray, rate: int) -> np.ndarray:
 
     embedding = default_encoder().embed(np.asarray(speech)[: int(CAMPPLUS_TARGET_S * rate)], rate)
     return (embedding / max(float(np.linalg.norm(embedding)), 1e-12)).astype(np.float32)
+
+
+# The all-phone search's US-English phones (intelligibility.PHONES) in Kokoro's US-English symbols (misaki's, as
+# voicekit.g2p gives them for en-us): a vowel held 80 ms or more is read stressed (ˈ), a shorter AH and ER reduced.
+_PHONE_IPA = {"AA": "ɑ", "AE": "æ", "AH": "ʌ", "AO": "ɔ", "AW": "W", "AY": "I", "EH": "ɛ", "ER": "ɜɹ", "EY": "A",
+              "IH": "ɪ", "IY": "i", "OW": "O", "OY": "Y", "UH": "ʊ", "UW": "u", "B": "b", "CH": "ʧ", "D": "d",
+              "DH": "ð", "F": "f", "G": "ɡ", "HH": "h", "JH": "ʤ", "K": "k", "L": "l", "M": "m", "N": "n", "NG": "ŋ",
+              "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t", "TH": "θ", "V": "v", "W": "w", "Y": "j", "Z": "z",
+              "ZH": "ʒ"}
+_REDUCED = {"AH": "ə", "ER": "əɹ"}
+_VOWELS = frozenset(("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"))
+_STRESSED_FRAMES = 8   # decoder frames (10 ms): a vowel this long is read stressed
+
+
+def phones_to_ipa(segments: Sequence[tuple[str, int, int]]) -> str:
+    """Kokoro's US-English phoneme string for the all-phone search's segments
+    (``intelligibility.PhoneLabeller.phones``): the phones heard, in any language, as the nearest English ones.
+    Silence and noise end a word; so does a consonant that starts a syllable after a word's second vowel (Kokoro
+    reads words, not one run of phones)."""
+    words: list[list[str]] = [[]]
+    vowels = 0
+    names = [name for name, _, _ in segments]
+    for k, (name, start, end) in enumerate(segments):
+        if name not in _PHONE_IPA:   # SIL, +NSN+, +SPN+ …
+            if words[-1]:
+                words.append([])
+                vowels = 0
+            continue
+        vowel = name in _VOWELS
+        onset = not vowel and k + 1 < len(names) and names[k + 1] in _VOWELS
+        if onset and vowels >= 2:
+            words.append([])
+            vowels = 0
+        if vowel:
+            vowels += 1
+            long = end - start + 1 >= _STRESSED_FRAMES
+            words[-1].append("ˈ" + _PHONE_IPA[name] if long else _REDUCED.get(name, _PHONE_IPA[name]))
+        else:
+            words[-1].append(_PHONE_IPA[name])
+    return " ".join("".join(word) for word in words if word)
+
+
+class PhoneTranscriber:
+    """:func:`reference_text`'s recogniser for the phone transcript: the all-phone search (fast — 0.04 s a second
+    of audio —, and it hears any language as the nearest English phones, where the word recogniser hears English
+    words) in Kokoro's symbols (:func:`phones_to_ipa`)."""
+
+    def __init__(self, labeller=None) -> None:
+        if labeller is None:
+            from .intelligibility import shared_labeller
+
+            labeller = shared_labeller()
+        self.labeller = labeller
+
+    def transcribe(self, samples: np.ndarray, rate: int) -> str:
+        return phones_to_ipa(self.labeller.phones(samples, rate))
+
+
+def transcriber(transcript: str):
+    """What :func:`reference_text` hears the reference with: "words" (pocketsphinx's US-English recogniser) or
+    "phones" (:class:`PhoneTranscriber`)."""
+    if transcript == "phones":
+        return PhoneTranscriber()
+    from .intelligibility import Recogniser
+
+    return Recogniser()
+
+
+def transcript_tokens(engine, text: str, transcript: str) -> list[int]:
+    """Kokoro's tokens for what :func:`transcriber` heard: the words' US-English phonemes, or the phones as they
+    are (``transcript`` "phones": already Kokoro's symbols; [] for nothing heard)."""
+    from . import kokoro
+
+    if transcript == "phones":
+        return kokoro.tokenize(text, engine.vocab)[: kokoro.MAX_TOKENS] if text else []
+    return english_tokens(engine, text)
 
 
 def english_tokens(engine, text: str) -> list[int]:
@@ -998,19 +1075,18 @@ class Fitter:
         is ``pack`` [510, 256], from the screened reference ``speech`` whose GE2E embedding is ``speaker`` (the
         speaker term's target); (None, report with ``skipped``) when it cannot run."""
         from . import kokoro
-        from .intelligibility import Recogniser
 
         if self.inverter is None:
             return None, {"skipped": self.status}
         started = time.monotonic()
         if self._recogniser is None:
-            self._recogniser = Recogniser()
+            self._recogniser = transcriber(self.settings.transcript)
         after = self.settings.after_transcript_s
         segment, text = reference_text(speech, rate, self._recogniser, self.settings.segment_s,
                                        stop_at=None if deadline is None else deadline - after)
         if deadline is not None and deadline - time.monotonic() < after:
             return None, {"skipped": "budget spent transcribing"}
-        tokens = english_tokens(self.engine, text)
+        tokens = transcript_tokens(self.engine, text, self.settings.transcript)
         if not tokens:
             return None, {"skipped": "no words heard in the reference"}
         target = campplus_target(speech, rate) if self.settings.campplus_weight > 0 else None
