@@ -140,8 +140,8 @@ def main(argv=None) -> int:
     if any(not 0 <= d <= style_fit.STYLE_HALF for d in bases):
         parser.error(f"--bases: counts from 0 to {style_fit.STYLE_HALF}")
     transcripts = [t.strip() for t in args.transcripts.split(",") if t.strip()]
-    if not transcripts or any(t not in ("words", "phones") for t in transcripts):
-        parser.error("--transcripts: words, phones")
+    if not transcripts or any(t not in style_fit.TRANSCRIPTS for t in transcripts):
+        parser.error(f"--transcripts: {', '.join(style_fit.TRANSCRIPTS)}")
     arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h, t) for t in transcripts for w in floats(args.weights)
             for c in floats(args.campplus_weights) for f in floats(args.frames) for d in bases
             for r in floats(args.learning_rates) for q in floats(args.pulls) for e in floats(args.centres)

@@ -109,9 +109,7 @@ class PhoneLabeller:
         with self._lock:
             segments = self._aligned(samples, transcript) if transcript else None
             if segments is None:
-                _decode(self.decoder, samples, RATE)
-                segments = [(_PHONE_ID.get(s.word, 0), s.start_frame, s.end_frame)
-                            for s in self.decoder.seg() or []]
+                segments = [(_PHONE_ID.get(name, 0), start, end) for name, start, end in self._searched(samples)]
         return _frame_labels(segments, frames, frame_s)
 
     def phones(self, samples: np.ndarray, rate: int) -> list[tuple[str, int, int]]:
@@ -121,8 +119,12 @@ class PhoneLabeller:
         if len(samples) < _MIN_SAMPLES:
             return []
         with self._lock:
-            _decode(self.decoder, samples, RATE)
-            return [(str(s.word), int(s.start_frame), int(s.end_frame)) for s in self.decoder.seg() or []]
+            return self._searched(samples)
+
+    def _searched(self, samples: np.ndarray) -> list[tuple[str, int, int]]:
+        """The all-phone search over 16 kHz audio (the caller holds the lock)."""
+        _decode(self.decoder, samples, RATE)
+        return [(str(s.word), int(s.start_frame), int(s.end_frame)) for s in self.decoder.seg() or []]
 
     def _aligned(self, samples: np.ndarray, transcript: str) -> list[tuple[int, int, int]] | None:
         """(phone id, first decoder frame, last decoder frame) of ``transcript``'s phones aligned to the audio

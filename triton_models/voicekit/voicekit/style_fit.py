@@ -963,6 +963,9 @@ class PhoneTranscriber:
         return phones_to_ipa(self.labeller.phones(samples, rate))
 
 
+TRANSCRIPTS = ("words", "phones")   # FitSettings.transcript: what :func:`transcriber` hears the reference as
+
+
 def transcriber(transcript: str):
     """What :func:`reference_text` hears the reference with: "words" (pocketsphinx's US-English recogniser) or
     "phones" (:class:`PhoneTranscriber`)."""
