@@ -51,10 +51,11 @@ class Arm:
     centre: float = 0.0  # the share of the mean cepstrum taken out of the envelope match (style_fit centre)
     ahead: bool = False  # the last update kept when the last step improved (style_fit ahead; shares the fit)
     transcript: str = "words"  # how the reference's segment is transcribed (style_fit.transcriber), one fit each
+    cap: float = 0.0  # the fitted offset's largest size, spreads rms (style_fit.capped; 0: none; shares the fit)
 
     @property
     def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool, str]:
-        """What one fit serves: the arms differing only in steps, scale and ahead share it."""
+        """What one fit serves: the arms differing only in steps, scale, cap and ahead share it."""
         return self.weight, self.campplus, self.frames, self.basis, self.rate, self.pull, self.centre, self.windows, \
             self.band, self.transcript
 
@@ -72,7 +73,8 @@ class Arm:
                f"{f', pull {self.pull:g}' if self.pull != 0.01 else ''}" \
                f"{f', centred {self.centre:g}' if self.centre else ''}" \
                f"{f', {self.transcript} transcript' if self.transcript != 'words' else ''}, " \
-               f"{self.steps} steps{' ahead' if self.ahead else ''}, scale {self.scale:g}"
+               f"{self.steps} steps{' ahead' if self.ahead else ''}, scale {self.scale:g}" \
+               f"{f', capped at {self.cap:g}' if self.cap else ''}"
 
 
 def floats(text: str) -> list[float]:
@@ -124,6 +126,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ahead", choices=("on", "off", "both"), default="on" if cpu.ahead else "off",
                         help="keep the last update when the last step improved (on), the best evaluated offset (off), "
                              "or both arms (they share each fit)")
+    parser.add_argument("--caps", default=f"{cpu.cap:g}",
+                        help="largest sizes of the fitted offset, spreads rms, before the scale (0: none); arms "
+                             "sharing each fit")
     parser.add_argument("--transcripts", default=cpu.transcript,
                         help="how the reference's segment is transcribed for Kokoro to read: words (pocketsphinx's "
                              "recogniser), phones (its all-phone search), one fit each")
@@ -142,12 +147,12 @@ def main(argv=None) -> int:
     transcripts = [t.strip() for t in args.transcripts.split(",") if t.strip()]
     if not transcripts or any(t not in style_fit.TRANSCRIPTS for t in transcripts):
         parser.error(f"--transcripts: {', '.join(style_fit.TRANSCRIPTS)}")
-    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h, t) for t in transcripts for w in floats(args.weights)
+    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h, t, m) for t in transcripts for w in floats(args.weights)
             for c in floats(args.campplus_weights) for f in floats(args.frames) for d in bases
             for r in floats(args.learning_rates) for q in floats(args.pulls) for e in floats(args.centres)
             for n in floats(args.windows)
             for b in bands for k in step_counts for s in floats(args.scales)
-            for h in {"on": [True], "off": [False], "both": [False, True]}[args.ahead]]
+            for h in {"on": [True], "off": [False], "both": [False, True]}[args.ahead] for m in floats(args.caps)]
     with_dnsmos = not args.no_dnsmos and dnsmos.available() is None
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
                 if not s.short]
@@ -211,15 +216,15 @@ def main(argv=None) -> int:
                 + (f"fit {found.fit_start:.3f} -> {found.fit_end:.3f}, speaker {found.speaker_start} -> "
                    f"{found.speaker_end}, CAM++ {found.campplus_start} -> {found.campplus_end} in {found.steps} "
                    f"steps, {found.seconds:.1f} s ({(found.seconds - found.prepare_s) / max(found.steps, 1):.2f} s a "
-                   f"step), offset {np.sqrt(np.mean((found.offset / spread.reshape(-1)) ** 2)):.2f} spreads rms"
+                   f"step), offset {style_fit.offset_size(found.offset, spread):.2f} spreads rms"
                    if found
                    else f"not fitted (heard '{text}')"))
             for arm in arms:
                 if arm.fit == fit:
                     kept = (found.ahead_snapshots if arm.ahead else found.snapshots).get(arm.steps, found.offset) \
                         if found is not None else None
-                    offsets[arm] = arm.scale * kept if kept is not None else np.zeros(style_fit.STYLE_HALF,
-                                                                                      np.float32)
+                    offsets[arm] = arm.scale * style_fit.capped(kept, spread, arm.cap) if kept is not None \
+                        else np.zeros(style_fit.STYLE_HALF, np.float32)
         for arm in arms:
             fitted_pack = kokoro_enrol.with_offset(pack, offsets[arm])
             synthesizer.recipe_style = lambda _profile, p=fitted_pack: p  # this speaker's clone with the offset

@@ -504,6 +504,17 @@ def test_a_fit_whose_transcription_leaves_too_little_time_is_skipped_not_overrun
     assert fitter._recogniser.calls == 1    # the second stretch would have started past its time
 
 
+def test_a_cap_shrinks_only_an_offset_larger_than_it_and_keeps_its_direction():
+    spread = np.linspace(0.5, 2.0, si.STYLE_HALF).astype(np.float32).reshape(1, -1)
+    offset = (spread.reshape(-1) * np.where(np.arange(si.STYLE_HALF) % 2, 1.5, -0.5)).astype(np.float32)
+    size = si.offset_size(offset, spread)
+    assert size == pytest.approx(np.sqrt((1.5 ** 2 + 0.5 ** 2) / 2))   # in spreads, whatever each dim's scale
+    shrunk = si.capped(offset, spread, 0.6)
+    assert si.offset_size(shrunk, spread) == pytest.approx(0.6, rel=1e-5)
+    assert np.allclose(shrunk / offset, 0.6 / size, rtol=1e-5)   # along itself: only its length changes
+    assert si.capped(offset, spread, size + 0.01) is offset and si.capped(offset, spread, 0.0) is offset
+
+
 def test_a_gpu_runs_a_longer_fit_and_the_cpu_keeps_its_measured_settings():
     cpu, gpu = si.settings_for("cpu"), si.settings_for("gpu")
     assert si.settings_for("cuda") == si.settings_for("rocm") == gpu and cpu == si.CPU_SETTINGS

@@ -847,6 +847,7 @@ class FitSettings:
     centre: float = 0.0    # the share of the mean cepstrum taken out of both sides of the envelope match
     ahead: bool = False    # keep the last update when the last step improved (StyleInverter ``ahead``)
     transcript: str = "words"  # how the reference's segment is transcribed for Kokoro to read (:func:`transcriber`)
+    cap: float = 0.0       # the fitted offset's largest size, spreads rms, before ``scale`` (:func:`capped`; 0: none)
 
 
 # 2 CPU cores: a 3 s window, 6 steps at 0.2 (≈ 2.3 s a step; session 12's 12 steps at 0.1 gained as much in twice the
@@ -1017,6 +1018,20 @@ def timbre_spread(timbres: np.ndarray) -> np.ndarray:
     return np.asarray(timbres, np.float32).std(axis=0).mean(axis=0).reshape(1, STYLE_HALF)
 
 
+def offset_size(offset: np.ndarray, spread: np.ndarray) -> float:
+    """An offset's size: the root mean square of its dims in the stock voices' spreads (:func:`timbre_spread`)."""
+    return float(np.sqrt(np.mean((np.asarray(offset, np.float64).reshape(-1) / np.asarray(spread).reshape(-1)) ** 2)))
+
+
+def capped(offset: np.ndarray, spread: np.ndarray, cap: float) -> np.ndarray:
+    """``offset`` shrunk along itself to size ``cap`` (:func:`offset_size`) when larger; unchanged when not, or when
+    ``cap`` is 0. A trust region for the few fits that run far: their clone loses quality before it gains likeness."""
+    size = offset_size(offset, spread)
+    if cap <= 0 or size <= cap:
+        return offset
+    return (np.asarray(offset) * (cap / size)).astype(np.float32)
+
+
 class Fitter:
     """The style fit as enrolment runs it: built and compiled in a background thread (34-37 s on 2 cores with both
     speaker terms) so that loading the model does not wait; until it is :attr:`ready`, enrolments go without it. A
@@ -1105,6 +1120,8 @@ class Fitter:
             return None, {"skipped": "too little speech aligned"}
         if found.steps == 0:
             return None, {"skipped": "budget spent before the first step"}
-        scale = self.settings.scale
-        return (scale * found.offset).astype(np.float32), \
-            {**found.report(), "totalS": round(time.monotonic() - started, 1), "scale": scale}
+        scale, cap = self.settings.scale, self.settings.cap
+        size = offset_size(found.offset, self.inverter.spread)
+        capped_note = {"size": round(size, 3), **({"cappedTo": cap} if 0 < cap < size else {})}
+        return (scale * capped(found.offset, self.inverter.spread, cap)).astype(np.float32), \
+            {**found.report(), "totalS": round(time.monotonic() - started, 1), "scale": scale, **capped_note}
