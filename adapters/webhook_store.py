@@ -1,8 +1,9 @@
 """MongoDB storage of webhooks: the accounts' endpoints (with their signing secrets) and the delivery log.
 
 Collections: ``webhook_endpoints`` (one document per endpoint; deleting sets ``deletedAt``, so the log keeps its
-endpoint; ``disabledAt`` is set while it is disabled; ``failedInARow`` and ``failingSince`` count its deliveries
-that failed since the last one that succeeded), ``webhook_endpoint_slots`` (each endpoint's attempts in flight:
+endpoint; ``disabledAt`` is set while it is disabled, ``unannounced`` while the service's disable of it is not yet
+announced (webhook.disabled); ``failedInARow`` and ``failingSince`` count its deliveries that failed since the last
+one that succeeded), ``webhook_endpoint_slots`` (each endpoint's attempts in flight:
 WEBHOOK_ENDPOINT_CONCURRENCY slots) and ``webhook_deliveries`` (one document per event and endpoint, ``_id`` =
 "<event id>.<endpoint id>", with every attempt). The log is also the retry schedule: a pending delivery's
 ``nextRetryAt`` says when its next attempt is due, ``queuedUntil`` that an attempt message is on the Kafka topic (not
@@ -35,6 +36,8 @@ def ensure_indexes(db: Database) -> None:
     db.webhook_deliveries.create_index([("nextRetryAt", ASCENDING)], name="pending_by_due",
                                        partialFilterExpression={"status": PENDING})
     db.webhook_endpoint_slots.create_index([("endpointId", ASCENDING), ("until", ASCENDING)])
+    db.webhook_endpoints.create_index([("disabledAt", ASCENDING)], name="unannounced_disables",
+                                      partialFilterExpression={"unannounced": True})
 
 
 # --- endpoints -------------------------------------------------------------------------------------------------------
@@ -96,14 +99,17 @@ def note_outcome(db: Database, endpoint_id: str, succeeded: bool, now: datetime)
 
 
 def disable_endpoint(db: Database, endpoint_id: str, reason: str, now: datetime,
-                     account_id: str | None = None) -> Doc | None:
+                     account_id: str | None = None, announce: bool = False) -> Doc | None:
     """Disable an enabled endpoint (``account_id``: the account's own only) and cancel its pending deliveries; the
-    endpoint as it now is, or None when it is deleted, already disabled or not there."""
+    endpoint as it now is, or None when it is deleted, already disabled or not there. ``announce``: the disable is
+    marked ``unannounced`` until :func:`mark_announced` (the webhook.disabled event is owed)."""
     query: dict[str, Any] = {"_id": endpoint_id, "deletedAt": None, "disabledAt": None}
     if account_id is not None:
         query["accountId"] = account_id
-    done = db.webhook_endpoints.find_one_and_update(query, {"$set": {"disabledAt": now, "disabledReason": reason}},
-                                                    return_document=ReturnDocument.AFTER)
+    update: dict[str, Any] = {"disabledAt": now, "disabledReason": reason}
+    if announce:
+        update["unannounced"] = True
+    done = db.webhook_endpoints.find_one_and_update(query, {"$set": update}, return_document=ReturnDocument.AFTER)
     if done is not None:
         _cancel_pending(db, endpoint_id, WEBHOOK_DISABLED, now)
     return done
@@ -114,8 +120,22 @@ def enable_endpoint(db: Database, account_id: str, endpoint_id: str) -> Doc | No
     it is enabled already, deleted or not the account's."""
     return db.webhook_endpoints.find_one_and_update(
         {"_id": endpoint_id, "accountId": account_id, "deletedAt": None, "disabledAt": {"$ne": None}},
-        {"$set": {"disabledAt": None, "disabledReason": None, "failedInARow": 0, "failingSince": None}},
+        {"$set": {"disabledAt": None, "disabledReason": None, "failedInARow": 0, "failingSince": None},
+         "$unset": {"unannounced": ""}},
         return_document=ReturnDocument.AFTER)
+
+
+def mark_announced(db: Database, endpoint_id: str, disabled_at: datetime) -> None:
+    """The webhook.disabled event of this disable is on the topic (a later disable is not)."""
+    db.webhook_endpoints.update_one({"_id": endpoint_id, "disabledAt": disabled_at, "unannounced": True},
+                                    {"$unset": {"unannounced": ""}})
+
+
+def unannounced_disables(db: Database, before: datetime, limit: int) -> list[dict[str, Any]]:
+    """Endpoints the service disabled before ``before`` whose webhook.disabled event is still owed (the worker that
+    disabled one stopped before it announced), oldest first."""
+    return list(db.webhook_endpoints.find({"unannounced": True, "disabledAt": {"$ne": None, "$lt": before},
+                                           "deletedAt": None}).sort("disabledAt", ASCENDING).limit(limit))
 
 
 def rotate_secret(db: Database, account_id: str, endpoint_id: str, current: str, secret: str, previous: str | None,

@@ -4,8 +4,9 @@
         --group my-app [--from-beginning] [--account ACCOUNT_ID]
 
 Prints one JSON line per event: {"partition", "offset", "key", "event": <the envelope>}. The contract is
-schemas/completions.asyncapi.json (served at /api/asyncapi.json): speech.completed, speech.failed, voice.ready and
-voice.failed, keyed by account id, so one account's events arrive in order.
+schemas/completions.asyncapi.json (served at /api/asyncapi.json): speech.completed, speech.failed, voice.ready,
+voice.failed, and webhook.disabled (the service disabled one of the account's webhooks), keyed by account id, so one
+account's events arrive in order.
 
 Delivery is at least once: after a worker restart the same event can arrive twice, with the same envelope `id`.
 This consumer deduplicates by that id (the last ``--remember`` ids, in memory; a real application would keep

@@ -17,7 +17,8 @@ from .auth import authenticate
 from .blueprint import Blueprint
 from .context import ports
 
-DESCRIPTION = ("Webhooks: your completion events (speech.completed, speech.failed, voice.ready, voice.failed) "
+DESCRIPTION = ("Webhooks: your completion events (speech.completed, speech.failed, voice.ready, voice.failed; "
+               "webhook.disabled when the service disabled one of your webhooks for failing) "
                "POSTed to your URL, signed with HMAC-SHA256 (the secret is shown once, at registration), retried "
                "with exponential backoff and jitter until a 2xx answer (a 429 or 503 with Retry-After is not retried "
                "sooner, up to an hour); every attempt is in the delivery log.")

@@ -31,9 +31,10 @@ TOPIC_NOTES = {
                      "always decode (tests/unit/test_ledger_upcasting.py).",
     ev.TOPIC_JOBS: "A job's life, from the ledger's answer to its result (key = job id).",
     ev.TOPIC_COMPLETIONS: "The public contract for outside consumers: schemas/completions.asyncapi.json, served at "
-                          "/api/asyncapi.json. One event per job that ended, either surface; key = account id, so "
-                          "an account's events stay in order. At least once: deduplicate by envelope `id` "
-                          "(examples/completions_consumer.py). The webhook agent POSTs the same envelopes.",
+                          "/api/asyncapi.json. One event per job that ended, either surface, and one per webhook "
+                          "the service disabled; key = account id, so an account's events stay in order. At least "
+                          "once: deduplicate by envelope `id` (examples/completions_consumer.py). The webhook "
+                          "agent POSTs the same envelopes.",
     ev.TOPIC_DEAD_LETTERS: "Messages a consumer could not decode or handle, kept for an operator.",
     ev.TOPIC_WEBHOOKS: "The webhook delivery queue (docs/webhooks.md): one message per attempt still to make, key = "
                        "delivery id. The delivery log (MongoDB) guards each attempt, so a redelivered message never "
@@ -206,7 +207,8 @@ def asyncapi() -> dict[str, Any]:
             "id": {"type": "string", "description": "Stable across redeliveries: deduplicate by it."},
             "occurredAt": {"type": "string", "format": "date-time",
                            "description": "ISO-8601 UTC with milliseconds, e.g. 2024-01-01T00:00:15.000Z"},
-            "correlationId": {"type": "string", "description": "The job id (speech id or voice id)."},
+            "correlationId": {"type": "string", "description": "The job id (speech id or voice id); the "
+                                                                 "webhook id for webhook.disabled."},
             "payload": {"type": "object"},
         },
     }}
@@ -228,12 +230,13 @@ def asyncapi() -> dict[str, Any]:
                            "id (UTF-8), so each account's events arrive in order. Value: a JSON event envelope. "
                            "Delivery is at least once: a redelivered job event yields the same envelope `id`, so "
                            "consumers deduplicate by `id`. The same envelopes are POSTed to the account's webhooks "
-                           "(docs/webhooks.md).",
+                           "(docs/webhooks.md). Besides the jobs: webhook.disabled, when the service disabled one of "
+                           "the account's webhooks because its deliveries kept failing.",
         },
         "defaultContentType": "application/json",
         "channels": {channel: {
             "description": "Jobs that ended, COMPLETED or FAILED: speech.completed, speech.failed, voice.ready, "
-                           "voice.failed. The topic name's prefix follows KAFKA_TOPIC_PREFIX.",
+                           "voice.failed; and webhook.disabled. The topic name's prefix follows KAFKA_TOPIC_PREFIX.",
             "subscribe": {"operationId": "onJobFinished",
                           "message": {"oneOf": [{"$ref": f"#/components/messages/{cls.__name__}"}
                                                 for cls in PUBLIC_TYPES]}},

@@ -617,6 +617,28 @@ class VoiceFailed(_Completion):
         doc='Why enrolment failed; no credits were charged ("Insufficient credits: have N, need M" when refused).'))
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebhookDisabled(_AccountMessage):
+    """The service disabled one of the account's webhooks because its deliveries kept failing (docs/webhooks.md):
+    told where the account hears of its jobs — this topic, and its other webhooks that subscribe to it (the
+    disabled one logs it cancelled). A webhook disabled through the API is not announced: its account did it."""
+    WIRE_NAME = "webhook.disabled"
+    TOPIC = ev.TOPIC_COMPLETIONS
+    KEY = _ACCOUNT_KEY
+    PRODUCERS = (_WEBHOOKS,)
+    CONSUMERS = ("outside consumers", _WEBHOOKS)
+    webhook_id: str = field(metadata=meta(doc="The webhook disabled (also the envelope's correlationId)."))
+    url: str = field(metadata=meta(doc="Where its deliveries were POSTed."))
+    reason: str = field(metadata=meta(doc="Its disabledReason: how many deliveries failed in a row, since when."))
+    disabled_at: str = field(metadata=meta(doc="When it was disabled (ISO-8601 UTC, ms)."))
+    failed_deliveries_in_a_row: int = field(metadata=meta(schema={"minimum": 0}))
+    failing_since: str | None = field(metadata=meta(
+        doc="When the first of those deliveries failed (ISO-8601 UTC, ms)."))
+
+    def correlation_id(self) -> str | None:
+        return self.webhook_id
+
+
 def _completion_v1_to_v2(payload: JsonObject) -> JsonObject:
     """Version 1 (speech only, key = speech id) had no job id, voice, charge, timings nor request id."""
     return {"jobId": payload.get("speechId"), "api": None, "voiceId": None, "creditsCharged": None,
@@ -666,7 +688,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     ReserveCreditsForJob, CaptureJobCredits, ReleaseJobCredits, LedgerCommand,
     *LEDGER_RECORD_TYPES,
     JobAccepted, JobRejected, JobStarted, JobCompleted, JobFailed,
-    SpeechCompleted, SpeechFailed, VoiceReady, VoiceFailed,
+    SpeechCompleted, SpeechFailed, VoiceReady, VoiceFailed, WebhookDisabled,
     DeadLetter,
     WebhookDeliveryDue,
 )

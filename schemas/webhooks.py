@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-EVENT_NAMES = ("speech.completed", "speech.failed", "voice.ready", "voice.failed")  # checked against messages.py
+EVENT_NAMES = ("speech.completed", "speech.failed", "voice.ready", "voice.failed",  # checked against messages.py
+               "webhook.disabled")
 _URL_DOC = ("Where events are POSTed: an http(s) URL whose host resolves to public addresses only (loopback, "
             "private, link-local and metadata addresses are refused unless the operator allows them).")
 _EVENTS_DOC = "The events to send (default: all of them)."

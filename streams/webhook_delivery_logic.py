@@ -11,7 +11,7 @@ from schemas import events as ev
 from schemas import messages as msg
 from service_layer import webhook_logic as rules
 
-PUBLIC_TYPES = (msg.SpeechCompleted, msg.SpeechFailed, msg.VoiceReady, msg.VoiceFailed)
+PUBLIC_TYPES = (msg.SpeechCompleted, msg.SpeechFailed, msg.VoiceReady, msg.VoiceFailed, msg.WebhookDisabled)
 # An attempt message on the topic that no worker has taken up within this long is queued again from the log (a
 # worker stopped before it queued or took it up, or Faust dropped the message: faust-streaming/faust#596).
 QUEUE_LEASE_S = 60.0
@@ -39,12 +39,25 @@ def plan_delivery(envelope: ev.Event, completion: msg.Message, body: str, endpoi
     """(the delivery log's document, the first attempt: due now) of one event for one endpoint."""
     the_id = delivery_id(envelope, endpoint["_id"])
     doc = {"_id": the_id, "accountId": endpoint["accountId"], "endpointId": endpoint["_id"], "url": endpoint["url"],
-           "eventId": envelope.id, "eventName": envelope.name, "jobId": envelope.correlation_id,
+           "eventId": envelope.id, "eventName": envelope.name, "jobId": getattr(completion, "job_id", None),
            "createdAt": now, "updatedAt": now, "nextRetryAt": now, "body": body,
            "queuedUntil": now + timedelta(seconds=QUEUE_LEASE_S)}  # the fan-out queues the first attempt itself
     first = msg.WebhookDeliveryDue(delivery_id=the_id, endpoint_id=endpoint["_id"], account_id=endpoint["accountId"],
                                    attempt=1, due_at=ev.iso_millis(now), body=body)
     return doc, first
+
+
+def disabled_announcement(endpoint: Mapping[str, Any]) -> tuple[msg.WebhookDisabled, ev.Event]:
+    """The webhook.disabled event of an endpoint the service disabled. Its envelope id is the endpoint's and the
+    disable's time, so each worker that announces the same disable (after a crash, or two polls) sends the same
+    event: consumers and the delivery log deduplicate it."""
+    disabled_at = ev.iso_millis(endpoint["disabledAt"])
+    since = endpoint.get("failingSince")
+    event = msg.WebhookDisabled(account_id=endpoint["accountId"], webhook_id=endpoint["_id"], url=endpoint["url"],
+                                reason=endpoint.get("disabledReason") or "", disabled_at=disabled_at,
+                                failed_deliveries_in_a_row=int(endpoint.get("failedInARow") or 0),
+                                failing_since=ev.iso_millis(since) if since is not None else None)
+    return event, event.envelope(id=f"webhook.disabled:{endpoint['_id']}:{disabled_at}", occurred_at=disabled_at)
 
 
 def due_attempt(delivery: Mapping[str, Any], now: datetime) -> msg.WebhookDeliveryDue:

@@ -1,6 +1,7 @@
-"""Webhook deliveries: every public completion event (SpeechCompleted, SpeechFailed, VoiceReady, VoiceFailed) is
-POSTed, signed, to each endpoint of its account that subscribes to it, and retried with backoff until a 2xx answer
-or the last attempt. The delivery log in MongoDB (adapters/webhook_store.py) is also the retry schedule: an
+"""Webhook deliveries: every public completion event (SpeechCompleted, SpeechFailed, VoiceReady, VoiceFailed, and
+WebhookDisabled, which this agent publishes when it disables a webhook whose deliveries keep failing) is POSTed,
+signed, to each endpoint of its account that subscribes to it, and retried with backoff until a 2xx answer or the
+last attempt. The delivery log in MongoDB (adapters/webhook_store.py) is also the retry schedule: an
 attempt that is due is queued on Kafka (messages.WebhookDeliveryDue on the webhookdeliveries topic) — the first by
 the fan-out at once, each retry by a poll of the log when it comes due — and made by one worker, which takes it up
 in the log first. No worker waits for a retry's time, so receivers that fail or ask for time (Retry-After) hold up
@@ -30,6 +31,7 @@ from .webhook_delivery_logic import (
     after_attempt,
     attempt_lease,
     attempt_record,
+    disabled_announcement,
     due_attempt,
     plan_delivery,
     put_off_until,
@@ -53,6 +55,9 @@ QUEUE_PER_POLL = 200
 CLOCK_TOLERANCE_S = 2.0
 # Put-off attempts one actor makes in a row in the slot it holds, before it lets go (the rest: the log queues them).
 CHAIN_LIMIT = 100
+# A disable not announced this long after it was made is announced by a poll (its worker stopped in between).
+ANNOUNCE_GRACE_S = 30.0
+ANNOUNCE_POLL_S = 10.0
 
 
 async def _queue(due: msg.WebhookDeliveryDue) -> None:
@@ -207,8 +212,25 @@ async def _count_outcome(db: Any, endpoint_id: str, succeeded: bool, now: dateti
                                                 now):
         return
     reason = disabled_reason(int(endpoint["failedInARow"]), endpoint["failingSince"])
-    if await asyncio.to_thread(webhook_store.disable_endpoint, db, endpoint_id, reason, now) is not None:
+    disabled = await asyncio.to_thread(webhook_store.disable_endpoint, db, endpoint_id, reason, now, announce=True)
+    if disabled is not None:
         log.warning("webhook %s of account %s disabled: %s", endpoint_id, endpoint.get("accountId"), reason)
+        await _announce(db, disabled)
+
+
+async def _announce(db: Any, endpoint: Any) -> None:
+    """Publish the webhook.disabled event of an endpoint the service disabled, on the completions topic (the fan-out
+    POSTs it to the account's webhooks that subscribe to it), then mark it announced. A failure leaves it owed:
+    :func:`announce_owed_disables` sends it later."""
+    event, envelope = disabled_announcement(endpoint)
+    try:
+        pending = await completions_topic.send(key=event.key().encode(), value=envelope.encode())
+        await pending  # on the topic before it counts as announced
+        await asyncio.to_thread(webhook_store.mark_announced, db, endpoint["_id"], endpoint["disabledAt"])
+    except Exception as exc:  # Kafka or MongoDB away: the owed announcement is sent by a later poll
+        log.warning("webhook %s: its disable not announced yet (%r); a later poll sends it", endpoint["_id"], exc)
+        return
+    log.info("webhook %s of account %s: disable announced (%s)", endpoint["_id"], endpoint["accountId"], envelope.id)
 
 
 async def deliver_record(key: bytes | None, value: bytes | None, *, dead_letters: bool = True) -> None:
@@ -236,6 +258,21 @@ async def deliver_record(key: bytes | None, value: bytes | None, *, dead_letters
 async def deliver(stream):
     async for event in stream.events():
         await deliver_record(event.key, event.value)
+
+
+@app.timer(interval=ANNOUNCE_POLL_S)
+async def announce_owed_disables() -> None:
+    """Announce the disables that the worker which made them did not (it stopped in between): those older than
+    ANNOUNCE_GRACE_S. Every worker polls; two that send the same one send the same event id."""
+    db = clients.get().db
+    try:
+        owed = await asyncio.to_thread(webhook_store.unannounced_disables, db,
+                                       ev.utc_now() - timedelta(seconds=ANNOUNCE_GRACE_S), QUEUE_PER_POLL)
+    except webhook_store.DatabaseError as exc:
+        log.warning("owed webhook.disabled events not polled (%r); next poll in %g s", exc, ANNOUNCE_POLL_S)
+        return
+    for endpoint in owed:
+        await _announce(db, endpoint)
 
 
 @app.timer(interval=1.0)

@@ -161,6 +161,27 @@ def test_disabling_an_endpoint_cancels_its_pending_deliveries_and_enabling_forge
     assert webhook_store.disable_endpoint(db, endpoint["_id"], "why", now) is None
 
 
+def test_a_disable_by_the_service_is_owed_its_announcement_until_marked_and_one_by_request_never(db):
+    by_service, by_request, gone, enabled_again = (_endpoint(db) for _ in range(4))
+    now = T0 + timedelta(minutes=1)
+    for endpoint in (by_service, gone, enabled_again):
+        assert webhook_store.disable_endpoint(db, endpoint["_id"], "20 failed", now, announce=True)["unannounced"]
+    assert "unannounced" not in webhook_store.disable_endpoint(db, by_request["_id"], "by hand", now,
+                                                               account_id="acct")
+    assert webhook_store.delete_endpoint(db, "acct", gone["_id"], now)
+    assert webhook_store.enable_endpoint(db, "acct", enabled_again["_id"])   # its disable is no longer news
+    assert webhook_store.unannounced_disables(db, now, 10) == []   # not before the grace has passed
+    owed = webhook_store.unannounced_disables(db, now + timedelta(seconds=1), 10)
+    assert [e["_id"] for e in owed] == [by_service["_id"]]
+    webhook_store.mark_announced(db, by_service["_id"], now - timedelta(seconds=5))   # an older disable's: not this
+    assert len(webhook_store.unannounced_disables(db, now + timedelta(seconds=1), 10)) == 1
+    webhook_store.mark_announced(db, by_service["_id"], now)
+    assert webhook_store.unannounced_disables(db, now + timedelta(seconds=1), 10) == []
+    plan = db.webhook_endpoints.find({"unannounced": True, "disabledAt": {"$ne": None, "$lt": now},
+                                      "deletedAt": None}).sort("disabledAt", 1).explain()["queryPlanner"]
+    assert "unannounced_disables" in str(plan["winningPlan"])   # the poll reads the partial index, not every endpoint
+
+
 def test_an_event_for_a_disabled_endpoint_is_logged_cancelled_and_can_be_redelivered(db):
     endpoint = _endpoint(db)
     completed = msg.SpeechCompleted(job_id="cl2", speech_id="cl2", account_id="acct", api=None, voice_id="sys_slt",

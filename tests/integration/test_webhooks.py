@@ -217,14 +217,19 @@ def test_a_failing_receiver_shows_the_next_retry_then_gives_up_and_can_be_sent_a
 def test_a_webhook_whose_deliveries_keep_failing_is_disabled_until_its_account_enables_it(base_url, fresh_account,
                                                                                          receiver):
     """WEBHOOK_DISABLE_AFTER_FAILURES=3 and WEBHOOK_DISABLE_AFTER_S=0 (conftest): the third delivery in a row that
-    fails after its last attempt disables the webhook; an event meanwhile is logged cancelled and not sent; once
-    enabled, it can be redelivered. The account can also disable it by hand; another account can do neither."""
+    fails after its last attempt disables the webhook, and the account's other webhook hears of it
+    (webhook.disabled); an event meanwhile is logged cancelled and not sent; once enabled, it can be redelivered.
+    The account can also disable it by hand; another account can do neither."""
     from frontdoor import admin
 
     target = receiver(fail_first=10_000)
     made = _register(base_url, fresh_account, target.url, events=["speech.completed"]).json()
     target.secret = made["secret"]
     hook = made["webhook"]["id"]
+    watcher = receiver()
+    watching = _register(base_url, fresh_account, watcher.url, prefix="/v1", events=["webhook.disabled"])
+    assert watching.status_code == 201 and watching.json()["events"] == ["webhook.disabled"], watching.text
+    watcher.secret = watching.json()["secret"]
     assert made["webhook"]["enabled"] is True and made["webhook"]["failedDeliveriesInARow"] == 0
     speeches = {_speak(base_url, fresh_account, f"Nobody is home, number {n}.") for n in range(3)}
 
@@ -236,6 +241,15 @@ def test_a_webhook_whose_deliveries_keep_failing_is_disabled_until_its_account_e
                         "the webhook to be disabled after its third failed delivery")
     assert disabled["failedDeliveriesInARow"] == 3 and disabled["disabledAt"]
     assert disabled["disabledReason"].startswith("3 deliveries in a row failed")
+    announced = wait_for(lambda: next((e for e in list(watcher.events.values()) if e["name"] == "webhook.disabled"),
+                                      None), 60, "the disable to be announced to the account's other webhook")
+    assert announced["correlationId"] == hook and announced["id"] == f"webhook.disabled:{hook}:{disabled['disabledAt']}"
+    assert {k: announced["payload"][k] for k in ("accountId", "webhookId", "url", "reason", "disabledAt",
+                                                 "failedDeliveriesInARow")} == {
+        "accountId": fresh_account.account_id, "webhookId": hook,
+        "url": target.url, "reason": disabled["disabledReason"], "disabledAt": disabled["disabledAt"],
+        "failedDeliveriesInARow": 3}
+    assert [r["verified"] for r in watcher.requests] == [True]   # signed with its own secret; nothing else sent
     failed = [d for d in _log(base_url, fresh_account, hook) if d["jobId"] in speeches]
     assert len(failed) == 3 and all(d["status"] == "failed" and d["attemptCount"] == 6 for d in failed)
     asked = len(target.requests)
@@ -274,6 +288,39 @@ def test_a_webhook_whose_deliveries_keep_failing_is_disabled_until_its_account_e
     assert by_hand.json()["webhook"]["disabledReason"] == "disabled through the API"
     back = requests.post(f"{base_url}/api/v1/webhooks/{hook}/enable", headers=_headers(fresh_account), timeout=10)
     assert back.status_code == 200 and back.json()["webhook"]["enabled"] is True
+
+
+def test_a_disable_whose_worker_stopped_before_announcing_it_is_announced_by_a_later_poll(base_url, fresh_account,
+                                                                                          receiver):
+    """The worker that disables a webhook publishes webhook.disabled, then marks it announced. One that stopped in
+    between leaves the endpoint ``unannounced`` (written here as it would have left it), and a worker's poll
+    publishes the event once the disable is 30 s old."""
+    from datetime import timedelta, timezone
+
+    from adapters import mongo
+    from service_config import load
+
+    watcher, silent = receiver(), receiver()
+    watching = _register(base_url, fresh_account, watcher.url, events=["webhook.disabled"]).json()
+    watcher.secret = watching["secret"]
+    gone = _register(base_url, fresh_account, silent.url, events=["speech.completed"]).json()["webhook"]["id"]
+    db = mongo.connect(load())
+    now = datetime.now(timezone.utc)
+    disabled_at = now - timedelta(seconds=40)
+    db.webhook_endpoints.update_one({"_id": watching["webhook"]["id"]}, {"$set": {"createdAt": now - timedelta(
+        minutes=1)}})   # it saw the disable happen
+    db.webhook_endpoints.update_one({"_id": gone}, {"$set": {
+        "disabledAt": disabled_at, "disabledReason": "20 deliveries in a row failed", "failedInARow": 20,
+        "failingSince": now - timedelta(days=1), "unannounced": True}})
+
+    announced = wait_for(lambda: next(iter(watcher.events.values()), None), 60, "the owed disable to be announced")
+    assert announced["name"] == "webhook.disabled" and announced["payload"]["webhookId"] == gone
+    assert announced["payload"]["accountId"] == fresh_account.account_id
+    assert announced["payload"]["failedDeliveriesInARow"] == 20 and announced["occurredAt"] == announced["payload"][
+        "disabledAt"]
+    wait_for(lambda: "unannounced" not in db.webhook_endpoints.find_one({"_id": gone}), 30,
+             "the disable to be marked announced")
+    assert silent.requests == []
 
 
 def test_deleting_a_webhook_cancels_its_pending_retries(base_url, fresh_account, receiver):

@@ -61,6 +61,8 @@ SAMPLES: list[msg.Message] = [
                    audio_key="voices/a/v1.wav", duration=12.0),
     msg.VoiceFailed(job_id="v1", account_id="a", api=None, voice_id="v1", credits_charged=0, timings=None,
                     request_id=None, error="Audio too short"),
+    msg.WebhookDisabled(account_id="a", webhook_id="wh1", url="https://hooks.example.com/", reason="20 failed",
+                        disabled_at=AT, failed_deliveries_in_a_row=20, failing_since=AT),
     msg.DeadLetter(reason="not JSON", raw="{"),
     msg.WebhookDeliveryDue(delivery_id="e1.wh1", endpoint_id="wh1", account_id="a", attempt=2, due_at=AT,
                            body='{"name":"speech.completed"}'),

@@ -277,6 +277,27 @@ def test_bounds_unknown_events_and_the_endpoint_limit():
         cases.delivery_log(ports, "acct", made["_id"], limit=0)
 
 
+def test_a_disable_is_announced_as_one_event_whoever_announces_it():
+    disabled = {**ENDPOINT, "disabledAt": NOW + timedelta(milliseconds=1500), "disabledReason": "20 deliveries failed",
+                "failedInARow": 20, "failingSince": NOW - timedelta(days=1)}
+    event, envelope = logic.disabled_announcement(disabled)
+    assert (event.account_id, event.webhook_id, event.url, event.reason) == (
+        "acct", "wh1", "https://hooks.example.com/x", "20 deliveries failed")
+    assert (event.disabled_at, event.failing_since, event.failed_deliveries_in_a_row) == (
+        "2026-01-01T00:00:01.500Z", "2025-12-31T00:00:00.000Z", 20)
+    assert (envelope.name, envelope.id, envelope.correlation_id, envelope.occurred_at, event.key()) == (
+        "webhook.disabled", "webhook.disabled:wh1:2026-01-01T00:00:01.500Z", "wh1", "2026-01-01T00:00:01.500Z", "acct")
+    assert logic.disabled_announcement(disabled)[1] == envelope   # a second worker's is the same event
+    assert msg.read(envelope.encode()) == (envelope, event)
+    # it is delivered as a completion event is: to endpoints that subscribe to it, with no job
+    watcher = {**ENDPOINT, "_id": "wh2", "events": ["webhook.disabled"]}
+    assert logic.subscribed(watcher, envelope) and not logic.subscribed(ENDPOINT, envelope)
+    doc, _ = logic.plan_delivery(envelope, event, envelope.encode().decode(), watcher, NOW)
+    assert doc["eventName"] == "webhook.disabled" and doc["jobId"] is None
+    later = logic.disabled_announcement({**disabled, "disabledAt": NOW + timedelta(days=3)})[1]
+    assert later.id != envelope.id   # disabled again after an enable: a new event
+
+
 def test_the_event_names_are_the_public_events():
     from schemas import webhooks as api_schemas
 
