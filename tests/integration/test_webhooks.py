@@ -250,6 +250,10 @@ def test_a_webhook_whose_deliveries_keep_failing_is_disabled_until_its_account_e
         "url": target.url, "reason": disabled["disabledReason"], "disabledAt": disabled["disabledAt"],
         "failedDeliveriesInARow": 3}
     assert [r["verified"] for r in watcher.requests] == [True]   # signed with its own secret; nothing else sent
+    watched = wait_for(lambda: (lambda log: log if log and log[0]["status"] == "succeeded" else None)(
+        _log(base_url, fresh_account, watching.json()["id"], prefix="/v1")), 30, "the watcher's delivery to be logged")
+    assert [(d["event_name"], d["job_id"], d["event_id"]) for d in watched] == [
+        ("webhook.disabled", None, announced["id"])]   # no job: the delivery log says so on /v1 too
     failed = [d for d in _log(base_url, fresh_account, hook) if d["jobId"] in speeches]
     assert len(failed) == 3 and all(d["status"] == "failed" and d["attemptCount"] == 6 for d in failed)
     asked = len(target.requests)
