@@ -543,7 +543,8 @@ class JobFailed(_JobOutcome):
 
 # completions topic: the public contract (schemas/completions.asyncapi.json) ----------------------------------------
 # One event per job that ended, on either surface: speech (/api/v1/tts, /v1/tts) and voice cloning
-# (/api/v1/voice-clone, /v1/custom-voices). Key = ACCOUNT id, so each account's events keep their order.
+# (/api/v1/voice-clone, /v1/custom-voices); and webhook.disabled (WebhookDisabled), when the service disables one of
+# the account's webhooks. Key = ACCOUNT id, so each account's events keep their order.
 # Version 2 (issue 10): key moved from speech id to account id, fields added; version-1 events upcast (UPCASTERS).
 
 _WEBHOOKS = "streams/webhooks.py"
