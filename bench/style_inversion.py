@@ -136,6 +136,9 @@ def main(argv=None) -> int:
     parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
                         help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
     parser.add_argument("--no-dnsmos", action="store_true")
+    parser.add_argument("--proxy-checks", action="store_true",
+                        help="also have each arm's clone (and the unfitted one) say the enrolment's proxy text, and "
+                             "record its DNSMOS and word errors in the JSON (what a check inside enrolment could see)")
     parser.add_argument("--json", help="write the per-speaker figures here")
     args = parser.parse_args(argv)
 
@@ -179,6 +182,15 @@ def main(argv=None) -> int:
     twins = {arm: [] for arm in arms}
     arm_clips = {arm: {} for arm in arms}
     fits: dict[str, dict] = {}
+    proxies: dict[str, dict] = {}   # speaker → label → the proxy text's OVRL and word errors (--proxy-checks)
+
+    def proxy_check(speak) -> dict:
+        from bench import voice_speakers
+
+        audio, rate = speak(kokoro_enrol.PROXY_TEXT)
+        clip = voice_speakers._resample(np.asarray(audio, np.float32), rate)
+        return {"errors": recogniser.word_errors(kokoro_enrol.PROXY_TEXT, clip),
+                "ovrl": dnsmos.score(clip, 16000)["ovrl"] if with_dnsmos else None}
     for sp in speakers:
         log(f"{sp.name}: {sp.language}, {sp.native_rate} Hz")
         result, speaker_clips = run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences, with_dnsmos,
@@ -186,6 +198,9 @@ def main(argv=None) -> int:
         profile = result.profile
         pack = np.asarray(synthesizer.recipe_style(profile))
         screened = result.screened   # what enrolment handed the enroller, and hands the fit
+        if args.proxy_checks:
+            proxies[sp.name] = {"no fit": proxy_check(lambda text, v=result.base_voice, p=profile: synthesizer.speak(
+                text, v, profile=p))}
         heard = {}   # transcript → (segment, what was heard, Kokoro's tokens for it)
         for transcript in transcripts:
             hearer = recogniser if transcript == "words" else style_fit.transcriber(transcript)
@@ -231,6 +246,9 @@ def main(argv=None) -> int:
             try:
                 twin, said = say_twin(result, sentences, lambda text, v=result.base_voice, p=profile: synthesizer.speak(
                     text, v, profile=p), recogniser, with_dnsmos)
+                if args.proxy_checks:
+                    proxies[sp.name][arm.label] = proxy_check(
+                        lambda text, v=result.base_voice, p=profile: synthesizer.speak(text, v, profile=p))
             finally:
                 del synthesizer.recipe_style
             twins[arm].append(twin)
@@ -258,7 +276,7 @@ def main(argv=None) -> int:
         for line in summary(group, True, optimised):
             print("  " + line)
     if args.json:
-        rows = [{"speaker": r.name, "fits": fits[r.name], "words": r.words,
+        rows = [{"speaker": r.name, "fits": fits[r.name], "words": r.words, "proxy": proxies.get(r.name),
                  "arms": {label: {"ge2e": g.ge2e["clone"], "ecapa": g.ecapa["clone"], "campplus": g.campplus["clone"],
                                   "mfcc": g.mfcc["clone"], "beats": g.beats, "errors": g.errors["clone"],
                                   "ovrl": g.dnsmos.get("clone", {}).get("ovrl")}
