@@ -92,6 +92,10 @@ def test_register_list_and_delete_on_both_surfaces(base_url, fresh_account, rece
     assert again.status_code == 404 and again.json()["code"] == "NOT_FOUND"
     bad = _register(base_url, fresh_account, "ftp://example.com/x")
     assert bad.status_code == 400 and bad.json()["code"] == "INVALID_PARAMETERS"
+    for prefix in ("/api/v1", "/v1"):   # an event name that is not one of ours, beside one that is
+        unknown = _register(base_url, fresh_account, target.url, prefix=prefix,
+                            events=["webhook.disabled", "webhook.deleted"])
+        assert unknown.status_code == 400 and unknown.json()["code"] == "INVALID_PARAMETERS", (prefix, unknown.text)
 
     spec = requests.get(f"{base_url}/api/openapi.json", timeout=10).json()
     for path in ("/api/v1/webhooks", "/v1/webhooks", "/api/v1/webhooks/{webhook_id}/deliveries",
