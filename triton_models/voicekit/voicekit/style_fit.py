@@ -1123,7 +1123,8 @@ class Fitter:
         if found.steps == 0:
             return None, {"skipped": "budget spent before the first step"}
         scale, cap = self.settings.scale, self.settings.cap
-        size = offset_size(found.offset, self.inverter.spread)
-        capped_note = {"size": round(size, 3), **({"cappedTo": cap} if 0 < cap < size else {})}
-        return (scale * capped(found.offset, self.inverter.spread, cap)).astype(np.float32), \
-            {**found.report(), "totalS": round(time.monotonic() - started, 1), "scale": scale, **capped_note}
+        kept = capped(found.offset, self.inverter.spread, cap)
+        size = {"size": round(offset_size(found.offset, self.inverter.spread), 3),
+                **({"cappedTo": cap} if kept is not found.offset else {})}
+        return (scale * kept).astype(np.float32), \
+            {**found.report(), "totalS": round(time.monotonic() - started, 1), "scale": scale, **size}
