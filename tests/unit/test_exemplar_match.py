@@ -192,7 +192,7 @@ class VowelEngine:
     def voice_pack(self, name):
         return np.full((510, 256), 0.1 if name == "af_a" else 0.2, np.float32)
 
-    def speak(self, text, language, pack, speed=1.0, duration_s=None, check_duration=None):
+    def speak(self, text, language, pack, speed=1.0, duration_s=None, check_duration=None, pitch=1.0):
         return self.audio.copy()
 
 

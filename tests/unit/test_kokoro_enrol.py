@@ -232,10 +232,11 @@ class FakeEngine:
     """The parts of voicekit.kokoro.KokoroEngine that enrolment and synthesis use; "audio" is the style row that
     was asked for (so the toy encoder below can read the voice back)."""
 
-    def __init__(self):
+    def __init__(self, pitch_input=False):
         self.vocab = {c: i + 1 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz ")}
         self.voices = {name: object() for name in BASIS}
         self.spoken = []
+        self.pitch_input, self.pitches = pitch_input, []   # the pitch asked for, by call (infer and speak)
 
     def voice_pack(self, name):
         return PACKS[name]
@@ -243,11 +244,13 @@ class FakeEngine:
     def phoneme_pieces(self, text, language):
         return [text.lower()[:40]]
 
-    def infer(self, tokens, pack, speed=1.0):
+    def infer(self, tokens, pack, speed=1.0, pitch=1.0):
+        self.pitches.append(pitch)
         return np.asarray(pack[len(tokens) - 1], dtype=np.float32)
 
-    def speak(self, text, language, pack, speed=1.0, duration_s=None, check_duration=None):
+    def speak(self, text, language, pack, speed=1.0, duration_s=None, check_duration=None, pitch=1.0):
         self.spoken.append((text, language, np.asarray(pack)))
+        self.pitches.append(pitch)
         return np.zeros(2400, np.float32)
 
 
@@ -259,13 +262,14 @@ def row_embed(audio, rate):
     return toy_embed(coeffs, rate)
 
 
-def toy_enroller_and_reference(style_fit=False):
-    """An Enroller over the fake engine and toy bank (``style_fit``: a fake fitter, default none), and a screened
-    12 s reference of a toy mixture."""
+def toy_enroller_and_reference(style_fit=False, engine=None, pitch_match_share=None):
+    """An Enroller over the fake engine (or ``engine``) and toy bank (``style_fit``: a fake fitter, default none),
+    and a screened 12 s reference of a toy mixture."""
     from voicekit import enrolment, pitch
 
-    enroller = ke.Enroller(FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed,
-                           intelligibility=lambda audio, rate: 0.25, style_fit=style_fit)
+    enroller = ke.Enroller(engine or FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed,
+                           intelligibility=lambda audio, rate: 0.25, style_fit=style_fit,
+                           pitch_match_share=pitch_match_share)
     enroller.log_f0 = staticmethod(lambda audio, rate: 5.3)
     target = target_of(np.array([0.2, 0.5, 0.3, 0, 0, 0, 0, 0]))
     hz = math.exp(target.log_f0)
@@ -389,8 +393,9 @@ class FakeFitter:
         self.status = "ready" if ready else "unavailable" if error else "compiling"
         self.calls = []
 
-    def fit(self, speech, rate, pack, band_hz, deadline, speaker=None):
+    def fit(self, speech, rate, pack, band_hz, deadline, speaker=None, pitch=1.0):
         self.calls.append((np.asarray(pack), band_hz, deadline, speaker))
+        self.pitch = pitch
         if self.fails:
             raise RuntimeError("XLA ran out of memory")
         return np.full(ke.STYLE_HALF, 0.1, np.float32), {"fitStart": 2.5, "fitEnd": 2.3, "steps": 6, "scale": 0.5}
@@ -464,17 +469,21 @@ def test_the_style_fit_can_be_turned_off(monkeypatch):
     assert "styleFit" not in made["clone"] and "styleOffset" not in made
 
 
-@pytest.mark.parametrize("offset", [[0.1] * 127, [0.1] * 129, [float("nan")] + [0.0] * 127, [11.0] * 128, "x",
-                                    [[0.1] * 128]])
-def test_a_malformed_style_offset_is_an_invalid_profile(offset):
+@pytest.mark.parametrize("field, value", [
+    *(("styleOffset", offset) for offset in ([0.1] * 127, [0.1] * 129, [float("nan")] + [0.0] * 127, [11.0] * 128,
+                                             "x", [[0.1] * 128])),
+    *(("pitch", pitch) for pitch in (0.5, 1.3, float("nan"), "1.1", True, None, [1.0])),
+])
+def test_a_malformed_style_offset_or_pitch_is_an_invalid_profile(field, value):
     from voicekit.tts import Synthesizer
 
+    read = {"styleOffset": ke.style_offset_of, "pitch": ke.pitch_of}[field]
     enroller, screened = toy_enroller_and_reference()
     made, _ = enroller.enroll(screened, "wav", budget=60)
     with pytest.raises(ValueError):
-        ke.style_offset_of({**made, "styleOffset": offset})
+        read({**made, field: value})
     with pytest.raises(VoicekitError) as bad:
-        Synthesizer(kokoro=FakeEngine()).speak("Hello.", made["engineVoice"], profile={**made, "styleOffset": offset})
+        Synthesizer(kokoro=FakeEngine()).speak("Hello.", made["engineVoice"], profile={**made, field: value})
     assert bad.value.code == "invalid_profile"
 
 
@@ -498,10 +507,65 @@ def test_the_eq_is_kept_at_half_strength_under_the_exemplar_step(monkeypatch, ex
     enroller.spectral_match, enroller.exemplar_match = True, exemplar_match
     gains = np.array([3.0, -2.0, 1.0, 0.0])
     fit = sm.Fitted(sm.Curve(sm.band_centres(4), gains), "voiced", 1.0, 0.70, 0.74)
-    monkeypatch.setattr(enroller, "fit_spectrum", lambda screened, found, target: fit)
+    monkeypatch.setattr(enroller, "fit_spectrum", lambda screened, found, target, proxy=None: fit)
     monkeypatch.setattr(enroller, "learn_exemplars", lambda screened: {"toy": "codebook"})
     made, _ = enroller.enroll(screened, "wav", budget=60)
     factor = ke.EQ_UNDER_EXEMPLARS if exemplar_match else 1.0
     assert np.allclose(made["spectralMatch"]["db"], factor * gains)
     assert made["clone"]["spectralMatch"].get("scale", 1.0) == factor
     assert ("exemplarMatch" in made) == exemplar_match
+
+
+@pytest.mark.parametrize("reference_hz, voice_hz, share, factor", [
+    (220.0, 176.0, 1.0, 1.25),            # the whole gap: 1.25 exactly
+    (220.0, 176.0, 0.5, 1.118),           # half of it in log-F0: √1.25
+    (258.0, 187.0, 1.0, 1.25),            # past the range: its edge
+    (98.0, 128.0, 1.0, 0.8),              # a lower voice: down, to the range's other edge
+    (150.0, 143.0, 1.0, 1.049),
+    (220.0, 176.0, 0.0, 1.0),             # share 0: none
+    (float("nan"), 176.0, 1.0, 1.0),      # no voiced frames in the reference: none
+])
+def test_the_pitch_match_closes_a_share_of_the_log_f0_gap_within_its_range(reference_hz, voice_hz, share, factor):
+    report = ke.pitch_match(math.log(reference_hz), math.log(voice_hz), share)
+    assert report["factor"] == pytest.approx(factor, abs=6e-4) and report["share"] == share
+    assert ke.PITCH_RANGE[0] <= report["factor"] <= ke.PITCH_RANGE[1]
+    if math.isfinite(reference_hz):
+        assert report["referenceHz"] == pytest.approx(reference_hz) and report["voiceHz"] == pytest.approx(voice_hz)
+    else:
+        assert "referenceHz" not in report
+
+
+def test_a_pitch_matched_clone_is_fitted_equalised_and_spoken_at_its_pitch():
+    from voicekit.tts import Synthesizer
+
+    fitter = FakeFitter()
+    engine = FakeEngine(pitch_input=True)
+    enroller, screened = toy_enroller_and_reference(style_fit=fitter, engine=engine, pitch_match_share=1.0)
+    expected = ke.pitch_match(float(screened.f0.log_mean), 5.3, 1.0)["factor"]   # the toy log_f0 hears 5.3
+    assert expected != 1.0
+    engine.pitches.clear()
+    made, _ = enroller.enroll(screened, "wav", budget=60)
+    assert made["pitch"] == expected and made["clone"]["pitchMatch"]["factor"] == expected
+    assert fitter.pitch == expected                                       # the fit runs at the clone's pitch
+    assert expected in engine.pitches                                     # the EQ hears the proxy at it too
+    engine.spoken.clear(), engine.pitches.clear()
+    Synthesizer(kokoro=engine).speak("Hello there.", made["engineVoice"], profile=json.loads(json.dumps(made)))
+    assert engine.pitches == [expected]
+    assert ke.pitch_of(made) == expected and ke.pitch_of({k: v for k, v in made.items() if k != "pitch"}) == 1.0
+
+
+@pytest.mark.parametrize("pitch_input, share", [(False, 1.0), (True, 0.0)])
+def test_no_pitch_is_stored_without_the_graphs_pitch_input_or_with_share_0(pitch_input, share):
+    engine = FakeEngine(pitch_input=pitch_input)
+    enroller, screened = toy_enroller_and_reference(style_fit=FakeFitter(), engine=engine, pitch_match_share=share)
+    made, _ = enroller.enroll(screened, "wav", budget=60)
+    assert "pitch" not in made and set(engine.pitches) == {1.0}
+    assert made["clone"]["pitchMatch"]["factor"] == 1.0 and made["clone"]["pitchMatch"]["share"] == 0.0
+
+
+def test_the_pitch_share_comes_from_the_environment_within_0_and_1(monkeypatch):
+    for raw, share in (("0.5", 0.5), ("2", 1.0), ("-1", 0.0), ("nan", ke.PITCH_MATCH), ("x", ke.PITCH_MATCH)):
+        monkeypatch.setenv(ke.PITCH_MATCH_ENV, raw)
+        assert ke.pitch_share() == share
+    monkeypatch.delenv(ke.PITCH_MATCH_ENV)
+    assert ke.pitch_share() == ke.PITCH_MATCH

@@ -52,7 +52,7 @@ def test_rewritten_network_computes_the_float_network(tmp_path):
                                   weight_type=quantization.QuantType.QUInt8)
     assert op_counts(int8_path)["ConvInteger"] == 2  # the pattern Kokoro's model has
 
-    assert kokoro_graph.rewrite(int8_path, rewritten) == {"dequantized": 2, "as_2d": 2}
+    assert kokoro_graph.rewrite(int8_path, rewritten, pitch=False) == {"dequantized": 2, "as_2d": 2}
 
     ops = op_counts(rewritten)
     assert ops["ConvInteger"] == 0 and ops["DynamicQuantizeLinear"] == 0 and ops["Conv"] == 2
@@ -80,3 +80,44 @@ def test_an_unexpected_pattern_is_refused_not_miscompiled(tmp_path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     with pytest.raises(ValueError, match="not dynamically quantized"):
         kokoro_graph.dequantize_convs(model)
+
+
+def f0_network(path):
+    """x [1, 6] → (the F0 curve, named as in Kokoro's graph) → × 2 → sine source y, and x + 1 → z (no F0)."""
+    f0 = kokoro_graph.F0_CURVE
+    nodes = [helper.make_node("Relu", ["x"], [f0]),
+             helper.make_node("Mul", [f0, "two"], ["doubled"]),
+             helper.make_node("Sin", ["doubled"], ["y"]),
+             helper.make_node("Add", ["x", "two"], ["z"])]
+    graph = helper.make_graph(
+        nodes, "f0", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 6])],
+        [numpy_helper.from_array(np.array([2.0], np.float32), "two")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, str(path))
+    return model
+
+
+def test_the_pitch_input_scales_the_f0_curve_and_defaults_to_the_graph_as_it_was(tmp_path):
+    model = f0_network(tmp_path / "f0.onnx")
+    assert kokoro_graph.add_pitch_input(model) == 1
+    onnx.checker.check_model(model)
+    onnx.save(model, str(tmp_path / "pitched.onnx"))
+    before = ort.InferenceSession(str(tmp_path / "f0.onnx"), providers=["CPUExecutionProvider"])
+    after = ort.InferenceSession(str(tmp_path / "pitched.onnx"), providers=["CPUExecutionProvider"])
+    # an input with a default: ONNX Runtime lists it among the overridable initializers (voicekit.kokoro looks there)
+    assert [i.name for i in after.get_overridable_initializers()] == [kokoro_graph.PITCH_INPUT]
+    x = np.array([[0.5, 1.0, 1.5, -1.0, 0.25, 0.0]], np.float32)
+    y0, z0 = before.run(None, {"x": x})
+    y1, z1 = after.run(None, {"x": x})
+    assert np.array_equal(y0, y1) and np.array_equal(z0, z1)          # unfed: exactly the graph as it was
+    y2, z2 = after.run(None, {"x": x, kokoro_graph.PITCH_INPUT: np.array([1.25], np.float32)})
+    assert np.allclose(y2, np.sin(2 * 1.25 * np.maximum(x, 0)), atol=1e-6)   # the F0 curve scaled before its reader
+    assert np.array_equal(z2, z0)                                     # what does not read F0 is untouched
+
+
+def test_a_graph_without_kokoros_f0_curve_gets_no_pitch_input(tmp_path):
+    float_network(tmp_path / "f.onnx")
+    with pytest.raises(ValueError, match="F0"):
+        kokoro_graph.add_pitch_input(onnx.load(str(tmp_path / "f.onnx")))

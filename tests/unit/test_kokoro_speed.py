@@ -102,3 +102,23 @@ def test_two_threads_without_spinning_give_the_same_samples_as_one():
     pack = one.voice_pack("af_heart")
     a, b = one.infer(tokens, pack), two.infer(tokens, pack)
     assert a.size > 12000 and np.array_equal(a, b)
+
+
+def test_the_pitch_input_moves_the_voices_f0_and_1_speaks_as_the_graph_did():
+    if not kokoro.model_path(kokoro.assets_dir()).exists():
+        pytest.skip("the Kokoro model is not installed (python -m stack up triton)")
+    from voicekit import pitch
+
+    engine = kokoro.KokoroEngine(workers=1)
+    assert engine.pitch_input
+    tokens = kokoro.tokenize(engine.phoneme_pieces("Hello there, how are you today?", "en-us")[0], engine.vocab)
+    pack = engine.voice_pack("af_heart")
+    plain = engine.infer(tokens, pack)
+    assert np.array_equal(engine.infer(tokens, pack, pitch=1.0), plain)
+    engine.pitch_input = False   # what an engine over the int8 model (no pitch input) does: the style's own pitch
+    assert np.array_equal(engine.infer(tokens, pack, pitch=1.2), plain)
+    engine.pitch_input = True
+    medians = [pitch.stats(pitch.track(engine.infer(tokens, pack, pitch=k), kokoro.SAMPLE_RATE)).median_hz
+               for k in (1.0, 1.2, 0.85)]
+    assert medians[1] / medians[0] == pytest.approx(1.2, rel=0.03)   # the decoder's source follows the factor
+    assert medians[2] / medians[0] == pytest.approx(0.85, rel=0.03)

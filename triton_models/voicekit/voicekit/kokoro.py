@@ -43,6 +43,7 @@ MAX_TOKENS = 510  # phoneme tokens per inference (the model's context is 512 wit
 # model itself when that file is missing or VOICEKIT_KOKORO_MODEL names it.
 MODEL_FILE = "kokoro-v1.0.float-conv.onnx"
 INT8_MODEL_FILE = "kokoro-v1.0.int8.onnx"
+PITCH_INPUT = "pitch"  # [1] float, the predicted F0's scale (an input of the install-time graph, default 1)
 MODEL_SPEED_RANGE = (0.5, 2.0)  # beyond this the model's own speed input slurs or drags; WSOLA does the rest
 SENTENCE_GAP_S = 0.25
 EDGE_S = 0.1  # silence before and after the speech
@@ -257,6 +258,11 @@ class KokoroEngine:
         self.session = ort.InferenceSession(str(model), sess_options=options,
                                             providers=chosen or ["CPUExecutionProvider"])
         self.providers = self.session.get_providers()  # what ONNX Runtime actually uses
+        # the install-time graph has a `pitch` input scaling the predicted F0 (stack/kokoro_graph.py); the int8
+        # model, when named instead, has none and speaks at the style's own pitch (an input with a default is an
+        # "overridable initializer" to ONNX Runtime, not one of its inputs)
+        self.pitch_input = any(i.name == PITCH_INPUT for i in (*self.session.get_inputs(),
+                                                                *self.session.get_overridable_initializers()))
         self.model_file = model.name
         self.vocab = load_vocab(self.directory / "vocab.json")
         self.voices = {path.stem: stock_voice(path.stem) for path in sorted((self.directory / "voices").glob("*.bin"))
@@ -282,14 +288,17 @@ class KokoroEngine:
                 pack = self._packs[name] = style_pack((self.directory / "voices" / f"{name}.bin").read_bytes())
         return pack
 
-    def infer(self, tokens: Sequence[int], pack: np.ndarray, speed: float = 1.0) -> np.ndarray:
-        """One network call: ≤ 510 tokens → float32 audio at 24 kHz."""
+    def infer(self, tokens: Sequence[int], pack: np.ndarray, speed: float = 1.0, pitch: float = 1.0) -> np.ndarray:
+        """One network call: ≤ 510 tokens → float32 audio at 24 kHz; ``pitch`` scales the predicted F0 (a clone's
+        pitch match, ``kokoro_enrol.pitch_of``; 1: the style's own)."""
         if not tokens:
             return np.zeros(0, np.float32)
         if len(tokens) > MAX_TOKENS:
             raise VoicekitError("invalid_text", f"{len(tokens)} phoneme tokens in one piece; at most {MAX_TOKENS}")
         feeds = {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style_row(pack, len(tokens)),
                  "speed": np.array([speed], dtype=np.float32)}
+        if getattr(self, "pitch_input", False):
+            feeds[PITCH_INPUT] = np.array([pitch], dtype=np.float32)
         audio = self.session.run(None, feeds)[0]
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
@@ -305,11 +314,11 @@ class KokoroEngine:
 
     def speak(self, text: str, language: str, pack: np.ndarray, speed: float = 1.0,
               duration_s: float | None = None,
-              check_duration: Callable[[float], None] | None = None) -> np.ndarray:
+              check_duration: Callable[[float], None] | None = None, pitch: float = 1.0) -> np.ndarray:
         """A whole text → 24 kHz float32 audio: sentence by sentence, joined with pauses; ``speed`` (0.25-4) via
         the model's speed input (0.5-2) and WSOLA for the rest; ``duration_s`` (total seconds) fitted exactly by
-        WSOLA after ``check_duration(natural_length_s)`` accepted it. Raises ``invalid_text`` if nothing is
-        speakable."""
+        WSOLA after ``check_duration(natural_length_s)`` accepted it; ``pitch`` as :meth:`infer`'s. Raises
+        ``invalid_text`` if nothing is speakable."""
         pieces = self.phoneme_pieces(text, language)
         if not pieces:
             raise VoicekitError("invalid_text", "text contains nothing to say in "
@@ -318,9 +327,9 @@ class KokoroEngine:
         calls = [tokenize(piece, self.vocab) for piece in pieces]
         pool = getattr(self, "_pool", None)
         if pool is not None and len(calls) > 1:
-            segments = list(pool.map(lambda tokens: self.infer(tokens, pack, inner), calls))
+            segments = list(pool.map(lambda tokens: self.infer(tokens, pack, inner, pitch), calls))
         else:
-            segments = [self.infer(tokens, pack, inner) for tokens in calls]
+            segments = [self.infer(tokens, pack, inner, pitch) for tokens in calls]
         if abs(stretch - 1.0) > 1e-4:  # the part of the speed the model does not do well
             segments = [wsola(segment, SAMPLE_RATE, stretch) for segment in segments]
         # pauses scale with the speed like the speech; the 0.1 s edges do not (as on the flite path)

@@ -107,6 +107,15 @@ INTELLIGIBILITY_CHECKS = 3    # the best candidate, the best one inside the hull
 CHECK_RESERVE_S = 3.0         # one recognition of the ≈ 5 s proxy (1.1-3.0 s measured on 2 cores); a further check
                               # starts only while the budget lasts, so it overruns it by one check at most
 IN_HULL = 0.05                # negative coefficient mass below which a mixture counts as inside the hull
+# The pitch match: the stock voices speak at 114-200 Hz, so a woman at 220-260 Hz or a man at 100 Hz gets a clone
+# tens of per cent off her pitch (12 real speakers, docs/voice-quality.md "The clone at the speaker's pitch": clones
+# 166-202 Hz for references at 207-258 Hz). Kokoro's graph takes a factor on its predicted F0 (``pitch``, the
+# decoder's own harmonic source: no PSOLA), so enrolment closes a share of the gap between the reference's mean
+# log-F0 and the kept voice's on the proxy text, within PITCH_RANGE, and the style fit runs at that pitch.
+PITCH_KEY = "pitch"          # the profile's factor on the predicted F0 (absent: 1)
+PITCH_RANGE = (0.8, 1.25)    # ≈ ±4 semitones: the clone stays a voice of its sex's range
+PITCH_MATCH_ENV = "VOICEKIT_KOKORO_PITCH_MATCH"   # the share of the log-F0 gap closed, 0-1 (default PITCH_MATCH)
+PITCH_MATCH = 0.0
 
 
 def sex_of(name: str) -> str:
@@ -574,18 +583,18 @@ METHOD = "kokoro-style"
 
 
 def proxy_speaker(engine, text: str = PROXY_TEXT, language: str = "en-us",
-                  basis: Sequence[str] = BASIS) -> tuple[Callable[[Recipe], tuple[np.ndarray, int]],
+                  basis: Sequence[str] = BASIS) -> tuple[Callable[..., tuple[np.ndarray, int]],
                                                          dict[str, np.ndarray]]:
-    """``speak(recipe)`` for the search, over a ``voicekit.kokoro.KokoroEngine``: the proxy text is phonemized
-    once, each call is one network run per piece. Also returns the basis voices' packs."""
+    """``speak(recipe, pitch=1)`` for the search, over a ``voicekit.kokoro.KokoroEngine``: the proxy text is
+    phonemized once, each call is one network run per piece. Also returns the basis voices' packs."""
     from .kokoro import SAMPLE_RATE, tokenize
 
     pieces = [tokenize(piece, engine.vocab) for piece in engine.phoneme_pieces(text, language)]
     packs = {name: engine.voice_pack(name) for name in basis if name in engine.voices}
 
-    def speak(recipe: Recipe) -> tuple[np.ndarray, int]:
+    def speak(recipe: Recipe, pitch: float = 1.0) -> tuple[np.ndarray, int]:
         pack = style_pack(recipe, packs)
-        return np.concatenate([engine.infer(tokens, pack) for tokens in pieces]), SAMPLE_RATE
+        return np.concatenate([engine.infer(tokens, pack, pitch=pitch) for tokens in pieces]), SAMPLE_RATE
 
     return speak, packs
 
@@ -596,14 +605,15 @@ def main_voice(recipe: Recipe) -> str:
 
 
 def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemplars: dict | None = None,
-            style_fit: tuple[np.ndarray | None, dict] | None = None) -> dict:
+            style_fit: tuple[np.ndarray | None, dict] | None = None, pitch: dict | None = None) -> dict:
     """Voice profile version 3 (method ``kokoro-style``): the shared measurements (``enrolment.Screened``), the
     style recipe (rebuild the pack with :func:`style_pack` over the stock voices), how the search went and, when
     one was kept (``fitted``: a ``spectral_match.Fitted``), the spectral correction ``spectralMatch`` that
     synthesis applies to Kokoro's output (a profile without it synthesises exactly as before), and the exemplar
     codebook ``exemplarMatch`` (``exemplar_match.to_profile``) when one was learnt; ``style_fit``: (the offset
     ``style_fit.Fitter.fit`` found — stored as ``styleOffset``, added to the timbre half of every row of the pack —
-    or None, its report ``clone.styleFit``)."""
+    or None, its report ``clone.styleFit``); ``pitch``: :func:`pitch_match`'s report (``clone.pitchMatch``), its
+    factor stored as ``pitch`` when it is not 1."""
     voice = main_voice(found.recipe)
     out = {
         "version": PROFILE_VERSION,
@@ -626,7 +636,41 @@ def profile(measurements: dict, found: Found, enrol_s: float, fitted=None, exemp
         out["clone"]["styleFit"] = report
         if offset is not None:
             out["styleOffset"] = [round(float(v), 4) for v in offset]
+    if pitch is not None:
+        out["clone"]["pitchMatch"] = pitch
+        if pitch["factor"] != 1.0:
+            out[PITCH_KEY] = pitch["factor"]
     return out
+
+
+def pitch_match(reference_log_f0: float, voice_log_f0: float, share: float) -> dict:
+    """How far to move the kept voice's pitch: ``share`` of the log-F0 gap from ``voice_log_f0`` (the voice on the
+    proxy text) to ``reference_log_f0``, within :data:`PITCH_RANGE`; factor 1 when either is unknown or share 0."""
+    known = math.isfinite(reference_log_f0) and math.isfinite(voice_log_f0)
+    factor = math.exp(share * (reference_log_f0 - voice_log_f0)) if known and share > 0 else 1.0
+    factor = round(min(max(factor, PITCH_RANGE[0]), PITCH_RANGE[1]), 4)
+    report = {"factor": factor, "share": share}
+    if known:
+        report.update(referenceHz=round(math.exp(reference_log_f0), 1), voiceHz=round(math.exp(voice_log_f0), 1))
+    return report
+
+
+def pitch_of(profile_: dict) -> float:
+    """The profile's factor on Kokoro's predicted F0 (1 when it has none); raises ValueError if malformed."""
+    raw = profile_.get(PITCH_KEY, 1.0) if isinstance(profile_, dict) else 1.0
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) \
+            or not PITCH_RANGE[0] <= raw <= PITCH_RANGE[1]:
+        raise ValueError(f"{PITCH_KEY} must be a number in [{PITCH_RANGE[0]}, {PITCH_RANGE[1]}]")
+    return float(raw)
+
+
+def pitch_share() -> float:
+    """The share of the pitch gap enrolment closes (``$VOICEKIT_KOKORO_PITCH_MATCH``, 0-1, default PITCH_MATCH)."""
+    try:
+        value = float(os.environ.get(PITCH_MATCH_ENV, PITCH_MATCH))
+    except ValueError:
+        return PITCH_MATCH
+    return min(max(value, 0.0), 1.0) if math.isfinite(value) else PITCH_MATCH
 
 
 def recipe_of(profile_: dict) -> Recipe | None:
@@ -715,12 +759,13 @@ class Enroller:
                  spectral_match: bool | None = None, check_intelligibility: bool | None = None,
                  intelligibility: Callable[[np.ndarray, int], float] | None = None,
                  exemplar_match: bool | None = None, style_fit=None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, pitch_match_share: float | None = None) -> None:
         """``spectral_match`` / ``check_intelligibility`` / ``exemplar_match``: None = on unless their environment
         variable says "0";
         ``intelligibility``: the proxy's word error rate (default: pocketsphinx, :func:`proxy_intelligibility`);
         ``style_fit``: a ``style_fit.Fitter``, False for none, None = one compiling in the background unless
-        ``$VOICEKIT_KOKORO_STYLE_FIT`` says "0"; ``log``: where the fit's start-up and failures are said."""
+        ``$VOICEKIT_KOKORO_STYLE_FIT`` says "0"; ``log``: where the fit's start-up and failures are said;
+        ``pitch_match_share``: the share of the pitch gap closed (:func:`pitch_match`; None: :func:`pitch_share`)."""
         from . import speaker_encoder
 
         self.spectral_match = _enabled(SPECTRAL_MATCH_ENV) if spectral_match is None else spectral_match
@@ -741,6 +786,10 @@ class Enroller:
             (lambda clips, rate: speaker_encoder.default_encoder().embed_many(clips, rate, fixed_level=True))
         self.style_fit = (style_fit_from_env(engine, log) if style_fit is None else style_fit) or None
         self._log = log or (lambda message: None)
+        # the share of the pitch gap closed (pitch_match), 0 where the engine's graph has no pitch input
+        self.pitch_share = pitch_share() if pitch_match_share is None else pitch_match_share
+        if not getattr(engine, "pitch_input", False):
+            self.pitch_share = 0.0
 
     @staticmethod
     def log_f0(audio: np.ndarray, rate: int) -> float:
@@ -767,21 +816,28 @@ class Enroller:
                         log_f0=float(screened.f0.log_mean), speech_s=float(screened.speech_s))
         found = find_voice(target, self.bank, self.speak, self.embed, self.log_f0,
                            intelligibility=self.intelligibility, budget_s=search_budget)
-        fitted = self.fit_spectrum(screened, found, target) if self.spectral_match else None
+        proxy, pitch = found.proxy, None
+        if self.pitch_share > 0 or self.spectral_match:   # both hear the kept voice's proxy speech
+            proxy = proxy if proxy is not None else self.speak(found.recipe)
+            pitch = pitch_match(target.log_f0, self.log_f0(*proxy), self.pitch_share)
+            if pitch["factor"] != 1.0:   # the EQ is fitted to the clone at the pitch it will speak at
+                proxy = self.speak(found.recipe, pitch["factor"])
+        fitted = self.fit_spectrum(screened, found, target, proxy) if self.spectral_match else None
         exemplars = self.learn_exemplars(screened) if self.exemplar_match else None
         if fitted is not None and exemplars is not None:
             fitted = fitted.scaled(EQ_UNDER_EXEMPLARS)
         style = None
         if fit_style:
-            style = self.fit_style(screened, found, started + total)
+            style = self.fit_style(screened, found, started + total, pitch["factor"] if pitch else 1.0)
         elif self.style_fit is not None:
             style = None, {"skipped": "budget too small" if self.style_fit.ready else self.style_fit.status}
         return profile(screened.measurements(container), found, time.monotonic() - started, fitted, exemplars,
-                       style), found
+                       style, pitch), found
 
-    def fit_style(self, screened, found: Found, deadline: float) -> tuple[np.ndarray | None, dict]:
-        """The style fit's offset and report (``style_fit.Fitter.fit``) for the kept recipe, if its settings'
-        ``min_s`` of the budget are left; a failure of the fit is reported, never raised."""
+    def fit_style(self, screened, found: Found, deadline: float, pitch: float = 1.0) -> tuple[np.ndarray | None, dict]:
+        """The style fit's offset and report (``style_fit.Fitter.fit``) for the kept recipe at ``pitch`` (the
+        profile's factor), if its settings' ``min_s`` of the budget are left; a failure of the fit is reported,
+        never raised."""
         from . import exemplar_match
 
         assert self.style_fit is not None
@@ -790,7 +846,7 @@ class Enroller:
         try:
             return self.style_fit.fit(screened.speech, screened.rate, self.pack(found.recipe),
                                       exemplar_match.band_edge(screened.speech, screened.rate), deadline,
-                                      speaker=np.asarray(screened.embedding, np.float32))
+                                      speaker=np.asarray(screened.embedding, np.float32), pitch=pitch)
         except Exception as exc:  # noqa: BLE001 — the clone is whole without the fit: say why it is missing
             self._log(f"style fit failed ({type(exc).__name__}: {exc}); the clone is kept without it")
             return None, {"skipped": f"failed: {type(exc).__name__}"}
@@ -808,16 +864,18 @@ class Enroller:
             return None
         return exemplar_match.to_profile(book, exemplar_match.mix_for(book))
 
-    def fit_spectrum(self, screened, found: Found, target: Target):
-        """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against the kept
-        candidate's proxy speech (synthesised once more only if the search kept a bank entry), the four curves
-        scored by GE2E on the proxy in one batched pass (1.5 s measured on 2 cores at load 4-5)."""
+    def fit_spectrum(self, screened, found: Found, target: Target, proxy: tuple[np.ndarray, int] | None = None):
+        """The clone's spectral correction (``spectral_match.fit``): the reference's LTAS against ``proxy``, the
+        kept candidate's proxy speech (default: the search's, synthesised once more if the search kept a bank
+        entry), the four curves scored by GE2E on the proxy in one batched pass (1.5 s measured on 2 cores at load
+        4-5)."""
         from . import pitch, spectral_match
 
-        if found.proxy is not None:   # the search's own score of this audio is the "before"
-            (audio, rate), before = found.proxy, found.similarity
-        else:
-            (audio, rate), before = self.speak(found.recipe), None
+        if proxy is None:
+            proxy = found.proxy if found.proxy is not None else self.speak(found.recipe)
+        # the search's own score of its audio is the "before"; another proxy (a bank entry's, a pitch-matched
+        # one) is scored afresh
+        (audio, rate), before = proxy, found.similarity if proxy is found.proxy else None
         reference_track = pitch.track(screened.speech, screened.rate)
         proxy_track = pitch.track(audio, rate)
         norm = np.linalg.norm(target.embedding) + 1e-12

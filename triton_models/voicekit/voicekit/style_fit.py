@@ -651,16 +651,18 @@ class StyleInverter:
     def invert(self, reference: np.ndarray, rate: int, text: str, tokens, style: np.ndarray, band_hz: float,
                reading: np.ndarray, deadline: float | None = None,
                progress: Callable[[str], None] | None = None, speaker: np.ndarray | None = None,
-               snapshots: Sequence[int] = (), campplus: np.ndarray | None = None) -> Inversion | None:
+               snapshots: Sequence[int] = (), campplus: np.ndarray | None = None,
+               pitch: float = 1.0) -> Inversion | None:
         """Fit the timbre to ``reference`` (mono float audio at ``rate``), whose words are ``text`` and phonemes
         ``tokens``, starting from ``style`` [1, 256]; ``band_hz`` the reference's bandwidth; ``reading`` Kokoro's
         24 kHz audio of ``tokens`` in ``style`` (what is aligned with the reference); ``speaker`` the reference's
         GE2E embedding (the speaker term's target; without it the term is off), ``campplus`` its CAM++ embedding
-        (the second term's; likewise). Stops before a step would overrun
+        (the second term's; likewise); ``pitch`` the factor on Kokoro's predicted F0 the clone speaks with (the
+        reading too is at that pitch). Stops before a step would overrun
         ``deadline`` (time.monotonic()); ``snapshots`` as :meth:`descend`'s. None when the reference and the reading
         cannot be paired."""
         started = time.monotonic()
-        problem = self.prepare(reference, rate, tokens, style, band_hz, reading)
+        problem = self.prepare(reference, rate, tokens, style, band_hz, reading, pitch)
         if problem is None:
             return None
         if speaker is not None:
@@ -675,13 +677,14 @@ class StyleInverter:
         return found
 
     def prepare(self, reference: np.ndarray, rate: int, tokens, style: np.ndarray, band_hz: float,
-                reading: np.ndarray) -> FitProblem | None:
+                reading: np.ndarray, pitch: float = 1.0) -> FitProblem | None:
         """What :meth:`descend` fits (ONNX Runtime and numpy only; arguments as :meth:`invert`'s). None when the
         text is too short for the window or too little of the reference pairs with Kokoro's reading."""
         from scipy.signal import resample_poly
 
         style = np.asarray(style, np.float32).reshape(1, -1)
         text_features, text_f0, text_energy = self.graph.text_features(tokens, style)
+        text_f0 = text_f0 * np.float32(pitch)   # what the graph's ``pitch`` input does to the decoder's F0
         # window w starts at decoder frame w * frames; one with under half a window of text is not fitted
         starts = [w * self.frames for w in range(self.windows)
                   if text_features.shape[2] - w * self.frames >= self.frames // 2]
@@ -1095,10 +1098,12 @@ class Fitter:
         return self.ready
 
     def fit(self, speech: np.ndarray, rate: int, pack: np.ndarray, band_hz: float,
-            deadline: float | None = None, speaker: np.ndarray | None = None) -> tuple[np.ndarray | None, dict]:
+            deadline: float | None = None, speaker: np.ndarray | None = None,
+            pitch: float = 1.0) -> tuple[np.ndarray | None, dict]:
         """(the offset to store — the settings' ``scale`` × the fitted one —, a report) for a clone whose style pack
-        is ``pack`` [510, 256], from the screened reference ``speech`` whose GE2E embedding is ``speaker`` (the
-        speaker term's target); (None, report with ``skipped``) when it cannot run."""
+        is ``pack`` [510, 256] and whose F0 is scaled by ``pitch`` (the profile's pitch match), from the screened
+        reference ``speech`` whose GE2E embedding is ``speaker`` (the speaker term's target); (None, report with
+        ``skipped``) when it cannot run."""
         from . import kokoro
 
         if self.inverter is None:
@@ -1116,8 +1121,8 @@ class Fitter:
             return None, {"skipped": "no words heard in the reference"}
         target = campplus_target(speech, rate) if self.settings.campplus_weight > 0 else None
         found = self.inverter.invert(segment, rate, text, tokens, kokoro.style_row(pack, len(tokens)), band_hz,
-                                     self.engine.infer(tokens, pack), deadline=deadline, speaker=speaker,
-                                     campplus=target)
+                                     self.engine.infer(tokens, pack, pitch=pitch), deadline=deadline,
+                                     speaker=speaker, campplus=target, pitch=pitch)
         if found is None:
             return None, {"skipped": "too little speech aligned"}
         if found.steps == 0:

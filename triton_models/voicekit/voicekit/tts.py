@@ -91,9 +91,10 @@ class Synthesizer:
         return wanted
 
     def speak_kokoro(self, text: str, voice: str, speed: float = 1.0, duration_s: float | None = None,
-                     language: str | None = None, style=None) -> tuple[np.ndarray, int]:
+                     language: str | None = None, style=None, pitch: float = 1.0) -> tuple[np.ndarray, int]:
         """Kokoro: ``voice`` a stock voice name (its style pack and default language) unless ``style`` (a style
-        pack, [510, 256] or one [256] style) is given, in which case ``voice`` only gives the default language."""
+        pack, [510, 256] or one [256] style) is given, in which case ``voice`` only gives the default language;
+        ``pitch`` a clone's factor on the predicted F0 (``kokoro_enrol.pitch_of``)."""
         voice = voice.strip().lower()
         if style is None and voice not in self.kokoro.voices:
             available = ", ".join(sorted(self.kokoro.voices))
@@ -103,7 +104,8 @@ class Synthesizer:
         lang = self.resolve_language(language, voice, text)
         pack = style_pack(style) if style is not None else self.kokoro.voice_pack(voice)
         audio = self.kokoro.speak(text, lang, pack, speed, duration_s,
-                                  check_duration=lambda natural: _check_duration_factor(duration_s, natural))
+                                  check_duration=lambda natural: _check_duration_factor(duration_s, natural),
+                                  pitch=pitch)
         return audio, KOKORO_RATE
 
     def _english_words(self, text: str, voice: str, language: str | None) -> str | None:
@@ -159,14 +161,18 @@ class Synthesizer:
         - no profile: ``synthesize``, then ``duration_s`` by the vocoder if asked.
         """
         voice = voice.strip().lower()
-        correction, exemplars = None, None
+        correction, exemplars, pitch = None, None, 1.0
         if style is None and profile and profile.get("method") == kokoro_enrol.METHOD:
             style = self.recipe_style(profile)  # a Kokoro clone (profile version 3): its pack from the recipe
+            try:
+                pitch = kokoro_enrol.pitch_of(profile)  # its pitch match if enrolment made one
+            except ValueError as exc:
+                raise VoicekitError("invalid_profile", f"profile.pitch is not valid: {exc}") from exc
             correction = spectral_match.curve_of(profile)  # its EQ if enrolment kept one; None: output unchanged
             exemplars = exemplar_match.of_profile(profile)  # its codebook and mix if enrolment learnt one
         flite_profile = bool(profile) and (profile.get("version") in (1, 2) or "conversion" in profile)
         if not flite_profile and (style is not None or self.is_kokoro_voice(voice)):
-            audio, rate = self.speak_kokoro(text, voice, speed, duration_s, language, style)
+            audio, rate = self.speak_kokoro(text, voice, speed, duration_s, language, style, pitch)
             audio = spectral_match.apply(audio, rate, correction)
             if exemplars:  # labelled per phone when the codebook was learnt so (exemplar_match.learn)
                 audio = exemplar_match.apply(audio, rate, *exemplars,
