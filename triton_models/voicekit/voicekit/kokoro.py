@@ -236,6 +236,8 @@ class LruCache:
 class KokoroEngine:
     """One ONNX Runtime session plus the vocabulary, the stock voices and the G2P. Thread-safe for ``speak``."""
 
+    pitch_input = False   # whether the graph has the ``pitch`` input (set from the session in ``__init__``)
+
     def __init__(self, directory: str | os.PathLike | None = None, threads: int | None = None,
                  providers: Sequence[str] | None = None, g2p: G2P | None = None,
                  workers: int | None = None, model_file: str | None = None) -> None:
@@ -297,7 +299,7 @@ class KokoroEngine:
             raise VoicekitError("invalid_text", f"{len(tokens)} phoneme tokens in one piece; at most {MAX_TOKENS}")
         feeds = {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style_row(pack, len(tokens)),
                  "speed": np.array([speed], dtype=np.float32)}
-        if getattr(self, "pitch_input", False):
+        if self.pitch_input:
             feeds[PITCH_INPUT] = np.array([pitch], dtype=np.float32)
         audio = self.session.run(None, feeds)[0]
         return np.asarray(audio, dtype=np.float32).reshape(-1)

@@ -787,9 +787,8 @@ class Enroller:
         self.style_fit = (style_fit_from_env(engine, log) if style_fit is None else style_fit) or None
         self._log = log or (lambda message: None)
         # the share of the pitch gap closed (pitch_match), 0 where the engine's graph has no pitch input
-        self.pitch_share = pitch_share() if pitch_match_share is None else pitch_match_share
-        if not getattr(engine, "pitch_input", False):
-            self.pitch_share = 0.0
+        self.pitch_share = 0.0 if not getattr(engine, "pitch_input", False) \
+            else pitch_share() if pitch_match_share is None else pitch_match_share
 
     @staticmethod
     def log_f0(audio: np.ndarray, rate: int) -> float:
