@@ -45,6 +45,7 @@ def test_installed_assets_are_not_reinstalled(tmp_path, monkeypatch):
     (target / "voices").mkdir(parents=True)
     (target / kokoro_assets.MODEL_FILE).write_bytes(b"x")
     (target / kokoro_assets.FLOAT_MODEL_FILE).write_bytes(b"y")
+    (target / kokoro_assets.QUANT_MODEL_FILE).write_bytes(b"z")
     (target / "vocab.json").write_text("{}")
     for i in range(kokoro_assets.VOICE_COUNT):
         (target / "voices" / f"af_v{i}.bin").write_bytes(b"")
@@ -53,6 +54,8 @@ def test_installed_assets_are_not_reinstalled(tmp_path, monkeypatch):
     markers.record("kokoro-voices", kokoro_assets.VOICES_TARBALL_SHA256)
     markers.record("kokoro-float-model",
                    kokoro_assets.digest(kokoro_assets.MODEL_SHA256, kokoro_assets.FLOAT_MODEL_SHA256))
+    markers.record("kokoro-quant-model",
+                   kokoro_assets.digest(kokoro_assets.FLOAT_MODEL_SHA256, kokoro_assets.QUANT_MODEL_SHA256))
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("reinstalled")
@@ -60,6 +63,7 @@ def test_installed_assets_are_not_reinstalled(tmp_path, monkeypatch):
     monkeypatch.setattr(kokoro_assets, "_install_model", must_not_run)
     monkeypatch.setattr(kokoro_assets, "_install_voices", must_not_run)
     monkeypatch.setattr(kokoro_assets, "_derive_float_model", must_not_run)
+    monkeypatch.setattr(kokoro_assets, "_derive_quant_model", must_not_run)
     assert kokoro_assets.ensure(tmp_path, tmp_path / "site", markers, tmp_path / "log") == target
     (target / "voices" / "af_v0.bin").unlink()  # a voice went missing: the voices are installed again
     with pytest.raises(AssertionError, match="reinstalled"):
@@ -72,4 +76,13 @@ def test_a_float_model_that_does_not_match_its_digest_is_not_installed(tmp_path,
     monkeypatch.setattr(kokoro_graph, "rewrite", lambda source, target: target.write_bytes(b"something else"))
     with pytest.raises(StackError, match="hashes to"):
         kokoro_assets._derive_float_model(tmp_path)
+    assert not list(tmp_path.iterdir())  # neither the file nor its .partial
+
+
+def test_a_quantized_model_that_does_not_match_its_digest_is_not_installed(tmp_path, monkeypatch):
+    from stack import kokoro_graph
+
+    monkeypatch.setattr(kokoro_graph, "quantize", lambda source, target: target.write_bytes(b"something else"))
+    with pytest.raises(StackError, match="hashes to"):
+        kokoro_assets._derive_quant_model(tmp_path)
     assert not list(tmp_path.iterdir())  # neither the file nor its .partial

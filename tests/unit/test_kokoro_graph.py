@@ -121,3 +121,71 @@ def test_a_graph_without_kokoros_f0_curve_gets_no_pitch_input(tmp_path):
     float_network(tmp_path / "f.onnx")
     with pytest.raises(ValueError, match="F0"):
         kokoro_graph.add_pitch_input(onnx.load(str(tmp_path / "f.onnx")))
+
+
+QUANTIZED = "/decoder/decoder/generator/resblocks.0/convs1.0/Conv_quant_float_2d"   # one of QUANTIZED_CONVS
+KEPT_FLOAT = "/decoder/decoder/generator/resblocks.1/convs1.0/Conv_quant_float_2d"  # not one of them
+
+
+def generator_network(path):
+    """x [1, 16, 1, T] → Conv 2-D (1 × 3) named like a quantized generator convolution → LeakyRelu → Conv 2-D
+    (1 × 3, no bias) named like one kept float → y: the shape of the rewritten Kokoro's generator."""
+    rng = np.random.default_rng(3)
+    w1 = rng.normal(0, 0.3, (16, 16, 1, 3)).astype(np.float32)
+    b1 = rng.normal(0, 0.3, (16,)).astype(np.float32)
+    w2 = rng.normal(0, 0.3, (8, 16, 1, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], name=QUANTIZED, pads=[0, 1, 0, 1]),
+             helper.make_node("LeakyRelu", ["h"], ["a"], alpha=0.1),
+             helper.make_node("Conv", ["a", "w2"], ["y"], name=KEPT_FLOAT, pads=[0, 1, 0, 1])]
+    graph = helper.make_graph(nodes, "generator",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 1, None])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+                               numpy_helper.from_array(w2, "w2")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+
+
+def test_quantized_convolutions_compute_the_float_network_and_run_as_qlinearconv(tmp_path):
+    float_path, quant_path, optimised = tmp_path / "f.onnx", tmp_path / "q.onnx", tmp_path / "o.onnx"
+    generator_network(float_path)
+    rng = np.random.default_rng(5)
+    calibration = [{"x": rng.normal(0, 1, (1, 16, 1, 400)).astype(np.float32)} for _ in range(4)]
+    ranges = kokoro_graph.calibrate(float_path, calibration)
+    assert list(ranges) == [QUANTIZED]                          # only the listed convolutions are calibrated
+    low, high = ranges[QUANTIZED]["input"]
+    assert low < -2.5 and high > 2.5                            # the feeds' own extremes (normal, 25,600 values)
+    model = onnx.load(str(float_path))
+    assert kokoro_graph.quantize_convs(model, ranges) == 1
+    onnx.save(model, str(quant_path))
+    x = rng.normal(0, 1, (1, 16, 1, 300)).astype(np.float32)   # not a calibration feed
+    expected, got = run(float_path, x), run(quant_path, x)
+    assert got.shape == expected.shape
+    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 0.02   # 8 bits: ≈ 1 % error
+    assert not np.array_equal(got, expected)                    # it is the int8 path that ran
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(optimised)
+    ort.InferenceSession(str(quant_path), options, providers=["CPUExecutionProvider"])
+    ops = op_counts(optimised)
+    assert ops["QLinearConv"] == 1 and ops["Conv"] + ops["FusedConv"] == 1   # the other convolution stays float
+
+
+def test_quantizing_is_deterministic_and_needs_every_range(tmp_path):
+    float_path = tmp_path / "f.onnx"
+    generator_network(float_path)
+    ranges = {QUANTIZED: {"input": [-3.0, 3.5], "output": [-4.0, 4.0]}}
+    first, second = onnx.load(str(float_path)), onnx.load(str(float_path))
+    kokoro_graph.quantize_convs(first, ranges)
+    kokoro_graph.quantize_convs(second, ranges)
+    assert first.SerializeToString() == second.SerializeToString()
+    with pytest.raises(ValueError, match="no calibrated range"):
+        kokoro_graph.quantize_convs(onnx.load(str(float_path)), {})
+
+
+def test_the_committed_ranges_cover_every_quantized_convolution():
+    import json
+
+    ranges = json.loads(kokoro_graph.RANGES_FILE.read_text())["ranges"]
+    assert ranges and all(name.startswith(kokoro_graph.QUANTIZED_CONVS) for name in ranges)
+    for name, pair in ranges.items():
+        for low, high in pair.values():
+            assert low < 0 < high, name   # activations of both signs: an asymmetric uint8 range each

@@ -122,3 +122,21 @@ def test_the_pitch_input_moves_the_voices_f0_and_1_speaks_as_the_graph_did():
                for k in (1.0, 1.2, 0.85)]
     assert medians[1] / medians[0] == pytest.approx(1.2, rel=0.03)   # the decoder's source follows the factor
     assert medians[2] / medians[0] == pytest.approx(0.85, rel=0.03)
+
+
+def test_cpu_synthesis_runs_the_partly_int8_model_and_says_what_the_float_model_says():
+    directory = kokoro.assets_dir()
+    if not (directory / kokoro.CPU_MODEL_FILE).exists():
+        pytest.skip("the Kokoro models are not installed (python -m stack up triton)")
+    assert kokoro.model_path(directory) == directory / kokoro.CPU_MODEL_FILE
+    assert kokoro.model_path(directory, gpu=True) == directory / kokoro.MODEL_FILE   # a GPU runs the float model
+    quantized = kokoro.KokoroEngine(workers=1)
+    float_model = kokoro.KokoroEngine(workers=1, model_file=kokoro.MODEL_FILE)
+    assert quantized.model_file == kokoro.CPU_MODEL_FILE and quantized.pitch_input
+    tokens = kokoro.tokenize(quantized.phoneme_pieces("The birch canoe slid on the smooth planks.", "en-us")[0],
+                             quantized.vocab)
+    pack = quantized.voice_pack("am_michael")
+    a, b = float_model.infer(tokens, pack), quantized.infer(tokens, pack)
+    assert len(a) == len(b) > 24000                       # the same durations: the text encoder is untouched
+    snr_db = 10 * np.log10(np.sum(a ** 2) / np.sum((a - b) ** 2))
+    assert 15.0 < snr_db < 80.0                           # close to the float speech (measured ≈ 23 dB), not it

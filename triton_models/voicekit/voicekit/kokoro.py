@@ -38,10 +38,13 @@ SAMPLE_RATE = 24000
 STYLE_ROWS = 510
 STYLE_DIM = 256
 MAX_TOKENS = 510  # phoneme tokens per inference (the model's context is 512 with the two pads)
-# The model file: the PyPI int8 model with its convolutions rewritten as float 2-D ones at install time
-# (stack/kokoro_graph.py: a sentence costs ≈ 20 % less CPU, docs/inference.md "Kokoro's convolutions"); the int8
-# model itself when that file is missing or VOICEKIT_KOKORO_MODEL names it.
+# The model files, all made at install time from the PyPI int8 model (stack/kokoro_graph.py): its convolutions
+# rewritten as float 2-D ones (a sentence costs ≈ 20 % less CPU, docs/inference.md "Kokoro's convolutions"; what the
+# style fit differentiates and a GPU runs), and that model with 24 of its generator's convolutions in int8 (≈ 20 %
+# less time again on CPU, the same speech within GE2E cosine 0.999: docs/inference.md "Part of the generator in
+# int8"), what synthesis runs on CPU. The int8 model itself when neither is there or VOICEKIT_KOKORO_MODEL names it.
 MODEL_FILE = "kokoro-v1.0.float-conv.onnx"
+CPU_MODEL_FILE = "kokoro-v1.0.qdq-generator.onnx"
 INT8_MODEL_FILE = "kokoro-v1.0.int8.onnx"
 PITCH_INPUT = "pitch"  # [1] float, the predicted F0's scale (an input of the install-time graph, default 1)
 MODEL_SPEED_RANGE = (0.5, 2.0)  # beyond this the model's own speed input slurs or drags; WSOLA does the rest
@@ -83,14 +86,15 @@ def assets_dir() -> Path:
     return Path(__file__).resolve().parents[3] / ".stack" / "kokoro"  # <repo>/.stack/kokoro
 
 
-def model_path(directory: Path, file_name: str | None = None) -> Path:
+def model_path(directory: Path, file_name: str | None = None, gpu: bool = False) -> Path:
     """The ONNX file to run: ``file_name`` or ``$VOICEKIT_KOKORO_MODEL`` (a file name in ``directory``) if given,
-    else the float-convolution model, else the int8 one."""
+    else the first there of the partly int8 model (CPU only: a GPU has no use for its int8 kernels), the
+    float-convolution model and the int8 one."""
     chosen = (file_name or os.environ.get("VOICEKIT_KOKORO_MODEL", "")).strip()
     if chosen:
         return directory / Path(chosen).name
-    preferred = directory / MODEL_FILE
-    return preferred if preferred.exists() else directory / INT8_MODEL_FILE
+    preferred = [MODEL_FILE] if gpu else [CPU_MODEL_FILE, MODEL_FILE]
+    return next((directory / name for name in preferred if (directory / name).exists()), directory / INT8_MODEL_FILE)
 
 
 # ---------------------------------------------------------------------------------------------------- pure pieces
@@ -242,7 +246,8 @@ class KokoroEngine:
                  providers: Sequence[str] | None = None, g2p: G2P | None = None,
                  workers: int | None = None, model_file: str | None = None) -> None:
         self.directory = Path(directory) if directory else assets_dir()
-        model = model_path(self.directory, model_file)
+        gpu = any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or [])
+        model = model_path(self.directory, model_file, gpu)
         if not model.exists():
             raise VoicekitError("tts_unavailable", f"the Kokoro model is missing ({model}); run "
                                                    "`python -m stack up triton` to install it",
@@ -250,7 +255,7 @@ class KokoroEngine:
         import onnxruntime as ort  # imported here so the pure helpers above need no onnxruntime
 
         self.options = options = session_options(ort, threads)
-        if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
+        if gpu:
             preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21: CUDA/cuDNN from pip packages
             if preload is not None:
                 preload()
