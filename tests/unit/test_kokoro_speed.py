@@ -1,5 +1,6 @@
 """What makes Kokoro synthesis cheaper without changing a sample: the cloned voice's style pack cached by its
-recipe, ONNX Runtime's session settings (no spin-waiting; a second intra-op thread gives the same samples)."""
+recipe, ONNX Runtime's session settings (no spin-waiting; a second intra-op thread gives the same samples) — and,
+changing samples a little, the partly int8 model CPU synthesis runs."""
 from __future__ import annotations
 
 import numpy as np
@@ -140,3 +141,16 @@ def test_cpu_synthesis_runs_the_partly_int8_model_and_says_what_the_float_model_
     assert len(a) == len(b) > 24000                       # the same durations: the text encoder is untouched
     snr_db = 10 * np.log10(np.sum(a ** 2) / np.sum((a - b) ** 2))
     assert 15.0 < snr_db < 80.0                           # close to the float speech (measured ≈ 23 dB), not it
+
+
+def test_the_model_file_is_the_partly_int8_one_on_cpu_the_float_one_on_a_gpu_and_the_named_one_when_named(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv("VOICEKIT_KOKORO_MODEL", raising=False)
+    assert kokoro.model_path(tmp_path) == tmp_path / kokoro.INT8_MODEL_FILE          # nothing derived yet
+    (tmp_path / kokoro.MODEL_FILE).write_bytes(b"float")
+    assert kokoro.model_path(tmp_path) == tmp_path / kokoro.MODEL_FILE
+    (tmp_path / kokoro.CPU_MODEL_FILE).write_bytes(b"partly int8")
+    assert kokoro.model_path(tmp_path) == tmp_path / kokoro.CPU_MODEL_FILE
+    assert kokoro.model_path(tmp_path, gpu=True) == tmp_path / kokoro.MODEL_FILE
+    monkeypatch.setenv("VOICEKIT_KOKORO_MODEL", "../elsewhere/" + kokoro.MODEL_FILE)   # a name, never a path
+    assert kokoro.model_path(tmp_path) == tmp_path / kokoro.MODEL_FILE
