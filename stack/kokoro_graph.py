@@ -218,8 +218,8 @@ def rewrite(source: Path, target: Path, pitch: bool = True) -> dict[str, int]:
 # in int8"): ONNX Runtime runs a QDQ-wrapped Conv as one QLinearConv (u8 activations × s8 weights, VNNI/AMX on x86),
 # 2.4 times faster than the float NCHWc kernel on these CPUs. Only these 24 of the generator's 51: the noise branch
 # and the first and third resblocks of the first upsampling stage, where 8 bits changed nothing measurable (GE2E
-# cosine to the float model's speech 0.9996, DNSMOS OVRL -0.003); resblocks.1 and the full-rate stage (resblocks.3-5)
-# lost fidelity (OVRL -0.02 to -0.06, more word errors), so they stay float.
+# cosine to the float model's speech 0.9996, DNSMOS OVRL -0.003); resblocks.1 and the second, higher-rate stage
+# (resblocks.3-5) lost fidelity (OVRL -0.02 to -0.06, more word errors), so they stay float.
 QUANTIZED_CONVS = ("/decoder/decoder/generator/noise_res.", "/decoder/decoder/generator/resblocks.0/",
                    "/decoder/decoder/generator/resblocks.2/")
 RANGES_FILE = Path(__file__).with_name("kokoro_ranges.json")   # the calibrated activation ranges (:func:`calibrate`)
