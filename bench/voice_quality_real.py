@@ -10,7 +10,9 @@ three ``short`` ones are skipped unless ``--include-short``). For each speaker, 
 1. **enrol** the reference (its utterances joined, ≈ 20 s) the ``enroll`` model's way: 16-bit WAV bytes →
    ``decode.decode`` → ``enrolment.screen`` → ``kokoro_enrol.Enroller.enroll`` (budget ``--budget``, default the
    service's ``$VOICEKIT_KOKORO_ENROL_BUDGET_S`` / 50 s, decoding and screening included); wall clock = **enrol s**;
-2. **synthesise** the first ``--sentences`` Harvard sentences (``voice_speakers.HELD_OUT_TEXT``, English) with
+2. **synthesise** the first ``--sentences`` Harvard sentences (``voice_speakers.HELD_OUT_TEXT``, English; with
+   ``--own-language`` a French, Italian, Spanish or Portuguese speaker's clone says sentences in that language,
+   ``voice_speakers.HELD_OUT_BY_LANGUAGE``, and those have no WER) with
    ``tts.Synthesizer.speak`` — what the ``synthesize`` model runs — with the profile (**clone**) and with the
    clone's nearest stock voice ``engineVoice`` unconverted (**base**, the system voice it starts from);
 3. **score** against the speaker's held-out real clips (**own**: other utterances of the same person, the ceiling):
@@ -29,7 +31,9 @@ three ``short`` ones are skipped unless ``--include-short``). For each speaker, 
 4. WER of base and clone (pocketsphinx, ``voice_quality.Recogniser``; own speech has no transcript), DNSMOS OVRL
    (and BAK for own speech: background noise / music) on each condition's clips joined, synthesis RTF.
 
-Most speakers are not English: their clones speak English sentences, so similarity is cross-language (``x-lang``).
+Most speakers are not English: their clones speak English sentences, so similarity is cross-language (``x-lang``),
+unless ``--own-language`` (``said fr``): encoders hear a language change as a speaker change, so that is the fairer
+measure of a clone that will speak its speaker's language.
 Run against another checkout's code with PYTHONPATH (see docs/voice-quality.md, "Real speakers").
 """
 from __future__ import annotations
@@ -110,21 +114,30 @@ class RealResult:
     synth_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
     audio_s: dict[str, float] = field(default_factory=lambda: {"base": 0.0, "clone": 0.0})
     refused: str = ""
+    spoken: str | None = None  # the language the clone and base said their sentences in (None: English)
     profile: dict = field(default_factory=dict, repr=False)  # the parsed profile synthesis used (not in --json)
     screened: Any = field(default=None, repr=False)  # the enrolment.Screened the enroller got (not in --json)
 
     @property
     def cross_language(self) -> bool:
-        return not self.language.lower().startswith("en")
+        """The clone spoke English while the speaker's recordings are in another language."""
+        return self.spoken is None and not self.language.lower().startswith("en")
+
+    @property
+    def own_language(self) -> bool:
+        """A speaker of another language than English whose clone spoke that language (``--own-language``)."""
+        return self.spoken is not None
 
     def wer(self, condition: str) -> float:
         return self.errors[condition] / max(1, self.words)
 
 
 def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequence[str], with_dnsmos: bool,
-                budget_s: float | None, log, enrol_from_s: float | None = None):
+                budget_s: float | None, log, enrol_from_s: float | None = None, language: str | None = None):
     """Enrol (from the reference's first ``enrol_from_s`` seconds when given) + synthesise + per-speaker scores. Returns
-    (result, clips) with clips[condition] at 16 kHz as the service made them (own: the real held-out clips)."""
+    (result, clips) with clips[condition] at 16 kHz as the service made them (own: the real held-out clips).
+    ``language``: the synthesizer's code the sentences are in (None: English); word errors are counted only for
+    English sentences (the recogniser is US English)."""
     from bench import dnsmos, voice_speakers
     from voicekit import decode, enrolment
     from voicekit import profile as voice_profile
@@ -133,7 +146,7 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
 
     enrolled_from = sp.reference[: int(round(enrol_from_s * RATE))] if enrol_from_s else sp.reference
     result = RealResult(name=sp.name, language=sp.language, native_rate=sp.native_rate,
-                        reference_s=len(enrolled_from) / RATE)
+                        reference_s=len(enrolled_from) / RATE, spoken=language)
     data = write_wav(enrolled_from, RATE)
     started = time.monotonic()
     samples, container = decode.decode(data, rate=enrolment.RATE, max_seconds=enrolment.MAX_DURATION_S)
@@ -158,10 +171,12 @@ def run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences: Sequen
     for text in sentences:
         for condition, prof in (("base", None), ("clone", profile)):
             t0 = time.perf_counter()
-            audio, rate = synthesizer.speak(text, result.base_voice, profile=prof)
+            audio, rate = synthesizer.speak(text, result.base_voice, profile=prof, language=language)
             result.synth_s[condition] += time.perf_counter() - t0
             result.audio_s[condition] += len(audio) / rate
             clips[condition].append(voice_speakers._resample(np.asarray(audio, dtype=np.float32), rate))
+        if language is not None:
+            continue
         expected = words(text)
         result.words += len(expected)
         if recogniser is not None:
@@ -300,10 +315,11 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     yes = {True: "yes", False: "no"}
     for r in results:
-        cells = [r.name, r.language + (" (x-lang)" if r.cross_language else ""), f"{min(r.native_rate, RATE) / 2000:g}",
+        said = " (x-lang)" if r.cross_language else f" (said {r.spoken})" if r.spoken else ""
+        cells = [r.name, r.language + said, f"{min(r.native_rate, RATE) / 2000:g}",
                  f"{r.reference_s:.1f}", r.base_voice]
         cells += [_f(getattr(r, e)[c]) for e in encoders for c in CONDITIONS] + [yes[r.beats[e]] for e in encoders]
-        cells += [f"{100 * r.wer(c):.0f} %" for c in ("base", "clone")] if with_wer else []
+        cells += [f"{100 * r.wer(c):.0f} %" if r.words else "—" for c in ("base", "clone")] if with_wer else []
         cells += [_f(r.dnsmos["own"]["ovrl"], 2), _f(r.dnsmos["own"]["bak"], 2), _f(r.dnsmos["base"]["ovrl"], 2),
                   _f(r.dnsmos["clone"]["ovrl"], 2)] if with_dnsmos else []
         cells += [_f(r.proxy_similarity), r.confidence, f"{r.enrol_s:.1f}",
@@ -316,7 +332,8 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
              f"{np.mean([r.reference_s for r in results]):.1f}", ""]
     cells += [mean(lambda r, e=e, c=c: getattr(r, e)[c]) for e in encoders for c in CONDITIONS]
     cells += [f"{sum(r.beats[e] for r in results)}/{n}" for e in encoders]
-    cells += [f"{100 * sum(r.errors[c] for r in results) / max(1, total):.0f} %" for c in ("base", "clone")] \
+    cells += [f"{100 * sum(r.errors[c] for r in results if r.words) / max(1, total):.0f} %"
+              for c in ("base", "clone")] \
         if with_wer else []
     if with_dnsmos:
         cells += [_f(float(np.mean([r.dnsmos[c][k] for r in results])), 2)
@@ -342,7 +359,7 @@ def summary(results: list[RealResult], with_wer: bool, optimised: set[str] | Non
     optimised = optimised_by_the_fit() if optimised is None else optimised
     n = len(results)
     x = [r for r in results if r.cross_language]
-    en = [r for r in results if not r.cross_language]
+    en = [r for r in results if r.language.lower().startswith("en")]
     out = [f"GE2E (optimised): clone {np.mean([r.ge2e['clone'] for r in results]):.3f}, base "
            f"{np.mean([r.ge2e['base'] for r in results]):.3f}, own {np.mean([r.ge2e['own'] for r in results]):.3f}; "
            f"clone without the band limit {np.mean([r.ge2e_unmatched for r in results]):.3f}",
@@ -354,7 +371,8 @@ def summary(results: list[RealResult], with_wer: bool, optimised: set[str] | Non
                f"{LABEL[e]} {sum(r.beats[e] for r in results)}/{n}" for e in (*NEURAL, "mfcc"))
            + "; unconverted stock voice: " + ", ".join(
                f"{LABEL[e]} {sum(r.beats[e + '_base'] for r in results)}/{n}" for e in (*NEURAL, "mfcc"))]
-    for label, group in (("English", en), ("cross-language", x)):
+    own = [r for r in results if r.own_language]
+    for label, group in (("English", en), ("own language, not English", own), ("cross-language", x)):
         if group:
             out.append(f"{label} ({len(group)}): GE2E clone {np.mean([r.ge2e['clone'] for r in group]):.3f} base "
                        f"{np.mean([r.ge2e['base'] for r in group]):.3f} own "
@@ -364,10 +382,10 @@ def summary(results: list[RealResult], with_wer: bool, optimised: set[str] | Non
                                    for e in NEURAL if e != "ge2e") + "; beats "
                        + ", ".join(f"{LABEL[e]} {sum(r.beats[e] for r in group)}/{len(group)}"
                                    for e in (*NEURAL, "mfcc")))
-    if with_wer:
+    if with_wer and any(r.words for r in results):
         total = sum(r.words for r in results)
-        out.append(f"WER pooled over {total} words: base {100 * sum(r.errors['base'] for r in results) / total:.1f} %, "
-                   f"clone {100 * sum(r.errors['clone'] for r in results) / total:.1f} %")
+        wer = {c: 100 * sum(r.errors[c] for r in results if r.words) / total for c in ("base", "clone")}
+        out.append(f"WER pooled over {total} words: base {wer['base']:.1f} %, clone {wer['clone']:.1f} %")
     rtf = {c: sum(r.synth_s[c] for r in results) / max(1e-9, sum(r.audio_s[c] for r in results))
            for c in ("base", "clone")}
     enrol = [r.enrol_s for r in results]
@@ -391,7 +409,10 @@ def summary(results: list[RealResult], with_wer: bool, optimised: set[str] | Non
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--speakers", help="comma-separated subset of real speaker names")
-    parser.add_argument("--sentences", type=int, default=4, help="held-out English sentences synthesised")
+    parser.add_argument("--sentences", type=int, default=4, help="held-out sentences synthesised")
+    parser.add_argument("--own-language", action="store_true",
+                        help="a speaker of French, Italian, Spanish or Portuguese hears its clone say held-out "
+                             "sentences in that language (voice_speakers.HELD_OUT_BY_LANGUAGE; no WER for them)")
     parser.add_argument("--held", type=int, default=6, help="held-out real clips per speaker")
     parser.add_argument("--reference-s", type=float, default=20.0, help="seconds of reference speech")
     parser.add_argument("--enrol-from-s", type=float, default=None,
@@ -433,7 +454,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if enroller.style_fit is not None and not enroller.style_fit.wait():   # every speaker enrolled alike
         log(f"style fit unavailable: {enroller.style_fit.error}")
     synthesizer = Synthesizer(kokoro=engine)
-    sentences = voice_speakers.HELD_OUT_TEXT[: args.sentences]
     started = time.perf_counter()
     results, clips, refused = [], {}, []
     from voicekit.errors import VoicekitError
@@ -441,9 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sp in speakers:
         log(f"{sp.name}: {sp.language}, {sp.native_rate} Hz, {sp.reference_s:.1f} s reference, "
             f"{len(sp.held_out)} held-out clips ({sp.held_out_s:.1f} s)")
+        language = voice_speakers.own_language(sp.language) if args.own_language else None
+        sentences = voice_speakers.held_out_sentences(language, args.sentences)
         try:
             result, speaker_clips = run_speaker(sp, engine, enroller, synthesizer, recogniser, sentences,
-                                                with_dnsmos, args.budget, log, args.enrol_from_s)
+                                                with_dnsmos, args.budget, log, args.enrol_from_s, language)
         except VoicekitError as exc:   # a refused reference is a result too
             log(f"  refused: {exc.code}: {exc}")
             refused.append(f"{sp.name} ({exc.code})")
@@ -461,11 +483,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"skipped (short): {', '.join(skipped)}")
     if refused:
         print(f"refused: {', '.join(refused)}")
-    print(f"{len(results)} speakers, {len(sentences)} sentences each, in {time.perf_counter() - started:.0f} s")
+    print(f"{len(results)} speakers, {args.sentences} sentences each, in {time.perf_counter() - started:.0f} s")
     if args.json:
         unsaved = ("profile", "screened")
         Path(args.json).write_text(json.dumps([{**{k: v for k, v in r.__dict__.items() if k not in unsaved},
-                                                "cross_language": r.cross_language} for r in results],
+                                                "cross_language": r.cross_language, "own_language": r.own_language}
+                                               for r in results],
                                               default=float, indent=1))
     return 0
 

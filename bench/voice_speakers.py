@@ -48,6 +48,51 @@ HELD_OUT_TEXT = (
     "The fish twisted and turned on the bent hook.",
 )
 
+# Held-out sentences in the other languages a real speaker of the benchmark may speak and Kokoro reads
+# (``bench.voice_quality_real --own-language``): plain everyday sentences of the Harvard sentences' length, none
+# taken from a recording of the benchmark. Keys are the synthesizer's language codes (``voicekit.g2p.LANGUAGES``).
+HELD_OUT_BY_LANGUAGE = {
+    "fr": ("Le vieux chat dort près de la fenêtre ouverte.",
+           "Nous irons au marché demain matin avec mon frère.",
+           "Elle a laissé son parapluie dans le train.",
+           "La soupe chaude est servie dans de grands bols.",
+           "Le petit chien a creusé un trou dans le jardin.",
+           "Il faut ranger les livres sur la haute étagère."),
+    "it": ("Il vecchio gatto dorme vicino alla finestra aperta.",
+           "Domani mattina andremo al mercato con mio fratello.",
+           "Ha lasciato l'ombrello sul treno di ieri sera.",
+           "La zuppa calda è servita in grandi ciotole.",
+           "Il piccolo cane ha scavato una buca nel giardino.",
+           "Bisogna mettere i libri sullo scaffale più alto."),
+    "es": ("El gato viejo duerme junto a la ventana abierta.",
+           "Mañana por la mañana iremos al mercado con mi hermano.",
+           "Dejó su paraguas en el tren de anoche.",
+           "La sopa caliente se sirve en tazones grandes.",
+           "El perro pequeño cavó un hoyo en el jardín.",
+           "Hay que poner los libros en el estante más alto."),
+    "pt-br": ("O gato velho dorme perto da janela aberta.",
+              "Amanhã de manhã vamos ao mercado com meu irmão.",
+              "Ela deixou o guarda-chuva no trem ontem à noite.",
+              "A sopa quente é servida em tigelas grandes.",
+              "O cachorro pequeno cavou um buraco no jardim.",
+              "É preciso colocar os livros na prateleira mais alta."),
+}
+
+
+def own_language(speaker_language: str) -> str | None:
+    """The synthesizer's code for a real speaker's language (``fr-CA`` → ``fr``, ``pt-BR`` → ``pt-br``) when this
+    module has held-out sentences in it, else None (the clone then says the English ones)."""
+    tag = speaker_language.strip().lower().replace("_", "-")
+    for code in HELD_OUT_BY_LANGUAGE:
+        if tag == code or tag.split("-")[0] == code.split("-")[0]:
+            return code
+    return None
+
+
+def held_out_sentences(language: str | None, count: int) -> tuple[str, ...]:
+    """The first ``count`` held-out sentences in ``language`` (None: the English Harvard sentences)."""
+    return (HELD_OUT_BY_LANGUAGE[language] if language else HELD_OUT_TEXT)[:count]
+
 
 def _resample(samples: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
     if rate == target:
