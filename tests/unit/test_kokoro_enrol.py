@@ -262,14 +262,15 @@ def row_embed(audio, rate):
     return toy_embed(coeffs, rate)
 
 
-def toy_enroller_and_reference(style_fit=False, engine=None, pitch_match_share=None):
-    """An Enroller over the fake engine (or ``engine``) and toy bank (``style_fit``: a fake fitter, default none),
-    and a screened 12 s reference of a toy mixture."""
+def toy_enroller_and_reference(style_fit=False, engine=None, pitch_match_share=None, voicing_check=False):
+    """An Enroller over the fake engine (or ``engine``) and toy bank (``style_fit``: a fake fitter, default none;
+    ``voicing_check``: the check after the fit, off unless asked: toy "speech" has no pitch), and a screened 12 s
+    reference of a toy mixture."""
     from voicekit import enrolment, pitch
 
     enroller = ke.Enroller(engine or FakeEngine(), toy_bank(mixtures=10, extrapolations=4), embed=row_embed,
                            intelligibility=lambda audio, rate: 0.25, style_fit=style_fit,
-                           pitch_match_share=pitch_match_share)
+                           pitch_match_share=pitch_match_share, voicing_check=voicing_check)
     enroller.log_f0 = staticmethod(lambda audio, rate: 5.3)
     target = target_of(np.array([0.2, 0.5, 0.3, 0, 0, 0, 0, 0]))
     hz = math.exp(target.log_f0)
@@ -569,3 +570,83 @@ def test_the_pitch_share_comes_from_the_environment_within_0_and_1(monkeypatch):
         assert ke.pitch_share() == share
     monkeypatch.delenv(ke.PITCH_MATCH_ENV)
     assert ke.pitch_share() == ke.PITCH_MATCH
+
+
+# ----------------------------------------------------------------------------------------------- the voicing check
+
+
+@pytest.mark.parametrize("before, after, share", [
+    (0.29, 0.18, 0.35),   # the LibriVox reader's clone: 0.15 x 0.29 of 0.11 lost may go, floored to 0.05
+    (0.30, 0.00, 0.15),   # every voiced frame gone: a little of the offset is still allowed
+    (0.45, 0.40, 1.0),    # within 15 % of the unfitted voice: kept whole
+    (0.44, 0.48, 1.0),    # more voiced frames than before
+    (0.0, 0.0, 1.0),      # nothing voiced to compare with
+    (float("nan"), 0.2, 1.0),
+])
+def test_the_voicing_share_keeps_the_offset_unless_the_proxy_lost_voiced_frames(before, after, share):
+    assert ke.voicing_share(before, after) == pytest.approx(share)
+
+
+def tagged_speech(enroller):
+    """The enroller's proxy speaker, with speech said with a style offset tagged (+1000) so that a toy voiced-share
+    measure can tell the fitted clone's from the unfitted voice's; returns the offsets it was asked for."""
+    real_speak, offsets = enroller.speak, []
+
+    def speak(recipe, pitch=1.0, offset=None):
+        audio, rate = real_speak(recipe, pitch, offset)
+        offsets.append(offset)
+        return (audio, rate) if offset is None else (audio + 1000.0, rate)
+
+    enroller.speak = speak
+    return offsets
+
+
+@pytest.mark.parametrize("fitted_share, kept", [(0.18, 0.35), (0.30, 1.0)])
+def test_a_fitted_offset_that_costs_voiced_frames_is_shrunk_before_it_is_stored(fitted_share, kept):
+    fitter = FakeFitter()
+    enroller, screened = toy_enroller_and_reference(style_fit=fitter, voicing_check=True)
+    offsets = tagged_speech(enroller)
+    enroller.voiced_share = lambda audio, rate: fitted_share if audio.max() > 500 else 0.29
+    started = time.monotonic()
+    made, found = enroller.enroll(screened, "wav", budget=60, started=started)
+    (_, _, deadline, _), = fitter.calls
+    # the check's synthesis was taken out of the fit's time, at the search's cost of a candidate
+    assert deadline == pytest.approx(started + 60 - enroller.voicing_check_s(found))
+    assert 0.5 <= enroller.voicing_check_s(found) <= 3.0
+    assert np.allclose(offsets[-1], 0.1)                       # the check said the whole fitted offset
+    assert made["clone"]["styleFit"]["voicing"] == {"unfitted": 0.29, "fitted": fitted_share, "kept": kept}
+    assert made["styleOffset"] == pytest.approx([0.1 * kept] * ke.STYLE_HALF, abs=1e-4)
+
+
+def test_a_failing_voicing_check_keeps_the_fitted_offset_and_says_so():
+    enroller, screened = toy_enroller_and_reference(style_fit=FakeFitter(), voicing_check=True)
+
+    def broken(audio, rate):
+        raise FloatingPointError("no frames")
+
+    enroller.voiced_share = broken
+    made, _ = enroller.enroll(screened, "wav", budget=60)
+    assert made["clone"]["styleFit"]["voicing"] == {"error": "FloatingPointError"}
+    assert made["styleOffset"] == [0.1] * ke.STYLE_HALF
+
+
+def test_the_voicing_check_can_be_turned_off_and_takes_no_time_then(monkeypatch):
+    monkeypatch.setenv(ke.VOICING_CHECK_ENV, "0")
+    fitter = FakeFitter()
+    enroller, screened = toy_enroller_and_reference(style_fit=fitter, voicing_check=None)
+    assert enroller.voicing_check is False
+    started = time.monotonic()
+    made, _ = enroller.enroll(screened, "wav", budget=60, started=started)
+    assert fitter.calls[0][2] == pytest.approx(started + 60)
+    assert "voicing" not in made["clone"]["styleFit"] and made["styleOffset"] == [0.1] * ke.STYLE_HALF
+    monkeypatch.delenv(ke.VOICING_CHECK_ENV)
+    assert toy_enroller_and_reference(voicing_check=None)[0].voicing_check is True
+
+
+def test_the_voiced_share_of_a_tone_and_of_noise():
+    rate = 24000
+    t = np.arange(rate) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
+    noise = (0.3 * np.random.default_rng(1).standard_normal(rate)).astype(np.float32)
+    assert ke.Enroller.voiced_share(tone, rate) > 0.9
+    assert ke.Enroller.voiced_share(noise, rate) < 0.1
