@@ -74,6 +74,9 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert style_fit["steps"] >= 2 and style_fit["fitEnd"] < style_fit["fitStart"] and style_fit["scale"] == 0.75
     assert style_fit["prepareS"] < style_fit["seconds"] <= style_fit["totalS"]
     assert style_fit["speakerEnd"] > style_fit["speakerStart"]    # the speaker term (GE2E in JAX) pulled toward it
+    voicing = style_fit["voicing"]                                # the voicing check heard the fitted clone
+    assert 0 < voicing["unfitted"] <= 1 and 0 <= voicing["fitted"] <= 1
+    assert voicing["kept"] == kokoro_enrol.voicing_share(voicing["unfitted"], voicing["fitted"])
     offset = kokoro_enrol.style_offset_of(profile)
     assert offset is not None and 0 < float(abs(offset).max()) < 10
     assert profile["enrolS"] <= 60 + 5                            # the budget, overrun by one step at most
