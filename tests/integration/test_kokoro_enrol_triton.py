@@ -76,7 +76,8 @@ def test_kokoro_enrolment_profile_drives_synthesis(infra, tmp_path):  # infra: t
     assert style_fit["speakerEnd"] > style_fit["speakerStart"]    # the speaker term (GE2E in JAX) pulled toward it
     voicing = style_fit["voicing"]                                # the voicing check heard the fitted clone
     assert 0 < voicing["unfitted"] <= 1 and 0 <= voicing["fitted"] <= 1
-    assert voicing["kept"] == kokoro_enrol.voicing_share(voicing["unfitted"], voicing["fitted"])
+    assert 0 <= voicing["kept"] <= 1                              # shrunk only where voiced frames were lost
+    assert voicing["kept"] == 1 or voicing["fitted"] < kokoro_enrol.VOICING_KEPT * voicing["unfitted"] + 1e-3
     offset = kokoro_enrol.style_offset_of(profile)
     assert offset is not None and 0 < float(abs(offset).max()) < 10
     assert profile["enrolS"] <= 60 + 5                            # the budget, overrun by one step at most
