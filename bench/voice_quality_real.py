@@ -326,15 +326,12 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
                   _f(r.synth_s["clone"] / max(1e-9, r.audio_s["clone"]), 2)]
         lines.append("| " + " | ".join(cells) + " |")
     n = len(results)
-    total = sum(r.words for r in results)
     mean = lambda f: _f(float(np.mean([f(r) for r in results])))  # noqa: E731
     cells = ["**mean**", f"{sum(r.cross_language for r in results)}/{n} x-lang", "",
              f"{np.mean([r.reference_s for r in results]):.1f}", ""]
     cells += [mean(lambda r, e=e, c=c: getattr(r, e)[c]) for e in encoders for c in CONDITIONS]
     cells += [f"{sum(r.beats[e] for r in results)}/{n}" for e in encoders]
-    cells += [f"{100 * sum(r.errors[c] for r in results if r.words) / max(1, total):.0f} %"
-              for c in ("base", "clone")] \
-        if with_wer else []
+    cells += [f"{100 * pooled_wer(results, c):.0f} %" for c in ("base", "clone")] if with_wer else []
     if with_dnsmos:
         cells += [_f(float(np.mean([r.dnsmos[c][k] for r in results])), 2)
                   for c, k in (("own", "ovrl"), ("own", "bak"), ("base", "ovrl"), ("clone", "ovrl"))]
@@ -342,6 +339,12 @@ def table(results: list[RealResult], with_wer: bool, with_dnsmos: bool) -> str:
     cells += [mean(lambda r: r.proxy_similarity), "", f"{np.mean([r.enrol_s for r in results]):.1f}", _f(synth, 2)]
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def pooled_wer(results: list[RealResult], condition: str) -> float:
+    """Word errors over words, pooled over the results that were scored on English words (``words`` > 0)."""
+    scored = [r for r in results if r.words]
+    return sum(r.errors[condition] for r in scored) / max(1, sum(r.words for r in scored))
 
 
 def optimised_by_the_fit(campplus_weight: float | None = None) -> set[str]:
@@ -383,9 +386,8 @@ def summary(results: list[RealResult], with_wer: bool, optimised: set[str] | Non
                        + ", ".join(f"{LABEL[e]} {sum(r.beats[e] for r in group)}/{len(group)}"
                                    for e in (*NEURAL, "mfcc")))
     if with_wer and any(r.words for r in results):
-        total = sum(r.words for r in results)
-        wer = {c: 100 * sum(r.errors[c] for r in results if r.words) / total for c in ("base", "clone")}
-        out.append(f"WER pooled over {total} words: base {wer['base']:.1f} %, clone {wer['clone']:.1f} %")
+        out.append(f"WER pooled over {sum(r.words for r in results)} words: base "
+                   f"{100 * pooled_wer(results, 'base'):.1f} %, clone {100 * pooled_wer(results, 'clone'):.1f} %")
     rtf = {c: sum(r.synth_s[c] for r in results) / max(1e-9, sum(r.audio_s[c] for r in results))
            for c in ("base", "clone")}
     enrol = [r.enrol_s for r in results]
