@@ -192,6 +192,38 @@ def test_a_3_s_recording_of_speech_is_a_reference_even_with_silence_at_its_edges
     assert exc.value.code == "audio_too_short" and "at least 2 s" in exc.value.message
 
 
+def _breathy_voice(noise: float, seconds: float = 3.0) -> np.ndarray:
+    """A 120 Hz voice buried in breath noise of ``noise`` times its amplitude."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    voice = np.sin(2 * np.pi * 120 * t) + 0.5 * np.sin(2 * np.pi * 240 * t)
+    return (0.2 * (voice + noise * np.random.default_rng(5).standard_normal(len(t)))).astype(np.float32)
+
+
+def test_a_breathy_3_s_voice_is_a_reference_but_breath_alone_is_not():
+    """Issue 11: 3 s references are cloned. A breathy or creaky voice has no YIN dip below 0.2 (the strict track
+    finds no voice in it), so the refusal counts voiced frames leniently; noise has none either way."""
+    breathy = _breathy_voice(0.55)
+    assert pitch.track(breathy, RATE).voiced.sum() * 0.01 < enrolment.MIN_VOICED_S   # strict: no voice
+    screened = enrolment.screen(breathy, RATE)
+    assert abs(screened.f0.median_hz / 120 - 1) < 0.03
+    assert screened.f0.voiced_frames * 0.01 >= enrolment.MIN_VOICED_S
+    with pytest.raises(VoicekitError) as exc:
+        enrolment.screen(_breathy_voice(1.0), RATE)
+    assert exc.value.code == "no_voiced_speech" and "at least 0.75 s" in exc.value.message
+
+
+def test_a_voice_the_strict_track_hears_keeps_the_strict_statistics():
+    """The lenient track is only the fallback: where the strict one finds enough voice, its frames are the ones
+    counted (here it misses about a third of them, which the lenient one would count)."""
+    voice = _breathy_voice(0.4)
+    strict, lenient = (pitch.track(voice, RATE, threshold=t).voiced.sum() for t in (pitch.YIN_THRESHOLD,
+                                                                                 enrolment.VOICE_PRESENT_THRESHOLD))
+    assert enrolment.MIN_VOICED_S * 100 <= strict < 0.85 * lenient
+    screened = enrolment.screen(voice, RATE)
+    assert screened.f0.voiced_frames < 0.9 * lenient
+    assert abs(screened.f0.median_hz / 120 - 1) < 0.03
+
+
 def test_empty_reference_is_refused():
     with pytest.raises(VoicekitError) as exc:
         enrolment.enroll(b"")

@@ -116,10 +116,13 @@ def _pick_periods(cmnd: np.ndarray, tau_min: int, tau_max: int, threshold: float
     first = np.argmax(below, axis=1)
     out = np.zeros(len(cmnd), dtype=np.float32)
     for row in np.flatnonzero(has_dip):
-        k = int(first[row])
-        values = window[row]
-        while k + 1 < len(values) and values[k + 1] < values[k]:  # walk down to the local minimum of the dip
-            k += 1
+        start, values = int(first[row]), window[row]
+        # The deepest point of the dip (the run below the threshold), not its first local minimum: noise ripples
+        # the dip of a breathy voice, and its first ripple reads the pitch several per cent high.
+        end = start + 1
+        while end < len(values) and below[row, end]:
+            end += 1
+        k = start + int(np.argmin(values[start:end]))
         tau = float(k + tau_min)
         if 0 < k < len(values) - 1:  # parabolic interpolation around the minimum
             a, b, c = values[k - 1], values[k], values[k + 1]
