@@ -16,7 +16,7 @@ from inference_client import languages
 from schemas.voices import system_voice_documents
 from voicekit import intelligibility, kokoro, pitch
 from voicekit.errors import VoicekitError
-from voicekit.g2p import G2P, LANGUAGES, english_to_kokoro, script_language
+from voicekit.g2p import G2P, LANGUAGES, english_to_kokoro, japanese_integer, japanese_minutes, script_language
 from voicekit.stretch import wsola
 
 
@@ -126,11 +126,45 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("ja", "10%です。", "paːsento"),
     ("zh", "涨了10%。", "pai↓fə→n"),
     ("en-us", "Up 10% & $5.", "pəɹsˈɛnt ænd fˈIv dˈɑləɹz"),
+    ("ja", "5月3日です。", "ɡoɡaʦɨ mʲiʔka"),  # gogatsu mikka, not "go tsuki"
+    ("ja", "10時30分です。", "ʥɨːʥi saɲʥɨʔpɯɴ"),
+    ("ja", "1,000円です。", "seɴeɴ"),  # not "ichi, zero en"
+    ("ja", "３．１４です。", "saɴ teɴ iʨi joɴ"),  # full width, and the decimal point is read
+    ("fr", "Rendez-vous à 10h30.", "dˈiz ˈœʁ tʁˈɑ̃t"),  # clock times: not "dix ache trente"
+    ("pt-br", "Às 10h30.", "ˈɔɾæz i trˈiŋtæ"),
+    ("zh", "我有2个苹果。", "lja↓ŋkɤ↘"),  # a count is liǎng, not èr
+    ("zh", "现在10:30。", "ʂɨ↗tjɛ↓n sa→nʂɨ↗fə→n"),  # shí diǎn sānshí fēn
+    ("zh", "一共1,000元。", "i→ʨʰjɛ→nɥɛ↗n"),  # not "yī, líng yuán"
+    ("zh", "温度-5℃。", "fu↘u↓"),
+    ("zh", "价格是¥12.50。", "u↓li↗ŋ ɥɛ↗n"),
+    ("ja", "会議は2:05から。", "ɲiʥi ɡoɸɯɴ"),  # not "gobu"
+    ("ja", "気温は-5度。", "mainasɨ ɡo"),
+    ("ja", "$5です。", "ɡo doɾɯ"),
 ])
 def test_numbers_dates_and_symbols_are_read_aloud_in_each_language(g2p, vocab, language, text, spoken):
     phonemes = g2p.phonemize(text, language)
     assert spoken in phonemes
     assert {s for s in phonemes if s not in vocab} == set()  # nothing the network cannot read
+
+
+@pytest.mark.parametrize("digits, kanji", [("0", "零"), ("10", "十"), ("111", "百十一"), ("2025", "二千二十五"),
+                                           ("10000", "一万"), ("11000", "一万一千"), ("1000000", "百万"),
+                                           ("100000000", "一億"), ("0120", "〇一二〇")])
+def test_japanese_numbers_become_kanji_numerals(digits, kanji):
+    assert japanese_integer(digits) == kanji
+
+
+@pytest.mark.parametrize("minutes, kana", [(1, "いっぷん"), (5, "ごふん"), (8, "はっぷん"), (10, "じゅっぷん"),
+                                           (25, "にじゅうごふん"), (30, "さんじゅっぷん"), (59, "ごじゅうきゅうふん")])
+def test_japanese_clock_minutes_are_spelt_in_kana(minutes, kana):
+    assert japanese_minutes(minutes) == kana
+
+
+def test_brackets_are_a_pause_and_a_run_of_marks_one_pause(g2p):
+    hindi = g2p.phonemize("मैंने (15%) दिए।", "hi")
+    assert hindi.count("pətˈɪʃət") == 1 and "pˈʌndɾəh pətˈɪʃət," in hindi   # espeak read "percent percent"
+    french = g2p.phonemize("Il est 21h05, (15 %).", "fr")
+    assert french.endswith("puʁsˈɑ̃.") and ",," not in french and ", kˈɛ̃z" in french
 
 
 def test_every_language_phonemizes_into_the_vocabulary(g2p, vocab):
