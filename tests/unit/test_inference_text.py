@@ -75,6 +75,13 @@ def test_year_to_words(n, words):
     ("Café “naïve” — text…", 'Cafe "naive", text...'),
     ("tabs\tand\nnewlines  here", "tabs and newlines here"),
     ("Title\n\nBody", "Title. Body"),
+    ("the 1990s and the '80s", "the nineteen nineties and the eighties"),  # decades
+    ("the 1900s", "the nineteen hundreds"),
+    ("3-4 days, pages 10–20", "three to four days, pages ten to twenty"),  # a rising range is said "to"
+    ("call 555-0199, won 5-3", "call five hundred fifty five - zero one nine nine, won five - three"),  # not these
+    ("COVID-19", "COVID- nineteen"),
+    ("1½ cups, ¾ of it", "one and a half cups, three quarters of it"),  # vulgar fractions
+    ("50¢ or 1¢", "fifty cents or one cent"),
     ("", ""),
 ])
 def test_normalize_text(text, expected):

@@ -153,7 +153,7 @@ _UNITS = {
     "km/h": ("kilometer per hour", "kilometers per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
     "ms": ("millisecond", "milliseconds"), "kb": ("kilobyte", "kilobytes"), "mb": ("megabyte", "megabytes"),
     "gb": ("gigabyte", "gigabytes"), "tb": ("terabyte", "terabytes"), "hz": ("hertz", "hertz"),
-    "khz": ("kilohertz", "kilohertz"), "°c": ("degree Celsius", "degrees Celsius"),
+    "khz": ("kilohertz", "kilohertz"), "°c": ("degree Celsius", "degrees Celsius"), "¢": ("cent", "cents"),
     "°f": ("degree Fahrenheit", "degrees Fahrenheit"),
 }
 _UNIT = re.compile(
@@ -163,6 +163,15 @@ _UNIT = re.compile(
 )
 _BARE_NUMBER = re.compile(r"(?<![\w.])-?" + _NUMBER + r"(?![\d])|(?<=[A-Za-z])\d+(?:\.\d+)?")
 _NUMBER_SIGN = re.compile(r"#(?=\s?\d)")
+# "the 1990s", "the '80s": the decade, plural ("nineteen nineties", "eighties")
+_DECADE = re.compile(r"(?<![\w.])(?:'|\u2019)?(?P<num>\d{0,2}\d0)'?s\b")
+# "3-4 days", "pages 10–20": a range, said "to", when it rises and is not a code (no leading zero, no chain of dashes)
+_RANGE = re.compile(r"(?<![\w./:\-\u2013])(?P<a>\d{1,4})(?:-|\s?\u2013\s?)(?P<b>[1-9]\d{0,3})(?![\w./:\-\u2013])")
+# vulgar fractions, before NFKC turns "1½" into "11⁄2"
+_FRACTIONS = {"½": "one half", "⅓": "one third", "⅔": "two thirds", "¼": "one quarter", "¾": "three quarters",
+              "⅕": "one fifth", "⅖": "two fifths", "⅗": "three fifths", "⅘": "four fifths", "⅙": "one sixth",
+              "⅚": "five sixths", "⅛": "one eighth", "⅜": "three eighths", "⅝": "five eighths", "⅞": "seven eighths"}
+_FRACTION = re.compile(r"(?P<whole>\d)?\s?(?P<frac>[" + "".join(_FRACTIONS) + "])")
 _LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 
 # Abbreviations: (pattern, replacement, may end a sentence). Patterns include the trailing period.
@@ -286,6 +295,25 @@ def _unit(match: re.Match[str]) -> str:
     return f" {_plain_number_to_words(number)} {one if value == 1 else many} "
 
 
+def _fraction(match: re.Match[str]) -> str:
+    whole, words = match.group("whole"), _FRACTIONS[match.group("frac")]
+    return f"{whole} and {words.replace('one ', 'a ', 1)}" if whole else f" {words} "   # 1½: one and a half
+
+
+def _range(match: re.Match[str]) -> str:
+    a, b = match.group("a"), match.group("b")
+    return f"{a} to {b}" if int(a) < int(b) and not (len(a) > 1 and a.startswith("0")) else match.group(0)
+
+
+def _decade(match: re.Match[str]) -> str:
+    number = match.group("num")
+    value = int(number)
+    words = year_to_words(value) if len(number) == 4 else number_to_words(value)
+    if words.endswith("y"):
+        return f" {words[:-1]}ies "
+    return f" {words}s "
+
+
 def _bare_number(match: re.Match[str]) -> str:
     return f" {_plain_number_to_words(match.group(0))} "
 
@@ -296,6 +324,8 @@ def _ascii_fold(text: str) -> str:
 
 def normalize_text(text: str) -> str:
     """Written text → text a synthesiser reads as intended. ASCII output, single spaces, no leading/trailing space."""
+    text = _FRACTION.sub(_fraction, text)
+    text = _RANGE.sub(_range, text)
     text = _fold_unicode(text)
     text = _expand_abbreviations(text)
     text = _GROUPED.sub(lambda m: m.group(0).replace(",", ""), text)
@@ -304,6 +334,7 @@ def normalize_text(text: str) -> str:
     text = _TIME.sub(_time, text)
     text = _ORDINAL.sub(_ordinal, text)
     text = _UNIT.sub(_unit, text)
+    text = _DECADE.sub(_decade, text)
     text = _NUMBER_SIGN.sub(" number ", text)
     text = _LETTER_DIGIT.sub(" ", text)
     text = _BARE_NUMBER.sub(_bare_number, text)
