@@ -16,7 +16,8 @@ from inference_client import languages
 from schemas.voices import system_voice_documents
 from voicekit import intelligibility, kokoro, pitch
 from voicekit.errors import VoicekitError
-from voicekit.g2p import G2P, LANGUAGES, english_to_kokoro, japanese_integer, japanese_minutes, script_language
+from voicekit.g2p import G2P, LANGUAGES, english_to_kokoro, script_language
+from voicekit.spoken_forms import japanese_integer, japanese_minutes
 from voicekit.stretch import wsola
 
 
@@ -122,7 +123,7 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("it", "Il 25/04/1945.", "aprˈile"),
     ("pt-br", "Em 7/9/1822.", "sˌetˈAmbrʊ"),
     ("es", "Sube un 10 %.", "poɾθjˈɛnto"),  # symbols
-    ("fr", "Ça coûte 5 €.", "sˈɛ̃k əʁ"),
+    ("fr", "Ça coûte 5 €.", "sˈɛ̃k øʁˈo"),
     ("ja", "10%です。", "paːsento"),
     ("zh", "涨了10%。", "pai↓fə→n"),
     ("en-us", "Up 10% & $5.", "pəɹsˈɛnt ænd fˈIv dˈɑləɹz"),
@@ -140,6 +141,18 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("ja", "会議は2:05から。", "ɲiʥi ɡoɸɯɴ"),  # not "gobu"
     ("ja", "気温は-5度。", "mainasɨ ɡo"),
     ("ja", "$5です。", "ɡo doɾɯ"),
+    ("zh", "50 ¥，¥50，3 km。", "u↓ʂɨ↗ɥɛ↗n"),  # the sign after the amount too, and no comma swallowed
+    ("zh", "走了3 km。", "sa→n kʊ→ŋli↓"),  # a Latin unit, unread before
+    ("es", "A 20 km/h.", "kilˈometɾos poɾ ˈoɾa"),  # units: not "ka eme barra ache"
+    ("es", "Hace -3 °C.", "mˈenos tɾˈes ɣɾˈaðos θˈelsjus"),  # espeak dropped the minus
+    ("es", "Cuesta $5.", "θˈinko ðˈolaɾes"),  # not "dólar cinco"
+    ("es", "El 1.º de mayo.", "pɾimˈɛɾo"),
+    ("fr", "Il fait -3 °C.", "mwˈɛ̃ tʁwˈa"),
+    ("fr", "Au 2e étage.", "dˈøz jˈɛm"),  # deuxième, not "deux e"
+    ("fr", "La 1re fois.", "pʁəmjˈɛʁ"),
+    ("it", "Pesa 1,5 kg.", "kiloɡrˈammɪ"),
+    ("pt-br", "Custa R$ 5,00.", "sˈiŋkʊ xeˈIs"),  # cinco reais, not "real cinco vírgula zero zero"
+    ("hi", "₹500 दिए।", "sˈɔː ɾˈʊpjˌeː"),  # the rupee sign, dropped before
 ])
 def test_numbers_dates_and_symbols_are_read_aloud_in_each_language(g2p, vocab, language, text, spoken):
     phonemes = g2p.phonemize(text, language)
