@@ -61,6 +61,7 @@ def test_year_to_words(n, words):
     ("Meet at 10:30.", "Meet at ten thirty."),
     ("Meet at 7:05 pm.", "Meet at seven oh five P M."),
     ("Meet at 9:00.", "Meet at nine o'clock."),
+    ("Times: 10:30: go", "Times: ten thirty: go"),  # a colon after the time is punctuation, not seconds
     ("Dr. Smith lives on Elm Dr.", "Doctor Smith lives on Elm Drive."),
     ("Mr. and Mrs. Jones", "Mister and Missus Jones"),
     ("St. Louis", "Saint Louis"),

@@ -147,6 +147,8 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("es", "Hace -3 °C.", "mˈenos tɾˈes ɣɾˈaðos θˈelsjus"),  # espeak dropped the minus
     ("es", "Cuesta $5.", "θˈinko ðˈolaɾes"),  # not "dólar cinco"
     ("es", "El 1.º de mayo.", "pɾimˈɛɾo"),
+    ("it", "Alle 10:30: arrivo.", "djˈɛʧɪ e trˈeːnta:"),  # a time stays whole for espeak, the colon after it a pause
+    ("fr", "À 10:30.", "dˈiz ˈœʁ tʁˈɑ̃t"),
     ("fr", "Il fait -3 °C.", "mwˈɛ̃ tʁwˈa"),
     ("fr", "Au 2e étage.", "dˈøz jˈɛm"),  # deuxième, not "deux e"
     ("fr", "La 1re fois.", "pʁəmjˈɛʁ"),

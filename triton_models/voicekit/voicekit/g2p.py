@@ -34,8 +34,9 @@ _PUNCT_MAP = str.maketrans({"。": ".", "．": ".", "！": "!", "？": "?", "，
                             # brackets are a pause, as a reader says them (espeak's Hindi read "(15%)" as "15
                             # percent percent")
                             "(": ",", ")": ",", "[": ",", "]": ",", "{": ",", "}": ","})
-# a run of punctuation marks; a comma or period between two digits (1.250, 3,5) belongs to the number
-_PIECES = re.compile(r"((?:(?<!\d)[,.]|[,.](?!\d)|[!?;:—…])+)")
+# a run of punctuation marks; a comma, period or colon between two digits (1.250, 3,5, 10:30) belongs to the number
+# (espeak reads "10:30" as a time: "dix heures trente", "dieci e trenta")
+_PIECES = re.compile(r"((?:(?<!\d)[,.:]|[,.:](?!\d)|[!?;—…])+)")
 _MARK_STRENGTH = {",": 0, "—": 1, ":": 2, ";": 2, ".": 3, "…": 3, "!": 3, "?": 3}
 _LANG_FLAG = re.compile(r"\([^)]*\)")  # espeak's language-switch marks, e.g. (en) ... (fr)
 

@@ -143,7 +143,7 @@ _CURRENCY_NAMES = {  # symbol: (one, many, cent one, cents many)
 }
 _PERCENT = re.compile(r"(?P<num>-?" + _NUMBER + r")\s?%")
 _TIME = re.compile(
-    r"(?<![\d:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?![\d:])(?:\s?(?P<ampm>[aApP])\.?[mM](?![A-Za-z]))?"
+    r"(?<![\d:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?!\d|:\d)(?:\s?(?P<ampm>[aApP])\.?[mM](?![A-Za-z]))?"
 )
 _ORDINAL = re.compile(r"(?<![\w.])(?P<num>\d+)(?P<suffix>st|nd|rd|th)\b", re.IGNORECASE)
 _UNITS = {
