@@ -5,13 +5,17 @@ English variant, else US), ``en-us``, ``en-gb``, ``es``, ``fr``, ``it``, ``pt`` 
 ``ja``, ``zh`` (Mandarin) — the languages Kokoro-82M was trained on (docs/inference.md "Languages").
 
 Detection: by script first (Han without kana → ``zh``; kana → ``ja``; Devanagari → ``hi``; Hangul, Cyrillic,
-Arabic, Greek, Hebrew, Thai … → that language, which is then *unsupported*); Latin-script text is scored by
-frequent function words and letters peculiar to one language, over the supported languages and a few common
-unsupported ones (German, Dutch, …) so those are refused rather than read as English.
+Arabic, Greek, Hebrew, Thai … → that language, which is then *unsupported*). Latin-script text goes to
+``py3langid`` (langid.py's naive Bayes over byte n-grams, its model in the wheel), restricted to the supported
+languages and the commoner unsupported Latin-script ones (German, Dutch, Polish, …) so those are refused rather
+than read as English. Where it is unsure (a word or two: "Merci !", "OK"), frequent function words and letters
+peculiar to one language decide, and text with no such evidence is English. Measured on 102 everyday texts in
+13 languages (tests/unit/test_kokoro_runtime.py `_EVERYDAY`): 101 of 102 right, against 64 for the word lists alone.
 """
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 
 SUPPORTED: tuple[str, ...] = ("en", "en-us", "en-gb", "es", "fr", "it", "pt", "pt-br", "hi", "ja", "zh")
@@ -105,6 +109,35 @@ def _latin_language(text: str) -> str:
     return best if scores[best] > 0 else "en"  # no evidence at all: English, the commonest Latin-script text
 
 
+# langid's candidates for Latin-script text: the supported languages and common unsupported Latin-script ones
+_LATIN_CANDIDATES = ("en", "es", "fr", "it", "pt", "de", "nl", "ca", "ro", "pl", "tr", "sv", "da", "no", "fi", "cs",
+                     "sk", "hu", "id", "ms", "vi", "hr", "sl", "et", "lv", "lt", "eu", "gl", "af", "sw", "tl", "ga",
+                     "cy", "is", "sq")
+# below this normalised probability langid is guessing (a single word: 0.03-0.45, right or wrong), and the word
+# lists decide; short sentences it gets right score 0.33-0.5
+_SURE = 0.3
+_identifier = None
+_identifier_lock = threading.Lock()
+
+
+def _langid(text: str) -> tuple[str, float]:
+    global _identifier
+    with _identifier_lock:
+        if _identifier is None:   # ≈ 0.4 s, once per process
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages(list(_LATIN_CANDIDATES))
+            _identifier = identifier
+        language, probability = _identifier.classify(text)
+    return str(language), float(probability)
+
+
+def _latin(text: str) -> str:
+    language, probability = _langid(text)
+    return language if probability >= _SURE else _latin_language(text)
+
+
 def detect(text: str) -> str | None:
     """The language of ``text`` as a code: one of :data:`SUPPORTED` (``en``, ``es``, ``fr``, ``it``, ``pt``,
     ``hi``, ``ja``, ``zh``), another ISO 639-1 code for a language we do not speak (``de``, ``ru``, ``ko`` …),
@@ -119,8 +152,8 @@ def detect(text: str) -> str | None:
         return script
     non_latin = sum(n for s, n in counts.items() if s != "latin")
     if counts.get("zh") and counts["zh"] >= non_latin:  # Chinese with some Latin words mixed in
-        return "zh" if counts["zh"] * 3 >= counts["latin"] else _latin_language(text)
-    return _latin_language(text)
+        return "zh" if counts["zh"] * 3 >= counts["latin"] else _latin(text)
+    return _latin(text)
 
 
 def resolve(requested: str | None, text: str, default: str | None = None) -> str:

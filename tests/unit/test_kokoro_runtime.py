@@ -260,6 +260,62 @@ def test_detect(text, code):
     assert languages.detect(text) == code
 
 
+# Everyday short texts, written for this test (none from langid's training data): the first eight of each language
+# tuned the threshold (inference_client.languages._SURE), the rest were written after it and checked once.
+_EVERYDAY = {
+    "en": ["Good morning, how are you today?", "Please call me back when you get this message.", "Thanks!",
+           "Open the door.", "I love pizza", "Meeting moved to Tuesday", "Happy birthday, Anna!",
+           "Turn left at the next light.", "Your order has shipped.", "Where is the train station?",
+           "The weather is lovely today.", "We need more coffee.", "See you tomorrow at noon.",
+           "Battery low, please charge.", "My name is Maria.", "Welcome back!"],
+    "es": ["Buenos días, ¿cómo estás hoy?", "Por favor, llámame cuando recibas este mensaje.", "Gracias",
+           "Abre la puerta.", "Me encanta la pizza", "La reunión se movió al martes", "Feliz cumpleaños, Ana",
+           "Gira a la izquierda en el próximo semáforo.", "Tu pedido ha sido enviado.",
+           "¿Dónde está la estación de tren?", "Hace buen tiempo hoy.", "Necesitamos más café.",
+           "Nos vemos mañana al mediodía.", "Batería baja, por favor carga.", "Me llamo María.",
+           "¡Bienvenido de nuevo!"],
+    "fr": ["Bonjour, comment allez-vous aujourd'hui ?", "Rappelez-moi quand vous aurez ce message.", "Merci !",
+           "Ouvre la porte.", "J'adore la pizza", "Réunion déplacée à mardi", "Joyeux anniversaire, Anna !",
+           "Tournez à gauche au prochain feu.", "Votre commande a été expédiée.", "Où est la gare ?",
+           "Il fait beau aujourd'hui.", "Il nous faut plus de café.", "À demain midi.",
+           "Batterie faible, veuillez recharger.", "Je m'appelle Maria.", "Bon retour !"],
+    "it": ["Buongiorno, come stai oggi?", "Per favore richiamami quando ricevi questo messaggio.", "Grazie!",
+           "Apri la porta.", "Adoro la pizza", "Riunione spostata a martedì", "Buon compleanno, Anna!",
+           "Gira a sinistra al prossimo semaforo.", "Il tuo ordine è stato spedito.", "Dov'è la stazione?",
+           "Oggi il tempo è bello.", "Ci serve più caffè.", "Ci vediamo domani a mezzogiorno.",
+           "Batteria scarica, per favore ricarica.", "Mi chiamo Maria.", "Bentornato!"],
+    "pt": ["Bom dia, como você está hoje?", "Por favor, me ligue quando receber esta mensagem.", "Obrigado!",
+           "Abra a porta.", "Eu adoro pizza", "Reunião remarcada para terça", "Feliz aniversário, Ana!",
+           "Vire à esquerda no próximo semáforo.", "Seu pedido foi enviado.", "Onde fica a estação de trem?",
+           "O tempo está ótimo hoje.", "Precisamos de mais café.", "Até amanhã ao meio-dia.",
+           "Bateria fraca, por favor carregue.", "Meu nome é Maria.", "Bem-vindo de volta!"],
+    "de": ["Guten Morgen, wie geht es dir heute?", "Bitte ruf mich zurück.", "Danke!", "Mach die Tür auf.",
+           "Ihre Bestellung wurde versandt.", "Wo ist der Bahnhof?", "Das Wetter ist heute schön."],
+    "nl": ["Goedemorgen, hoe gaat het vandaag?", "Bel me alsjeblieft terug.", "Dank je wel!",
+           "Je bestelling is verzonden.", "Waar is het station?", "Het weer is mooi vandaag."],
+    "pl": ["Dzień dobry, jak się masz?", "Proszę, oddzwoń do mnie."],
+    "da": ["Godmorgen, hvordan har du det i dag?", "Ring venligst tilbage."],
+    "fi": ["Hyvää huomenta, mitä kuuluu?", "Soita minulle takaisin."],
+    "id": ["Selamat pagi, apa kabar hari ini?", "Tolong telepon saya kembali."],
+    "cs": ["Dobré ráno, jak se dnes máš?"],
+}
+
+
+def test_everyday_short_texts_are_detected():
+    """language=auto on short texts: 96 % at least (measured: 1 of 102 wrong, "Bentornato!" read as English; the word
+    lists alone, before py3langid: 38 wrong)."""
+    wrong = [(text, code, languages.detect(text)) for code, texts in _EVERYDAY.items() for text in texts
+             if languages.detect(text) != code]
+    total = sum(len(texts) for texts in _EVERYDAY.values())
+    assert len(wrong) <= 0.04 * total, wrong
+
+
+@pytest.mark.parametrize("word, code", [("OK", "en"), ("Hello", "en"), ("Merci", "fr"), ("Gracias", "es"),
+                                        ("Ciao", "it"), ("Obrigado", "pt"), ("Danke", "de"), ("Pizza", "en")])
+def test_a_single_word_goes_by_the_word_lists_and_else_is_english(word, code):
+    assert languages.detect(word) == code
+
+
 def test_resolve_gives_a_supported_code_or_a_reason():
     assert languages.resolve("auto", "你好") == "zh"
     assert languages.resolve("EN_us", "whatever") == "en-us"
