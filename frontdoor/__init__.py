@@ -13,6 +13,7 @@ from service_config import Settings, load
 
 from . import abuse, auth, credits, errors, idempotency, keys, ratelimits, request_ids, tts, usage, v1, voices, webhooks
 from .context import Services, services
+from .v1 import languages as v1_languages
 
 API_DESCRIPTION = """Voice cloning and text-to-speech API.
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, connect: bool = True) -> Flask:
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
     if connect:
         app.extensions["voiceforge"] = Services.connect(settings)
+        v1_languages.warm_up()  # language=auto's model, loaded before the first request rather than in it
     request_ids.register(app)  # first: every answer, refusals included, carries X-Request-Id
     ratelimits.register(app)  # before auth: failed key guesses are rate limited too
     auth.register(app, lambda: services().ports)

@@ -133,6 +133,11 @@ def _langid(text: str) -> tuple[str, float]:
     return str(language), float(probability)
 
 
+def warm_up() -> None:
+    """Load langid's model now (≈ 0.4 s), so that the first ``language=auto`` request does not wait for it."""
+    _langid("warm up")
+
+
 def _latin(text: str) -> str:
     language, probability = _langid(text)
     return language if probability >= _SURE else _latin_language(text)

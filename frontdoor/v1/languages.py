@@ -27,3 +27,7 @@ def resolve(requested: str, text: str) -> str:
 
 def detect(text: str) -> str | None:
     return _languages.detect(text)
+
+
+def warm_up() -> None:
+    _languages.warm_up()
