@@ -142,7 +142,9 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("ja", "気温は-5度。", "mainasɨ ɡo"),
     ("ja", "$5です。", "ɡo doɾɯ"),
     ("zh", "50 ¥，¥50，3 km。", "u↓ʂɨ↗ɥɛ↗n"),  # the sign after the amount too, and no comma swallowed
-    ("zh", "走了3 km。", "sa→n kʊ→ŋli↓"),  # a Latin unit, unread before
+    ("zh", "走了3 km。", "sa→n kʊ→ŋli↓"),
+    ("zh", "电话13800138000。", "jau→ sa→npa→ li↗ŋli↗ŋ"),  # a mobile number digit by digit, 1 as yāo
+    ("zh", "编号007。", "li↗ŋli↗ŋ ʨʰi→"),  # a Latin unit, unread before
     ("es", "A 20 km/h.", "kilˈometɾos poɾ ˈoɾa"),  # units: not "ka eme barra ache"
     ("es", "Hace -3 °C.", "mˈenos tɾˈes ɣɾˈaðos θˈelsjus"),  # espeak dropped the minus
     ("es", "Cuesta $5.", "θˈinko ðˈolaɾes"),  # not "dólar cinco"

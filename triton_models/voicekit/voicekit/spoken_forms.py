@@ -117,6 +117,18 @@ def japanese_minutes(minutes: int) -> str:
     return (_JA_TENS[tens] + "じゅう" if tens else "") + _JA_FUN[ones]
 
 
+# digit strings that are codes, not amounts: a mobile number (11 digits, 1[3-9]…), a leading zero, or more than 16
+# digits (cn2an's limit: it warned and misread them); said digit by digit, a phone number's 1 as yāo
+_ZH_DIGIT_STRING = re.compile(r"(?<![\d.])(?:1[3-9]\d{9}|0\d+|\d{17,})(?![\d.])")
+_ZH_DIGITS = "零一二三四五六七八九"
+
+
+def _zh_digits(match: re.Match[str]) -> str:
+    digits = match.group(0)
+    phone = len(digits) == 11 and digits[0] == "1"
+    return "".join("幺" if phone and d == "1" else _ZH_DIGITS[int(d)] for d in digits)
+
+
 def cjk_numbers(text: str, language: str) -> str:
     """Clock times, currency amounts, minus signs and thousands separators spelt out for the zh / ja readers."""
     forms = _CJK_FORMS.get(language)
@@ -139,7 +151,9 @@ def cjk_numbers(text: str, language: str) -> str:
         text = _ZH_UNIT.sub(lambda m: m.group(1) + _ZH_UNITS[m.group(2)], text)
     text = _MINUS.sub(forms["minus"], text)
     text = _THOUSANDS.sub("", text)
-    return _ZH_TWO.sub("两", text) if language == "zh" else text
+    if language != "zh":
+        return text
+    return _ZH_TWO.sub("两", _ZH_DIGIT_STRING.sub(_zh_digits, text))
 
 
 _FULL_WIDTH_NUMBERS = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "，": ",", "．": "."})
