@@ -83,6 +83,10 @@ def test_year_to_words(n, words):
     ("COVID-19", "COVID- nineteen"),
     ("1½ cups, ¾ of it", "one and a half cups, three quarters of it"),  # vulgar fractions
     ("50¢ or 1¢", "fifty cents or one cent"),
+    ("Mail anna.smith@example.com today.", "Mail anna dot smith at example dot com today."),  # not three sentences
+    ("See https://www.example.org/docs now", "See w w w dot example dot org slash docs now"),
+    ("Version 2.5.1 and v1.10.0", "Version two point five point one and version one point ten point zero"),
+    ("IP 10.0.0.1", "IP ten dot zero dot zero dot one"),
     ("", ""),
 ])
 def test_normalize_text(text, expected):

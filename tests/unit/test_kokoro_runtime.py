@@ -155,6 +155,8 @@ def test_speed_is_split_between_the_model_and_wsola(speed, inner, rest):
     ("fr", "Au 2e étage.", "dˈøz jˈɛm"),  # deuxième, not "deux e"
     ("fr", "La 1re fois.", "pʁəmjˈɛʁ"),
     ("it", "Pesa 1,5 kg.", "kiloɡrˈammɪ"),
+    ("it", "Il 1° maggio.", "prˈimo mˈaʤːo"),  # before a month, ° is an ordinal
+    ("it", "Fa 25° oggi.", "ɡrˈaːdɪ"),  # elsewhere a degree
     ("pt-br", "Custa R$ 5,00.", "sˈiŋkʊ xeˈIs"),  # cinco reais, not "real cinco vírgula zero zero"
     ("hi", "₹500 दिए।", "sˈɔː ɾˈʊpjˌeː"),  # the rupee sign, dropped before
 ])

@@ -213,6 +213,9 @@ _NO_CENTS = re.compile(r"[.,]00$")
 # ordinals espeak misread: French "2e" ("deux e"; "2ème" it reads), "1re" ("un re"); Spanish "1.º" ("uno punto o")
 _FR_ORDINAL = re.compile(r"\b(\d+)e\b")
 _FR_FIRST = re.compile(r"\b1re\b")
+_MONTH_ORDINAL = {language: re.compile(r"(?<=\d)°(?=\s+(?:de\s+)?(?:" + "|".join(form[1].split()) + r")\b)",
+                                        re.IGNORECASE)
+                  for language, form in _DATE_FORMS.items() if language != "fr"}
 _ORDINAL_POINT = re.compile(r"(?<=\d)\.(?=[ºª])")
 
 
@@ -232,6 +235,8 @@ def spoken_symbols(text: str, language: str) -> str:
     if language == "fr":
         text = _FR_ORDINAL.sub(r"\1ème", _FR_FIRST.sub("première", text))
     text = _ORDINAL_POINT.sub("", text)
+    if language in _MONTH_ORDINAL:   # "1° maggio" is primo maggio (espeak read "uno gradi maggio")
+        text = _MONTH_ORDINAL[language].sub("º", text)
     text = _SIGN_FIRST.sub(lambda m: said(m.group("num"), m.group("sign")) or m.group(0), text)
     text = _SIGN_AFTER.sub(lambda m: said(m.group("num"), m.group("sign")) or m.group(0), text)
     text = _UNIT_AFTER.sub(lambda m: said(m.group("num"), m.group("unit")), text)

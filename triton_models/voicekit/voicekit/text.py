@@ -172,6 +172,15 @@ _FRACTIONS = {"½": "one half", "⅓": "one third", "⅔": "two thirds", "¼": "
               "⅕": "one fifth", "⅖": "two fifths", "⅗": "three fifths", "⅘": "four fifths", "⅙": "one sixth",
               "⅚": "five sixths", "⅛": "one eighth", "⅜": "three eighths", "⅝": "five eighths", "⅞": "seven eighths"}
 _FRACTION = re.compile(r"(?P<whole>\d)?\s?(?P<frac>[" + "".join(_FRACTIONS) + "])")
+# e-mail addresses, web addresses and dotted version numbers: their periods are not sentence ends ("anna. smith at
+# example. com" was read with two full stops)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_TLDS = "com|org|net|edu|gov|io|ai|co|uk|us|de|fr|es|it|eu|info|dev|app|me|tv|ly"
+_WEB = re.compile(r"\b(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:" + _TLDS + r")\b(?:/[^\s,;!?)]*[^\s.,;!?)])?",
+                  re.IGNORECASE)
+_VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.]*\d)")
+_ADDRESS_MARKS = {".": " dot ", "@": " at ", "/": " slash ", "_": " underscore ", "-": " dash ", "+": " plus ",
+                  ":": " colon ", "?": " question mark ", "=": " equals ", "&": " and ", "#": " hash "}
 _LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 
 # Abbreviations: (pattern, replacement, may end a sentence). Patterns include the trailing period.
@@ -314,6 +323,18 @@ def _decade(match: re.Match[str]) -> str:
     return f" {words}s "
 
 
+def _address(match: re.Match[str]) -> str:
+    text = re.sub(r"^https?://", "", match.group(0), flags=re.IGNORECASE)
+    text = re.sub(r"^www\.", "w w w.", text, flags=re.IGNORECASE)
+    return " " + "".join(_ADDRESS_MARKS.get(ch, ch) for ch in text) + " "
+
+
+def _version(match: re.Match[str]) -> str:
+    parts = match.group(0).lstrip("v").split(".")
+    joint = " dot " if len(parts) == 4 and not match.group(0).startswith("v") else " point "   # an IP address
+    return " version " * match.group(0).startswith("v") + " " + joint.join(parts) + " "
+
+
 def _bare_number(match: re.Match[str]) -> str:
     return f" {_plain_number_to_words(match.group(0))} "
 
@@ -327,6 +348,9 @@ def normalize_text(text: str) -> str:
     text = _FRACTION.sub(_fraction, text)
     text = _RANGE.sub(_range, text)
     text = _fold_unicode(text)
+    text = _EMAIL.sub(_address, text)
+    text = _WEB.sub(_address, text)
+    text = _VERSION.sub(_version, text)
     text = _expand_abbreviations(text)
     text = _GROUPED.sub(lambda m: m.group(0).replace(",", ""), text)
     text = _CURRENCY.sub(_currency, text)
