@@ -80,6 +80,9 @@ def test_year_to_words(n, words):
     ("the 1900s", "the nineteen hundreds"),
     ("3-4 days, pages 10–20", "three to four days, pages ten to twenty"),  # a rising range is said "to"
     ("call 555-0199, won 5-3", "call five hundred fifty five - zero one nine nine, won five - three"),  # not these
+    ("dial 555-1234", "dial five hundred fifty five - twelve thirty four"),  # a phone number, not a range
+    ("5-10 and 95-100 and 1990-1995", "five to ten and ninety five to one hundred and nineteen ninety to nineteen "
+                                       "ninety five"),
     ("COVID-19", "COVID- nineteen"),
     ("1½ cups, ¾ of it", "one and a half cups, three quarters of it"),  # vulgar fractions
     ("50¢ or 1¢", "fifty cents or one cent"),

@@ -311,7 +311,9 @@ def _fraction(match: re.Match[str]) -> str:
 
 def _range(match: re.Match[str]) -> str:
     a, b = match.group("a"), match.group("b")
-    return f"{a} to {b}" if int(a) < int(b) and not (len(a) > 1 and a.startswith("0")) else match.group(0)
+    # a range rises and its ends look alike (5-10, 95-100, 1990-1995); 555-1234 is a phone number
+    alike = len(a) == len(b) or len(b) <= 3
+    return f"{a} to {b}" if int(a) < int(b) and alike and not (len(a) > 1 and a.startswith("0")) else match.group(0)
 
 
 def _decade(match: re.Match[str]) -> str:
