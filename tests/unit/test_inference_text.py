@@ -78,6 +78,7 @@ def test_year_to_words(n, words):
     ("Title\n\nBody", "Title. Body"),
     ("the 1990s and the '80s", "the nineteen nineties and the eighties"),  # decades
     ("the 1900s", "the nineteen hundreds"),
+    ("the early 70s, timeout 30s", "the early seventies, timeout thirty s"),  # two digits: a decade after "the"…
     ("3-4 days, pages 10–20", "three to four days, pages ten to twenty"),  # a rising range is said "to"
     ("call 555-0199, won 5-3", "call five hundred fifty five - zero one nine nine, won five - three"),  # not these
     ("dial 555-1234", "dial five hundred fifty five - twelve thirty four"),  # a phone number, not a range

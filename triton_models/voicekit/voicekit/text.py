@@ -164,7 +164,11 @@ _UNIT = re.compile(
 _BARE_NUMBER = re.compile(r"(?<![\w.])-?" + _NUMBER + r"(?![\d])|(?<=[A-Za-z])\d+(?:\.\d+)?")
 _NUMBER_SIGN = re.compile(r"#(?=\s?\d)")
 # "the 1990s", "the '80s": the decade, plural ("nineteen nineties", "eighties")
-_DECADE = re.compile(r"(?<![\w.])(?:'|\u2019)?(?P<num>\d{0,2}\d0)'?s\b")
+# (two digits only after "the", "early", "mid", "late" or an apostrophe: "timeout 30s" is seconds)
+_DECADE = re.compile(r"(?<![\w.])(?P<num>\d{2}\d0)'?s\b"
+                     r"|(?:(?<=\bthe )|(?<=\bThe )|(?<=\bearly )|(?<=\bmid )|(?<=\bmid-)|(?<=\blate ))"
+                     r"(?:'|\u2019)?(?P<short>\d0)'?s\b"
+                     r"|(?<![\w.])(?:'|\u2019)(?P<quoted>\d0)s\b")
 # "3-4 days", "pages 10–20": a range, said "to", when it rises and is not a code (no leading zero, no chain of dashes)
 _RANGE = re.compile(r"(?<![\w./:\-\u2013])(?P<a>\d{1,4})(?:-|\s?\u2013\s?)(?P<b>[1-9]\d{0,3})(?![\w./:\-\u2013])")
 # vulgar fractions, before NFKC turns "1½" into "11⁄2"
@@ -317,7 +321,7 @@ def _range(match: re.Match[str]) -> str:
 
 
 def _decade(match: re.Match[str]) -> str:
-    number = match.group("num")
+    number = match.group("num") or match.group("short") or match.group("quoted")
     value = int(number)
     words = year_to_words(value) if len(number) == 4 else number_to_words(value)
     if words.endswith("y"):
