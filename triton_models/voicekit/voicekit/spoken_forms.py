@@ -96,7 +96,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _CJK_FORMS = {
     "zh": {"clock": ("{h}点", "{m:02d}分"), "minus": "负", "$": "美元", "¥": "元", "￥": "元", "€": "欧元",
            "£": "英镑"},
-    "ja": {"clock": ("{h}時", "{m}"), "minus": "マイナス", "$": "ドル", "¥": "円", "￥": "円", "€": "ユーロ",
+    "ja": {"clock": ("{h}時", None), "minus": "マイナス", "$": "ドル", "¥": "円", "￥": "円", "€": "ユーロ",
            "£": "ポンド"},
 }
 # a lone 2 before a measure word is a count: 两个, not 二个 (but 第2个, 12个, 2.5个 keep their digits)
@@ -142,7 +142,8 @@ def cjk_numbers(text: str, language: str) -> str:
         said = hour.format(h="两" if language == "zh" and h == 2 else h)
         if not m:
             return said
-        return said + (japanese_minutes(m) if language == "ja" else minute.format(m=m).replace("0", "零", m < 10))
+        # None: minutes in kana (japanese_minutes), since OpenJTalk misreads 分
+        return said + (japanese_minutes(m) if minute is None else minute.format(m=m).replace("0", "零", m < 10))
 
     text = _CLOCK.sub(clock, text)
     text = _CURRENCY.sub(lambda m: m.group(2) + forms[m.group(1)], text)
