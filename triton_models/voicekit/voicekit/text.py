@@ -336,9 +336,11 @@ def _address(match: re.Match[str]) -> str:
 
 
 def _version(match: re.Match[str]) -> str:
-    parts = match.group(0).lstrip("v").split(".")
-    joint = " dot " if len(parts) == 4 and not match.group(0).startswith("v") else " point "   # an IP address
-    return " version " * match.group(0).startswith("v") + " " + joint.join(parts) + " "
+    written = match.group(0)
+    if written.startswith("v"):
+        return " version " + " point ".join(written[1:].split(".")) + " "
+    parts = written.split(".")
+    return " " + (" dot " if len(parts) == 4 else " point ").join(parts) + " "   # four parts: an IP address
 
 
 def _bare_number(match: re.Match[str]) -> str:
