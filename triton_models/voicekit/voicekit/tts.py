@@ -6,8 +6,8 @@ names (``af_heart`` ...) or a given style pack, and CMU Flite (``slt``, ``awb``,
 
 ``Synthesizer.speak`` adds what a request may ask on top: a cloned voice's profile (version 2: vocoder-based
 conversion, :mod:`voicekit.voiceclone`; version 1: PSOLA pitch shift, :func:`voicekit.profile.adapt`) and a target
-duration (the vocoder's frames are time-scaled, so the pitch stays). Without either, ``speak`` is exactly
-``synthesize``.
+duration (the vocoder's frames are time-scaled, so the pitch stays), and it levels what it returns to one loudness
+(``pcm.level``). Without a profile or a duration, ``speak`` is ``synthesize`` levelled.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .flite import Flite
 from .g2p import LANGUAGES, script_language
 from .kokoro import SAMPLE_RATE as KOKORO_RATE
 from .kokoro import KokoroEngine, LruCache, stock_voice, style_pack
-from .pcm import join_segments
+from .pcm import join_segments, level, output_lufs
 from .text import chunk_text, normalize_text
 
 MIN_SPEED = 0.25
@@ -45,6 +45,7 @@ class Synthesizer:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="flite")
         self._kokoro = kokoro
         self._recipe_packs = LruCache(32)  # a cloned voice's pack by its recipe (0.5 MB each): rebuilt once
+        self.output_lufs = output_lufs()   # what :meth:`speak` levels its output to (None: left as made)
 
     @property
     def kokoro(self) -> KokoroEngine:
@@ -149,6 +150,13 @@ class Synthesizer:
 
     def speak(self, text: str, voice: str, speed: float = 1.0, profile: dict | None = None,
               duration_s: float | None = None, language: str | None = None, style=None) -> tuple[np.ndarray, int]:
+        """:meth:`_speak`'s audio levelled to :attr:`output_lufs` (what the service returns: every voice and clone at
+        one loudness)."""
+        audio, rate = self._speak(text, voice, speed, profile, duration_s, language, style)
+        return level(audio, rate, self.output_lufs), rate
+
+    def _speak(self, text: str, voice: str, speed: float = 1.0, profile: dict | None = None,
+               duration_s: float | None = None, language: str | None = None, style=None) -> tuple[np.ndarray, int]:
         """``synthesize`` plus a cloned voice (a parsed ``profile``) and a target total ``duration_s`` (seconds,
         including the leading/trailing silence; None or 0 = natural length at ``speed``).
 
