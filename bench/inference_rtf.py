@@ -338,10 +338,11 @@ PYTHONS = {"venv": sys.executable, "triton": str(Path(__file__).resolve().parent
 
 @dataclass
 class KokoroConfig:
-    """``label=python:threads:workers[:spin][:int8]``: python ``venv`` (this interpreter), ``triton`` (the Triton
-    venv's, i.e. the ONNX Runtime the ``synthesize`` model runs) or a path; ``spin``: ONNX Runtime's spin-waiting
-    on (the old default); ``int8``: the PyPI int8 model instead of the float-convolution rewrite the models run
-    (``stack/kokoro_graph.py``)."""
+    """``label=python:threads:workers[:spin][:int8][:unlevelled]``: python ``venv`` (this interpreter), ``triton``
+    (the Triton venv's, i.e. the ONNX Runtime the ``synthesize`` model runs) or a path; ``spin``: ONNX Runtime's
+    spin-waiting on (the old default); ``int8``: the PyPI int8 model instead of the float-convolution rewrite the
+    models run (``stack/kokoro_graph.py``); ``unlevelled``: the output left at the model's loudness
+    (``VOICEKIT_OUTPUT_LUFS=off``), to price ``pcm.level``."""
 
     label: str
     python: str
@@ -349,12 +350,14 @@ class KokoroConfig:
     workers: int
     spin: bool
     int8: bool = False
+    unlevelled: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> "KokoroConfig":
         label, _, rest = spec.partition("=")
         python, threads, workers, *flags = rest.split(":")
-        return cls(label, PYTHONS.get(python, python), int(threads), int(workers), "spin" in flags, "int8" in flags)
+        return cls(label, PYTHONS.get(python, python), int(threads), int(workers), "spin" in flags, "int8" in flags,
+                   "unlevelled" in flags)
 
 
 def kokoro_cases() -> list[tuple[str, str, str, dict | None]]:
@@ -396,6 +399,10 @@ def kokoro_cpu_section(configs: list[KokoroConfig], repeats: int) -> None:
             from voicekit.kokoro import INT8_MODEL_FILE
 
             env["VOICEKIT_KOKORO_MODEL"] = INT8_MODEL_FILE
+        if config.unlevelled:
+            from voicekit.pcm import OUTPUT_LUFS_ENV
+
+            env[OUTPUT_LUFS_ENV] = "off"
         procs[config.label] = subprocess.Popen([config.python, worker_py, "--threads", str(config.threads),
                                                 "--workers", str(config.workers)], stdin=subprocess.PIPE,
                                                stdout=subprocess.PIPE, text=True, env=env)
@@ -404,7 +411,7 @@ def kokoro_cpu_section(configs: list[KokoroConfig], repeats: int) -> None:
             ready = json.loads(procs[config.label].stdout.readline())
             print(f"{config.label}: onnxruntime {ready['onnxruntime']}, numpy {ready['numpy']}, threads "
                   f"{config.threads}, sentence workers {config.workers}, spinning {'on' if config.spin else 'off'}, "
-                  f"model {ready.get('model', '?')}",
+                  f"model {ready.get('model', '?')}, output {'as made' if config.unlevelled else 'levelled'}",
                   flush=True)
         cases = kokoro_cases()
         results: dict[tuple[str, str], list[dict]] = {}

@@ -153,12 +153,12 @@ def level(samples: np.ndarray, sample_rate: int, target_lufs: float | None = OUT
     import pyloudnorm  # the models' environment has it; the front door never levels audio
 
     audio = np.asarray(samples, dtype=np.float32)
-    if target_lufs is None or len(audio) <= LOUDNESS_BLOCK_S * sample_rate:
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if target_lufs is None or len(audio) <= LOUDNESS_BLOCK_S * sample_rate or peak <= 0.0:
         return audio
     measured = pyloudnorm.Meter(sample_rate, block_size=LOUDNESS_BLOCK_S).integrated_loudness(
         audio.astype(np.float64))
-    peak = float(np.abs(audio).max())
-    if not math.isfinite(measured) or peak <= 0.0:
+    if not math.isfinite(measured):
         return audio   # all of it under BS.1770's absolute gate (-70 LUFS): nothing to level
     gain = min(10.0 ** ((target_lufs - measured) / 20.0), ceiling / peak)
     return (audio * np.float32(gain)).astype(np.float32, copy=False)
